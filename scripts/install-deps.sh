@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of restd from Debian's packages.
+# Idempotent and quick: when everything is present it only runs dpkg-query.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev          # Beast + Asio (header-only)
+  rapidjson-dev             # JSON parse/render
+  libtomlplusplus-dev       # config
+  libcli11-dev              # command line
+  libsqlite3-dev sqlite3    # embedded storage
+  libpq-dev                 # PostgreSQL client
+  libsodium-dev             # argon2id, random, constant-time compare
+  libpugixml-dev            # XML output
+  zlib1g-dev                # gzip
+  libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 curl              # end-to-end tests and the README's examples
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "restd: installing missing packages: ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,61 @@
+// The router: a pure lookup from (method, path) to a route and its path
+// parameters. It holds no handlers and does no I/O; safe to share between
+// threads once built.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace restd::api {
+
+enum class RouteId {
+  healthz, readyz, metrics, docs, docsErrors,            // outside base_path
+  index, authenticate, me, logout, openapi,              // fixed API paths
+  collection, collectionEvents, record,                  // per collection
+};
+
+enum Method : uint16_t {
+  kGet = 1, kHead = 2, kPost = 4, kPut = 8, kPatch = 16, kDelete = 32, kOptions = 64,
+};
+// The Method bit of a method name, or 0 for a method restd does not implement.
+uint16_t methodBit(std::string_view method);
+// "GET, HEAD, POST, OPTIONS" — the Allow header for a set of methods.
+std::string allowHeader(uint16_t methods);
+
+enum class Suffix { none, json, xml };
+
+struct RouteDef {
+  RouteId id;
+  bool underBase;                      // true: below server.base_path
+  std::vector<std::string> segments;   // literal, "{collection}" or "{id}"
+  uint16_t methods;                    // without HEAD/OPTIONS: GET implies HEAD, OPTIONS is always allowed
+};
+
+struct RouteMatch {
+  enum class Outcome { found, notFound, methodNotAllowed, notImplemented } outcome = Outcome::notFound;
+  RouteId route = RouteId::index;
+  uint16_t allowed = 0;          // methods the path supports, HEAD and OPTIONS included
+  std::string collection;        // {collection}
+  std::string id;                // {id}, percent-decoded
+  Suffix suffix = Suffix::none;  // .json / .xml on the last segment
+  std::string resource;          // the path below base_path as requested, suffix kept ("/things/abc.json")
+};
+
+class Router {
+ public:
+  Router(std::string basePath, std::vector<std::string> collections, std::vector<RouteDef> routes);
+  // `path` is the raw (percent-encoded) path without the query.
+  RouteMatch match(std::string_view method, std::string_view path) const;
+
+ private:
+  std::string basePath_;
+  std::vector<std::string> collections_;
+  std::vector<RouteDef> routes_;
+};
+
+// Percent-decodes `in`; false on a malformed escape or a decoded NUL.
+bool percentDecode(std::string_view in, std::string& out);
+
+}  // namespace restd::api

@@ -1,0 +1,16 @@
+// Request ids: cheap, unique enough for correlating logs, never used for security.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace restd {
+
+// A fresh 20-character id ([0-9a-z]). Thread-safe (per-thread generator
+// seeded from libsodium's CSPRNG).
+std::string newRequestId();
+
+// SPEC §10: a client id is kept when it is 1..128 characters of [A-Za-z0-9._-].
+bool isSaneRequestId(std::string_view id);
+
+}  // namespace restd

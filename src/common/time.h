@@ -1,0 +1,30 @@
+// Dates as restd renders them. The configured zone is process-wide (one
+// server, one `server.timezone`): call TimeZone::configure() once at start-up,
+// before any thread starts. All functions here are thread-safe afterwards.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace restd {
+
+using SysTime = std::chrono::system_clock::time_point;
+
+class TimeZone {
+ public:
+  // "UTC", "+HH:MM"/"-HH:MM", or an IANA name (sets TZ for the process).
+  // Returns false for a name it cannot use.
+  static bool configure(std::string_view name);
+  // Offset from UTC in seconds at instant `t` in the configured zone.
+  static int offsetSeconds(SysTime t);
+};
+
+// RFC 3339 in the configured zone: 2026-11-24T10:00:00+00:00
+std::string formatRfc3339(SysTime t);
+// Same, in UTC with milliseconds: 2026-11-24T10:00:00.123Z (logs)
+std::string formatLogTime(SysTime t);
+// IMF-fixdate for the Date header: Tue, 24 Nov 2026 10:00:00 GMT
+std::string formatHttpDate(SysTime t);
+
+}  // namespace restd

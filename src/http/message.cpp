@@ -1,0 +1,104 @@
+#include "http/message.h"
+
+#include <zlib.h>
+
+#include <cctype>
+#include <cstdlib>
+
+namespace restd::http {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+std::string_view Request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+bool Request::hasHeader(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return true;
+  return false;
+}
+
+namespace {
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// q-value of one list element "token;q=0.5" (1 when absent, 0 when unparsable as > 0).
+double qValue(std::string_view params) {
+  while (!params.empty()) {
+    size_t semi = params.find(';');
+    std::string_view p = trim(params.substr(0, semi));
+    params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
+    if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+      std::string v(trim(p.substr(2)));
+      char* end = nullptr;
+      double q = std::strtod(v.c_str(), &end);
+      if (end == v.c_str()) return 0;
+      return q;
+    }
+  }
+  return 1;
+}
+}  // namespace
+
+bool acceptsGzip(std::string_view ae) {
+  double gzip = -1, star = -1;
+  while (!ae.empty()) {
+    size_t comma = ae.find(',');
+    std::string_view item = ae.substr(0, comma);
+    ae = comma == std::string_view::npos ? std::string_view{} : ae.substr(comma + 1);
+    size_t semi = item.find(';');
+    std::string_view coding = trim(item.substr(0, semi));
+    double q = semi == std::string_view::npos ? 1 : qValue(item.substr(semi + 1));
+    if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) gzip = q;
+    else if (coding == "*") star = q;
+  }
+  if (gzip >= 0) return gzip > 0;
+  return star > 0;
+}
+
+bool gzipCompress(std::string_view in, std::string& out) {
+  z_stream zs{};
+  // 15 window bits + 16 = gzip wrapper; level 6 is zlib's balance of speed and size.
+  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+  out.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return rc == Z_STREAM_END;
+}
+
+std::string redactAccessToken(std::string_view target) {
+  size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  std::string out(target.substr(0, q + 1));
+  std::string_view query = target.substr(q + 1);
+  bool first = true;
+  while (true) {
+    size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    if (!first) out += '&';
+    first = false;
+    if (part.starts_with("access_token=") || part == "access_token") out += "access_token=REDACTED";
+    else out += part;
+    if (amp == std::string_view::npos) break;
+    query = query.substr(amp + 1);
+  }
+  return out;
+}
+
+}  // namespace restd::http

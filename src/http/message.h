@@ -1,0 +1,54 @@
+// The HTTP layer's view of a request and a reply, free of Boost.Beast so that
+// the api layer (and its unit tests) never include Beast.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace restd::http {
+
+// A parsed request. Every string_view points into storage owned by the
+// connection and stays valid only for the duration of Handler::handle().
+struct Request {
+  std::string_view method;   // as sent, e.g. "GET"
+  std::string_view target;   // raw request target, e.g. "/api/v2/things?page=2"
+  std::string_view path;     // target before '?', still percent-encoded
+  std::string_view query;    // target after '?', without it; "" if none
+  std::vector<std::pair<std::string_view, std::string_view>> headers;  // names as sent
+  std::string_view body;
+  std::string_view requestId;      // sanitised X-Request-Id or a generated one
+  std::string_view clientAddress;  // peer IP
+  unsigned version = 11;           // 10 or 11
+
+  // Case-insensitive header lookup; "" when absent. First occurrence wins.
+  std::string_view header(std::string_view name) const;
+  bool hasHeader(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string reasonPhrase;   // "" = the standard phrase for `status`
+  std::string contentType;    // "" = no Content-Type (e.g. 204, 304)
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  bool closeConnection = false;  // reply with Connection: close and close after
+  bool compressible = true;      // false for streams and already-compressed data
+
+  void addHeader(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
+};
+
+bool iequals(std::string_view a, std::string_view b);
+
+// True when an Accept-Encoding value accepts gzip (q > 0, directly or via "*").
+bool acceptsGzip(std::string_view acceptEncoding);
+
+// Gzip-compresses `in` (RFC 1952). Returns false on a zlib failure.
+bool gzipCompress(std::string_view in, std::string& out);
+
+// Replaces the value of every `access_token` query parameter with "REDACTED".
+std::string redactAccessToken(std::string_view target);
+
+}  // namespace restd::http

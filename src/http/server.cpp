@@ -1,0 +1,411 @@
+// The only translation unit that includes Boost.Beast (compile cost, and the
+// HTTP layer's details stay here). One io_context run by N threads; each
+// connection is a coroutine on its own strand: read -> handle -> write -> read.
+//
+// Pipelining: requests are answered strictly in order, one at a time per
+// connection; bytes of the next pipelined request wait in the read buffer, so
+// the queue of pending responses is bounded at one by construction.
+#include "http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+#include <vector>
+
+#include "common/ids.h"
+#include "common/time.h"
+#include "http/access_log.h"
+
+namespace restd::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+using BeastRequest = bhttp::request<bhttp::string_body>;
+using BeastResponse = bhttp::response<bhttp::string_body>;
+
+// The Date header changes once a second; format it once per thread per second.
+const std::string& cachedHttpDate() {
+  thread_local std::string text;
+  thread_local time_t last = 0;
+  auto now = std::chrono::system_clock::now();
+  time_t secs = std::chrono::system_clock::to_time_t(now);
+  if (secs != last) {
+    last = secs;
+    text = formatHttpDate(now);
+  }
+  return text;
+}
+
+// Counts a request as in flight from its first byte to the last byte of its reply.
+class InFlightGuard {
+ public:
+  explicit InFlightGuard(std::atomic<uint64_t>& counter) : counter_(counter) { value_ = ++counter_; }
+  ~InFlightGuard() { --counter_; }
+  uint64_t value() const { return value_; }
+ private:
+  std::atomic<uint64_t>& counter_;
+  uint64_t value_;
+};
+
+// The request line as received (for telling 414 from 431 when the header limit trips).
+std::string_view firstLine(const beast::flat_buffer& buffer) {
+  auto data = buffer.data();
+  std::string_view all(static_cast<const char*>(data.data()), data.size());
+  size_t eol = all.find('\n');
+  return eol == std::string_view::npos ? all : all.substr(0, eol);
+}
+
+bool looksLikeHttpVersion(std::string_view line) {
+  size_t p = line.rfind(" HTTP/");
+  return p != std::string_view::npos && p + 6 < line.size() && line[p + 6] >= '0' && line[p + 6] <= '9';
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  Handler& handler;
+  AccessLog& log;
+  std::atomic<uint64_t> inFlight{0};
+  std::atomic<bool> draining{false};
+  // Declared after the counters: destroying the io_context destroys pending
+  // session coroutines, whose guards still touch the counters.
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  asio::signal_set signals{ioc, SIGINT, SIGTERM};
+  asio::steady_timer drainTimer{ioc};
+  Clock::time_point drainDeadline;
+
+  Impl(ServerOptions o, Handler& h, AccessLog& l)
+      : options(std::move(o)), handler(h), log(l), ioc(static_cast<int>(std::max(1u, options.threads))) {}
+
+  asio::awaitable<void> listen();
+  asio::awaitable<void> session(beast::tcp_stream stream);
+  asio::awaitable<void> sendReply(beast::tcp_stream& stream, const Request& request, Response response,
+                                  unsigned version, bool head, bool keepAlive, std::string_view acceptEncoding,
+                                  Clock::time_point start, bool& closed);
+  asio::awaitable<void> lingeringClose(beast::tcp_stream& stream);
+  void startDrain();
+  void pollDrain();
+};
+
+asio::awaitable<void> Server::Impl::listen() {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kNoThrow);
+    if (ec) {
+      if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+      // Out of file descriptors or a transient error: back off briefly, keep serving.
+      asio::steady_timer t(ioc, std::chrono::milliseconds(50));
+      co_await t.async_wait(kNoThrow);
+      continue;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::Impl::lingeringClose(beast::tcp_stream& stream) {
+  // Half-close, then drain what the client still sends for a moment, so that
+  // it reads our reply instead of getting a reset.
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.expires_after(std::chrono::seconds(2));
+  char scratch[4096];
+  for (size_t total = 0; total < (1u << 20);) {
+    auto [rec, n] = co_await stream.async_read_some(asio::buffer(scratch), kNoThrow);
+    if (rec) break;
+    total += n;
+  }
+  stream.socket().close(ec);
+}
+
+asio::awaitable<void> Server::Impl::sendReply(beast::tcp_stream& stream, const Request& request, Response r,
+                                              unsigned version, bool head, bool keepAlive,
+                                              std::string_view acceptEncoding, Clock::time_point start,
+                                              bool& closed) {
+  BeastResponse res;
+  res.version(version);
+  res.result(static_cast<unsigned>(r.status));
+  if (!r.reasonPhrase.empty()) res.reason(r.reasonPhrase);
+  res.set(bhttp::field::server, options.serverHeader);
+  res.set(bhttp::field::date, cachedHttpDate());
+  res.set("X-Request-Id", request.requestId);
+  bool noBody = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
+  if (!r.contentType.empty() && !noBody) res.set(bhttp::field::content_type, r.contentType);
+  for (auto& [k, v] : r.headers) res.insert(k, v);
+  if (!noBody && r.compressible && r.body.size() >= 1024) {
+    res.insert(bhttp::field::vary, "Accept-Encoding");
+    std::string gz;
+    if (acceptsGzip(acceptEncoding) && gzipCompress(r.body, gz)) {
+      r.body.swap(gz);
+      res.set(bhttp::field::content_encoding, "gzip");
+    }
+  }
+  size_t bytes = noBody ? 0 : r.body.size();
+  if (!noBody) res.set(bhttp::field::content_length, std::to_string(r.body.size()));
+  if (!head && !noBody) res.body() = std::move(r.body);
+  bool keep = keepAlive && !r.closeConnection && !draining.load(std::memory_order_relaxed);
+  res.keep_alive(keep);
+
+  stream.expires_after(options.idleTimeout);
+  auto [ec, n] = co_await bhttp::async_write(stream, res, kNoThrow);
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  log.write(AccessRecord{request.requestId, request.method, request.target, r.status, head ? 0 : bytes, seconds});
+  if (ec) {
+    beast::error_code ignored;
+    stream.socket().close(ignored);
+    closed = true;
+    co_return;
+  }
+  if (!keep) {
+    co_await lingeringClose(stream);
+    closed = true;
+  }
+}
+
+asio::awaitable<void> Server::Impl::session(beast::tcp_stream stream) {
+  beast::flat_buffer buffer;
+  beast::error_code peerEc;
+  std::string peer = stream.socket().remote_endpoint(peerEc).address().to_string();
+  bool fresh = true;
+
+  for (;;) {
+    // Wait for the first byte of the next request: the idle keep-alive timeout
+    // applies between requests, the header timeout on a fresh connection.
+    if (buffer.size() == 0) {
+      if (!fresh && draining.load()) co_return;
+      stream.expires_after(fresh ? options.headerTimeout : options.idleTimeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192), kNoThrow);
+      if (ec) {
+        if (ec == beast::error::timeout && fresh) {
+          InFlightGuard guard(inFlight);
+          std::string id = newRequestId();
+          Request partial;
+          partial.requestId = id;
+          partial.clientAddress = peer;
+          bool closed = false;
+          co_await sendReply(stream, partial, handler.protocolError(Reason::request_timeout, partial), 11, false,
+                             false, {}, Clock::now(), closed);
+        }
+        co_return;
+      }
+      buffer.commit(n);
+    }
+    fresh = false;
+    Clock::time_point start = Clock::now();
+    InFlightGuard guard(inFlight);
+
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options.headerLimit));
+    parser.body_limit(options.maxBodyBytes);
+
+    std::string requestId;
+    Request request;
+    request.clientAddress = peer;
+    bool closed = false;
+
+    // Replies to a request the server refuses at the protocol level, then closes.
+    auto refuse = [&](Reason reason) -> asio::awaitable<void> {
+      if (requestId.empty()) requestId = newRequestId();
+      request.requestId = requestId;
+      unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+      if (version != 10) version = 11;
+      Response r = handler.protocolError(reason, request);
+      r.closeConnection = true;
+      co_await sendReply(stream, request, std::move(r), version, false, false, {}, start, closed);
+      if (!closed) {
+        beast::error_code ignored;
+        stream.socket().close(ignored);
+      }
+    };
+
+    stream.expires_after(options.headerTimeout);
+    auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+    if (hec) {
+      if (hec == beast::error::timeout) co_await refuse(Reason::request_timeout);
+      else if (hec == bhttp::error::header_limit)
+        co_await refuse(firstLine(buffer).size() > options.urlLimit + 16 ? Reason::uri_too_long
+                                                                           : Reason::headers_too_large);
+      else if (hec == bhttp::error::body_limit) co_await refuse(Reason::payload_too_large);
+      else if (hec == bhttp::error::bad_version)
+        co_await refuse(looksLikeHttpVersion(firstLine(buffer)) ? Reason::http_version_not_supported
+                                                                 : Reason::bad_request);
+      else if (hec == bhttp::error::end_of_stream || hec == asio::error::eof ||
+               hec == asio::error::connection_reset || hec == bhttp::error::partial_message)
+        ;  // the client went away mid-request: nothing to answer
+      else co_await refuse(Reason::bad_request);
+      co_return;
+    }
+
+    BeastRequest& req = parser.get();
+    request.method = req.method_string();
+    request.target = req.target();
+    size_t qpos = request.target.find('?');
+    request.path = request.target.substr(0, qpos);
+    request.query = qpos == std::string_view::npos ? std::string_view{} : request.target.substr(qpos + 1);
+    request.version = req.version();
+    std::string_view clientId = req["X-Request-Id"];
+    requestId = isSaneRequestId(clientId) ? std::string(clientId) : newRequestId();
+    request.requestId = requestId;
+
+    if (req.version() != 10 && req.version() != 11) {
+      co_await refuse(Reason::http_version_not_supported);
+      co_return;
+    }
+    if (request.target.size() > options.urlLimit) {
+      co_await refuse(Reason::uri_too_long);
+      co_return;
+    }
+    bool hasLength = req.count(bhttp::field::content_length) > 0;
+    bool hasEncoding = req.count(bhttp::field::transfer_encoding) > 0;
+    auto verb = req.method();
+    if ((verb == bhttp::verb::post || verb == bhttp::verb::put || verb == bhttp::verb::patch) && !hasLength &&
+        !hasEncoding) {
+      co_await refuse(Reason::length_required);
+      co_return;
+    }
+    std::string_view expect = req[bhttp::field::expect];
+    bool continueExpected = false;
+    if (req.count(bhttp::field::expect) > 0) {
+      if (!iequals(expect, "100-continue")) {
+        co_await refuse(Reason::expectation_failed);
+        co_return;
+      }
+      continueExpected = true;
+    }
+    if (guard.value() > options.maxInFlight) {
+      Response r = handler.protocolError(Reason::overloaded, request);
+      r.closeConnection = true;
+      co_await sendReply(stream, request, std::move(r), req.version(), false, false, {}, start, closed);
+      co_return;
+    }
+
+    if (!parser.is_done()) {
+      if (continueExpected && buffer.size() == 0) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, req.version()};
+        stream.expires_after(options.idleTimeout);
+        auto [cec, cn] = co_await bhttp::async_write(stream, cont, kNoThrow);
+        if (cec) co_return;
+      }
+      stream.expires_after(options.idleTimeout);
+      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+      if (bec) {
+        if (bec == beast::error::timeout) co_await refuse(Reason::request_timeout);
+        else if (bec == bhttp::error::body_limit) co_await refuse(Reason::payload_too_large);
+        else if (bec == bhttp::error::end_of_stream || bec == asio::error::eof ||
+                 bec == asio::error::connection_reset || bec == bhttp::error::partial_message)
+          ;
+        else co_await refuse(Reason::bad_request);
+        co_return;
+      }
+    }
+
+    request.headers.reserve(16);
+    for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
+    request.body = req.body();
+
+    Response response;
+    try {
+      response = handler.handle(request);
+    } catch (const std::exception& e) {
+      AccessLog::internalError(requestId, e.what());
+      response = handler.protocolError(Reason::internal, request);
+    }
+    bool head = verb == bhttp::verb::head;
+    co_await sendReply(stream, request, std::move(response), req.version(), head, req.keep_alive(),
+                       req[bhttp::field::accept_encoding], start, closed);
+    if (closed) co_return;
+  }
+}
+
+void Server::Impl::startDrain() {
+  draining = true;
+  beast::error_code ignored;
+  acceptor.close(ignored);
+  drainDeadline = Clock::now() + options.drainTimeout;
+  pollDrain();
+}
+
+void Server::Impl::pollDrain() {
+  if (inFlight.load() == 0 || Clock::now() >= drainDeadline) {
+    ioc.stop();
+    return;
+  }
+  drainTimer.expires_after(std::chrono::milliseconds(20));
+  drainTimer.async_wait([this](beast::error_code) { pollDrain(); });
+}
+
+Server::Server(ServerOptions options, Handler& handler, AccessLog& log)
+    : impl_(std::make_unique<Impl>(std::move(options), handler, log)) {}
+
+Server::~Server() = default;
+
+bool Server::bind(std::string& error) {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec) {
+    // A host name: resolve it.
+    tcp::resolver resolver(impl_->ioc);
+    auto results = resolver.resolve(impl_->options.host, std::to_string(impl_->options.port), ec);
+    if (ec || results.empty()) {
+      error = "cannot resolve listen host \"" + impl_->options.host + "\"";
+      return false;
+    }
+    address = results.begin()->endpoint().address();
+  }
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& acc = impl_->acceptor;
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(impl_->options.port) + ": " +
+            ec.message();
+    return false;
+  }
+  return true;
+}
+
+uint16_t Server::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void Server::run() {
+  std::signal(SIGPIPE, SIG_IGN);
+  auto& impl = *impl_;
+  impl.signals.async_wait([&impl](beast::error_code ec, int) {
+    if (!ec) impl.startDrain();
+  });
+  asio::co_spawn(impl.ioc, impl.listen(), asio::detached);
+  unsigned n = std::max(1u, impl.options.threads);
+  std::vector<std::thread> threads;
+  threads.reserve(n - 1);
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
+  impl.ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace restd::http

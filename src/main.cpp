@@ -1,0 +1,200 @@
+// restd's command line: parse, load config, wire the layers, run.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "api/service.h"
+#include "common/time.h"
+#include "config/config.h"
+#include "http/access_log.h"
+#include "http/server.h"
+#include "store/store.h"
+
+namespace {
+
+using namespace restd;
+
+struct CommonOptions {
+  std::string configPath;   // --config
+  std::string storage;      // --storage
+};
+
+void printErrors(const ConfigErrors& errors) {
+  for (const auto& m : errors.messages) std::fprintf(stderr, "%s\n", m.c_str());
+}
+
+// The config file to use: --config, else RESTD_CONFIG, else ./restd.toml if present.
+std::string resolveConfigPath(const CommonOptions& o) {
+  if (!o.configPath.empty()) return o.configPath;
+  if (const char* e = std::getenv("RESTD_CONFIG"); e && *e) return e;
+  if (std::filesystem::exists("restd.toml")) return "restd.toml";
+  return {};
+}
+
+std::optional<Config> loadForCommand(const CommonOptions& o, bool demo, const ConfigOverrides& flags) {
+  ConfigErrors errors;
+  std::optional<Config> config;
+  if (demo) {
+    config = parseConfig(demoConfigToml(), "<demo>", errors);
+  } else {
+    std::string path = resolveConfigPath(o);
+    if (path.empty()) {
+      std::fprintf(stderr,
+                   "restd: no configuration file: pass --config FILE, set RESTD_CONFIG, create one with "
+                   "`restd init`, or try `restd serve --demo`\n");
+      return std::nullopt;
+    }
+    config = loadConfigFile(path, errors);
+  }
+  if (!config) {
+    printErrors(errors);
+    return std::nullopt;
+  }
+  ConfigOverrides all = flags;
+  if (!o.storage.empty()) all.storage = o.storage;
+  if (!applyOverrides(*config, all, errors)) {
+    printErrors(errors);
+    return std::nullopt;
+  }
+  return config;
+}
+
+int serve(const CommonOptions& common, bool demo, const std::string& listen, int threads) {
+  ConfigOverrides flags;
+  if (!listen.empty()) flags.listen = listen;
+  if (threads >= 0) flags.threads = static_cast<unsigned>(threads);
+  auto config = loadForCommand(common, demo, flags);
+  if (!config) return 1;
+  if (!TimeZone::configure(config->server.timezone)) {
+    std::fprintf(stderr, "restd: cannot use timezone \"%s\"\n", config->server.timezone.c_str());
+    return 1;
+  }
+  std::string error;
+  auto store = store::openStore(*config, error);
+  if (!store) {
+    std::fprintf(stderr, "restd: %s\n", error.c_str());
+    return 1;
+  }
+  http::AccessLog log;
+  if (!log.open(config->server.accessLog)) return 1;
+
+  api::Service service(*config, *store);
+  http::ServerOptions options;
+  options.host = config->server.listen.host;
+  options.port = config->server.listen.port;
+  options.threads = config->server.threads ? config->server.threads : std::max(1u, std::thread::hardware_concurrency());
+  options.maxBodyBytes = config->server.maxBodyBytes;
+  options.maxInFlight = config->server.maxInFlight;
+  options.headerTimeout = config->server.headerTimeout;
+  options.idleTimeout = config->server.idleTimeout;
+  options.drainTimeout = config->server.drainTimeout;
+  options.serverHeader = "restd/" RESTD_VERSION;
+  http::Server server(options, service, log);
+  if (!server.bind(error)) {
+    std::fprintf(stderr, "restd: %s\n", error.c_str());
+    return 1;
+  }
+  ListenAddress actual = config->server.listen;
+  actual.port = server.port();
+  std::string url = "http://" + actual.toString();
+  std::printf("restd %s listening on %s (API under %s%s, %u threads, storage %s)\n", RESTD_VERSION, url.c_str(),
+              url.c_str(), config->server.basePath.c_str(), options.threads, config->storage.url.c_str());
+  if (demo) {
+    std::printf("Demo mode: collections things, announcements, connections.\n");
+    std::printf("Try: curl -i %s%s/\n", url.c_str(), config->server.basePath.c_str());
+  }
+  std::fflush(stdout);
+  server.run();
+  std::printf("restd: stopped\n");
+  std::fflush(stdout);
+  return 0;
+}
+
+int init(const std::string& dir) {
+  std::filesystem::path path = std::filesystem::path(dir.empty() ? "." : dir) / "restd.toml";
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  if (std::filesystem::exists(path)) {
+    std::fprintf(stderr, "restd: %s already exists; not overwriting it\n", path.c_str());
+    return 1;
+  }
+  std::ofstream out(path);
+  out << initConfigToml();
+  if (!out.good()) {
+    std::fprintf(stderr, "restd: cannot write %s\n", path.c_str());
+    return 1;
+  }
+  std::printf("wrote %s; start the server with: restd serve --config %s\n", path.c_str(), path.c_str());
+  return 0;
+}
+
+int checkConfig(const CommonOptions& common) {
+  std::string path = resolveConfigPath(common);
+  if (path.empty()) {
+    std::fprintf(stderr, "restd: no configuration file: pass --config FILE or set RESTD_CONFIG\n");
+    return 1;
+  }
+  ConfigErrors errors;
+  auto config = loadConfigFile(path, errors);
+  if (config) {
+    ConfigOverrides flags;
+    if (!common.storage.empty()) flags.storage = common.storage;
+    if (!applyOverrides(*config, flags, errors)) config.reset();
+  }
+  if (!config) {
+    printErrors(errors);
+    return 1;
+  }
+  std::printf("%s: ok (%zu collections)\n", path.c_str(), config->collections.size());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"restd: a REST API server for the collections you declare in one TOML file.\n"
+               "Docs: README.md and docs/ in the source tree; /docs on a running server."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", RESTD_VERSION);
+  CommonOptions common;
+  auto addCommon = [&](CLI::App* cmd) {
+    cmd->add_option("--config", common.configPath, "TOML configuration file (default: $RESTD_CONFIG, else ./restd.toml)");
+    cmd->add_option("--storage", common.storage, "storage URL: sqlite:PATH, sqlite::memory:, postgres://… (overrides the config)");
+  };
+
+  std::string listen;
+  int threads = -1;
+  bool demo = false;
+  auto* serveCmd = app.add_subcommand("serve", "Run the HTTP server");
+  addCommon(serveCmd);
+  serveCmd->add_option("--listen", listen, "HOST:PORT to listen on (overrides config and $RESTD_LISTEN)");
+  serveCmd->add_option("--threads", threads, "I/O threads; 0 = one per core")->check(CLI::Range(0, 1024));
+  serveCmd->add_flag("--demo", demo, "run without a config file: demo collections in ./restd-demo.db");
+
+  std::string initDir;
+  auto* initCmd = app.add_subcommand("init", "Write a commented restd.toml with an example collection");
+  initCmd->add_option("DIR", initDir, "directory to write restd.toml into (default: current directory)");
+
+  auto* checkCmd = app.add_subcommand("check-config", "Validate the configuration; errors name file:line:column");
+  addCommon(checkCmd);
+
+  auto* versionCmd = app.add_subcommand("version", "Print the version");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (*serveCmd) return serve(common, demo, listen, threads);
+  if (*initCmd) return init(initDir);
+  if (*checkCmd) return checkConfig(common);
+  if (*versionCmd) {
+    std::printf("restd %s\n", RESTD_VERSION);
+    return 0;
+  }
+  return 1;
+}

@@ -1,0 +1,51 @@
+// Envelope profiles (SPEC §6): each lays a Reply out on the wire.
+// Profiles are stateless singletons, safe to use from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/time.h"
+#include "render/reply.h"
+
+namespace restd::render {
+
+enum class Format { json, xml };
+
+struct RenderContext {
+  std::string_view requestId;
+  SysTime now;
+  Format format = Format::json;
+  std::string_view resource;   // path below base_path as requested, without the query
+  std::string_view instance;   // full request path (problem profile)
+  std::string_view docsUrl;    // server.docs_url
+};
+
+struct Rendered {
+  std::string body;
+  std::string contentType;
+  std::string reasonPhrase;  // "" = standard phrase
+};
+
+class Profile {
+ public:
+  virtual ~Profile() = default;
+  virtual std::string_view name() const = 0;
+  virtual void render(const Reply& reply, const RenderContext& ctx, Rendered& out) const = 0;
+};
+
+// The profile called `name`, or nullptr when there is none.
+const Profile* findProfile(std::string_view name);
+// Names of every profile this build can render.
+std::vector<std::string_view> profileNames();
+
+// Renders `reply` with `profile`; passes ReplyKind::document through and
+// leaves ReplyKind::empty bodiless.
+Rendered renderReply(const Profile& profile, const Reply& reply, const RenderContext& ctx);
+
+// Writes one error object (SPEC §8 key order) — shared by every profile.
+class TreeWriter;
+void writeErrorObject(TreeWriter& w, const ErrorObject& e, std::string_view docsUrl);
+
+}  // namespace restd::render

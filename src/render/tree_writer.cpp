@@ -1,0 +1,167 @@
+#include "render/tree_writer.h"
+
+#include <pugixml.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <sstream>
+#include <vector>
+
+namespace restd::render {
+
+std::string_view xmlItemName(std::string_view key) {
+  if (key == "failures") return "failure";
+  if (key == "errors") return "error";
+  if (key == "details") return "detail";
+  return "item";
+}
+
+void TreeWriter::value(const rapidjson::Value& v, std::string_view arrayItemName) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType: null(); break;
+    case rapidjson::kFalseType: boolean(false); break;
+    case rapidjson::kTrueType: boolean(true); break;
+    case rapidjson::kStringType: string(std::string_view(v.GetString(), v.GetStringLength())); break;
+    case rapidjson::kNumberType:
+      if (v.IsInt64()) integer(v.GetInt64());
+      else if (v.IsUint64()) number(static_cast<double>(v.GetUint64()));
+      else number(v.GetDouble());
+      break;
+    case rapidjson::kObjectType:
+      startObject();
+      for (auto& m : v.GetObject()) {
+        std::string_view k(m.name.GetString(), m.name.GetStringLength());
+        key(k);
+        value(m.value, xmlItemName(k));
+      }
+      endObject();
+      break;
+    case rapidjson::kArrayType:
+      startArray(arrayItemName);
+      for (auto& e : v.GetArray()) value(e, "item");
+      endArray();
+      break;
+  }
+}
+
+namespace {
+
+class JsonWriter final : public TreeWriter {
+ public:
+  JsonWriter() : w_(sb_) {}
+  void startObject() override { w_.StartObject(); }
+  void endObject() override { w_.EndObject(); }
+  void startArray(std::string_view) override { w_.StartArray(); }
+  void endArray() override { w_.EndArray(); }
+  void key(std::string_view k) override { w_.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
+  void string(std::string_view s) override { w_.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+  void integer(int64_t v) override { w_.Int64(v); }
+  void number(double v) override { w_.Double(v); }
+  void boolean(bool v) override { w_.Bool(v); }
+  void null() override { w_.Null(); }
+  std::string finish() override { return std::string(sb_.GetString(), sb_.GetSize()); }
+
+ private:
+  rapidjson::StringBuffer sb_;
+  rapidjson::Writer<rapidjson::StringBuffer> w_;
+};
+
+bool isXmlName(std::string_view k) {
+  if (k.empty()) return false;
+  auto start = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (!start(k[0])) return false;
+  for (char c : k)
+    if (!(start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  if (k.size() >= 3 && (k[0] == 'x' || k[0] == 'X') && (k[1] == 'm' || k[1] == 'M') && (k[2] == 'l' || k[2] == 'L'))
+    return false;
+  return true;
+}
+
+// XML 1.0 cannot carry C0 controls other than tab, LF and CR: they become U+FFFD.
+std::string xmlText(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 && u != '\t' && u != '\n' && u != '\r') out += "\xEF\xBF\xBD";
+    else out += c;
+  }
+  return out;
+}
+
+class XmlWriter final : public TreeWriter {
+ public:
+  XmlWriter(std::string_view root, std::string_view xmlns) {
+    auto decl = doc_.append_child(pugi::node_declaration);
+    decl.append_attribute("version") = "1.0";
+    decl.append_attribute("encoding") = "UTF-8";
+    root_ = doc_.append_child(std::string(root).c_str());
+    if (!xmlns.empty()) root_.append_attribute("xmlns") = std::string(xmlns).c_str();
+  }
+
+  void startObject() override {
+    if (stack_.empty()) {
+      stack_.push_back({root_, false, {}});
+      return;
+    }
+    stack_.push_back({child(), false, {}});
+  }
+  void endObject() override { stack_.pop_back(); }
+  void startArray(std::string_view itemName) override {
+    if (stack_.empty()) {
+      stack_.push_back({root_, true, std::string(itemName)});
+      return;
+    }
+    stack_.push_back({child(), true, std::string(itemName)});
+  }
+  void endArray() override { stack_.pop_back(); }
+  void key(std::string_view k) override { pendingKey_ = std::string(k); }
+  void string(std::string_view s) override { child().text().set(xmlText(s).c_str()); }
+  void integer(int64_t v) override { child().text().set(static_cast<long long>(v)); }
+  void number(double v) override {
+    rapidjson::StringBuffer sb;
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    w.Double(v);
+    child().text().set(sb.GetString());
+  }
+  void boolean(bool v) override { child().text().set(v ? "true" : "false"); }
+  void null() override { child().append_attribute("nil") = "true"; }
+  std::string finish() override {
+    std::ostringstream os;
+    doc_.save(os, "", pugi::format_raw, pugi::encoding_utf8);
+    return os.str();
+  }
+
+ private:
+  struct Frame {
+    pugi::xml_node node;
+    bool isArray;
+    std::string itemName;
+  };
+
+  // A new element for the next value: named by the pending key in an object,
+  // by the array's item name in an array.
+  pugi::xml_node child() {
+    if (stack_.empty()) return root_;  // a scalar as the whole document
+    Frame& f = stack_.back();
+    if (f.isArray) return f.node.append_child(f.itemName.c_str());
+    if (isXmlName(pendingKey_)) return f.node.append_child(pendingKey_.c_str());
+    auto e = f.node.append_child("entry");
+    e.append_attribute("key") = xmlText(pendingKey_).c_str();
+    return e;
+  }
+
+  pugi::xml_document doc_;
+  pugi::xml_node root_;
+  std::vector<Frame> stack_;
+  std::string pendingKey_;
+};
+
+}  // namespace
+
+std::unique_ptr<TreeWriter> makeJsonWriter() { return std::make_unique<JsonWriter>(); }
+std::unique_ptr<TreeWriter> makeXmlWriter(std::string_view root, std::string_view xmlns) {
+  return std::make_unique<XmlWriter>(root, xmlns);
+}
+
+}  // namespace restd::render

@@ -1,0 +1,45 @@
+// One layout, two formats: a profile describes its envelope as a tree of
+// calls on a TreeWriter, and the writer produces JSON or XML (SPEC §6 "XML
+// layout"). A TreeWriter is single-use and not thread-safe.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace restd::render {
+
+class TreeWriter {
+ public:
+  virtual ~TreeWriter() = default;
+  virtual void startObject() = 0;
+  virtual void endObject() = 0;
+  // `itemName` names each element in XML (a collection's singular, "failure",
+  // "error", "detail" or "item"); JSON ignores it.
+  virtual void startArray(std::string_view itemName) = 0;
+  virtual void endArray() = 0;
+  virtual void key(std::string_view k) = 0;
+  virtual void string(std::string_view s) = 0;
+  virtual void integer(int64_t v) = 0;
+  virtual void number(double v) = 0;
+  virtual void boolean(bool v) = 0;
+  virtual void null() = 0;
+  // Finishes and returns the document.
+  virtual std::string finish() = 0;
+
+  // Writes a JSON value (a record, nested user data). Arrays inside are named
+  // by the XML rule for their key; `recordsItemName` names a top-level array.
+  void value(const rapidjson::Value& v, std::string_view arrayItemName = "item");
+};
+
+// The XML element name for the items of an array stored under `key`.
+std::string_view xmlItemName(std::string_view key);
+
+std::unique_ptr<TreeWriter> makeJsonWriter();
+// `root` is the document element; `xmlns` its namespace ("" for none).
+std::unique_ptr<TreeWriter> makeXmlWriter(std::string_view root, std::string_view xmlns);
+
+}  // namespace restd::render
