@@ -74,6 +74,48 @@ std::string_view firstLine(const beast::flat_buffer& buffer) {
   return eol == std::string_view::npos ? all : all.substr(0, eol);
 }
 
+// Where the header block ends (index past the blank line), or npos.
+size_t headerEnd(const beast::flat_buffer& buffer) {
+  auto data = buffer.data();
+  std::string_view all(static_cast<const char*>(data.data()), data.size());
+  size_t crlf = all.find("\r\n\r\n");
+  size_t lf = all.find("\n\n");
+  size_t end = std::string_view::npos;
+  if (crlf != std::string_view::npos) end = crlf + 4;
+  if (lf != std::string_view::npos && (end == std::string_view::npos || lf + 2 < end)) end = lf + 2;
+  return end;
+}
+
+// A timeout that cancels the pending operation instead of closing the socket
+// (as beast::tcp_stream does), so that the session can still answer 408.
+// Lives in the session coroutine; used only on the session's strand.
+class Deadline {
+ public:
+  explicit Deadline(tcp::socket& socket) : socket_(socket), timer_(socket.get_executor()) {}
+  void arm(std::chrono::milliseconds d) {
+    fired_ = false;
+    uint64_t gen = ++generation_;
+    timer_.expires_after(d);
+    timer_.async_wait([this, gen](beast::error_code ec) {
+      if (ec || gen != generation_) return;  // cancelled or re-armed: `this` may be gone, touch nothing else
+      fired_ = true;
+      beast::error_code ignored;
+      socket_.cancel(ignored);
+    });
+  }
+  void disarm() {
+    ++generation_;
+    timer_.cancel();
+  }
+  bool fired() const { return fired_; }
+
+ private:
+  tcp::socket& socket_;
+  asio::steady_timer timer_;
+  uint64_t generation_ = 0;
+  bool fired_ = false;
+};
+
 bool looksLikeHttpVersion(std::string_view line) {
   size_t p = line.rfind(" HTTP/");
   return p != std::string_view::npos && p + 6 < line.size() && line[p + 6] >= '0' && line[p + 6] <= '9';
@@ -99,11 +141,11 @@ struct Server::Impl {
       : options(std::move(o)), handler(h), log(l), ioc(static_cast<int>(std::max(1u, options.threads))) {}
 
   asio::awaitable<void> listen();
-  asio::awaitable<void> session(beast::tcp_stream stream);
-  asio::awaitable<void> sendReply(beast::tcp_stream& stream, const Request& request, Response response,
-                                  unsigned version, bool head, bool keepAlive, std::string_view acceptEncoding,
-                                  Clock::time_point start, bool& closed);
-  asio::awaitable<void> lingeringClose(beast::tcp_stream& stream);
+  asio::awaitable<void> session(tcp::socket socket);
+  asio::awaitable<void> sendReply(tcp::socket& socket, Deadline& deadline, const Request& request,
+                                  Response response, unsigned version, bool head, bool keepAlive,
+                                  std::string_view acceptEncoding, Clock::time_point start, bool& closed);
+  asio::awaitable<void> lingeringClose(tcp::socket& socket, Deadline& deadline);
   void startDrain();
   void pollDrain();
 };
@@ -121,27 +163,28 @@ asio::awaitable<void> Server::Impl::listen() {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, session(beast::tcp_stream(std::move(socket))), asio::detached);
+    asio::co_spawn(executor, session(std::move(socket)), asio::detached);
   }
 }
 
-asio::awaitable<void> Server::Impl::lingeringClose(beast::tcp_stream& stream) {
+asio::awaitable<void> Server::Impl::lingeringClose(tcp::socket& socket, Deadline& deadline) {
   // Half-close, then drain what the client still sends for a moment, so that
   // it reads our reply instead of getting a reset.
   beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream.expires_after(std::chrono::seconds(2));
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  deadline.arm(std::chrono::seconds(2));
   char scratch[4096];
   for (size_t total = 0; total < (1u << 20);) {
-    auto [rec, n] = co_await stream.async_read_some(asio::buffer(scratch), kNoThrow);
+    auto [rec, n] = co_await socket.async_read_some(asio::buffer(scratch), kNoThrow);
     if (rec) break;
     total += n;
   }
-  stream.socket().close(ec);
+  deadline.disarm();
+  socket.close(ec);
 }
 
-asio::awaitable<void> Server::Impl::sendReply(beast::tcp_stream& stream, const Request& request, Response r,
-                                              unsigned version, bool head, bool keepAlive,
+asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& deadline, const Request& request,
+                                              Response r, unsigned version, bool head, bool keepAlive,
                                               std::string_view acceptEncoding, Clock::time_point start,
                                               bool& closed) {
   BeastResponse res;
@@ -168,26 +211,28 @@ asio::awaitable<void> Server::Impl::sendReply(beast::tcp_stream& stream, const R
   bool keep = keepAlive && !r.closeConnection && !draining.load(std::memory_order_relaxed);
   res.keep_alive(keep);
 
-  stream.expires_after(options.idleTimeout);
-  auto [ec, n] = co_await bhttp::async_write(stream, res, kNoThrow);
+  deadline.arm(options.idleTimeout);
+  auto [ec, n] = co_await bhttp::async_write(socket, res, kNoThrow);
+  deadline.disarm();
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   log.write(AccessRecord{request.requestId, request.method, request.target, r.status, head ? 0 : bytes, seconds});
   if (ec) {
     beast::error_code ignored;
-    stream.socket().close(ignored);
+    socket.close(ignored);
     closed = true;
     co_return;
   }
   if (!keep) {
-    co_await lingeringClose(stream);
+    co_await lingeringClose(socket, deadline);
     closed = true;
   }
 }
 
-asio::awaitable<void> Server::Impl::session(beast::tcp_stream stream) {
+asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
   beast::flat_buffer buffer;
+  Deadline deadline(socket);
   beast::error_code peerEc;
-  std::string peer = stream.socket().remote_endpoint(peerEc).address().to_string();
+  std::string peer = socket.remote_endpoint(peerEc).address().to_string();
   bool fresh = true;
 
   for (;;) {
@@ -195,18 +240,20 @@ asio::awaitable<void> Server::Impl::session(beast::tcp_stream stream) {
     // applies between requests, the header timeout on a fresh connection.
     if (buffer.size() == 0) {
       if (!fresh && draining.load()) co_return;
-      stream.expires_after(fresh ? options.headerTimeout : options.idleTimeout);
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8192), kNoThrow);
+      deadline.arm(fresh ? options.headerTimeout : options.idleTimeout);
+      auto [ec, n] = co_await socket.async_read_some(buffer.prepare(8192), kNoThrow);
+      deadline.disarm();
       if (ec) {
-        if (ec == beast::error::timeout && fresh) {
+        if (deadline.fired() && fresh) {
           InFlightGuard guard(inFlight);
           std::string id = newRequestId();
           Request partial;
           partial.requestId = id;
           partial.clientAddress = peer;
           bool closed = false;
-          co_await sendReply(stream, partial, handler.protocolError(Reason::request_timeout, partial), 11, false,
-                             false, {}, Clock::now(), closed);
+          Response r = handler.protocolError(Reason::request_timeout, partial);
+          r.closeConnection = true;
+          co_await sendReply(socket, deadline, partial, std::move(r), 11, false, false, {}, Clock::now(), closed);
         }
         co_return;
       }
@@ -216,16 +263,15 @@ asio::awaitable<void> Server::Impl::session(beast::tcp_stream stream) {
     Clock::time_point start = Clock::now();
     InFlightGuard guard(inFlight);
 
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(options.headerLimit));
-    parser.body_limit(options.maxBodyBytes);
-
     std::string requestId;
     Request request;
     request.clientAddress = peer;
     bool closed = false;
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(options.headerLimit + 4));
+    parser.body_limit(options.maxBodyBytes);
 
-    // Replies to a request the server refuses at the protocol level, then closes.
+    // Replies to a request refused at the protocol level, then closes.
     auto refuse = [&](Reason reason) -> asio::awaitable<void> {
       if (requestId.empty()) requestId = newRequestId();
       request.requestId = requestId;
@@ -233,27 +279,51 @@ asio::awaitable<void> Server::Impl::session(beast::tcp_stream stream) {
       if (version != 10) version = 11;
       Response r = handler.protocolError(reason, request);
       r.closeConnection = true;
-      co_await sendReply(stream, request, std::move(r), version, false, false, {}, start, closed);
+      co_await sendReply(socket, deadline, request, std::move(r), version, false, false, {}, start, closed);
       if (!closed) {
         beast::error_code ignored;
-        stream.socket().close(ignored);
+        socket.close(ignored);
       }
     };
 
-    stream.expires_after(options.headerTimeout);
-    auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, kNoThrow);
+    // Collect the whole header block ourselves, so the limits apply to the raw
+    // bytes: a request line over urlLimit is 414, a header block over
+    // headerLimit 431, and a stall past headerTimeout 408.
+    deadline.arm(options.headerTimeout);
+    size_t end = headerEnd(buffer);
+    bool timedOut = false, gone = false;
+    while (end == std::string_view::npos && buffer.size() <= options.headerLimit) {
+      auto [ec, n] = co_await socket.async_read_some(buffer.prepare(8192), kNoThrow);
+      if (ec) {
+        timedOut = deadline.fired();
+        gone = !timedOut;
+        break;
+      }
+      buffer.commit(n);
+      end = headerEnd(buffer);
+    }
+    deadline.disarm();
+    if (gone) co_return;  // the client went away mid-request: nothing to answer
+    if (timedOut) {
+      co_await refuse(Reason::request_timeout);
+      co_return;
+    }
+    std::string_view line = firstLine(buffer);
+    if (line.size() > options.urlLimit + 16) {
+      co_await refuse(Reason::uri_too_long);
+      co_return;
+    }
+    if (end == std::string_view::npos || end > options.headerLimit + 4) {
+      co_await refuse(Reason::headers_too_large);
+      co_return;
+    }
+
+    // The header block is complete in the buffer: this read does not wait.
+    auto [hec, hn] = co_await bhttp::async_read_header(socket, buffer, parser, kNoThrow);
     if (hec) {
-      if (hec == beast::error::timeout) co_await refuse(Reason::request_timeout);
-      else if (hec == bhttp::error::header_limit)
-        co_await refuse(firstLine(buffer).size() > options.urlLimit + 16 ? Reason::uri_too_long
-                                                                           : Reason::headers_too_large);
-      else if (hec == bhttp::error::body_limit) co_await refuse(Reason::payload_too_large);
+      if (hec == bhttp::error::body_limit) co_await refuse(Reason::payload_too_large);
       else if (hec == bhttp::error::bad_version)
-        co_await refuse(looksLikeHttpVersion(firstLine(buffer)) ? Reason::http_version_not_supported
-                                                                 : Reason::bad_request);
-      else if (hec == bhttp::error::end_of_stream || hec == asio::error::eof ||
-               hec == asio::error::connection_reset || hec == bhttp::error::partial_message)
-        ;  // the client went away mid-request: nothing to answer
+        co_await refuse(looksLikeHttpVersion(line) ? Reason::http_version_not_supported : Reason::bad_request);
       else co_await refuse(Reason::bad_request);
       co_return;
     }
@@ -285,10 +355,9 @@ asio::awaitable<void> Server::Impl::session(beast::tcp_stream stream) {
       co_await refuse(Reason::length_required);
       co_return;
     }
-    std::string_view expect = req[bhttp::field::expect];
     bool continueExpected = false;
     if (req.count(bhttp::field::expect) > 0) {
-      if (!iequals(expect, "100-continue")) {
+      if (!iequals(req[bhttp::field::expect], "100-continue")) {
         co_await refuse(Reason::expectation_failed);
         co_return;
       }
@@ -297,25 +366,27 @@ asio::awaitable<void> Server::Impl::session(beast::tcp_stream stream) {
     if (guard.value() > options.maxInFlight) {
       Response r = handler.protocolError(Reason::overloaded, request);
       r.closeConnection = true;
-      co_await sendReply(stream, request, std::move(r), req.version(), false, false, {}, start, closed);
+      co_await sendReply(socket, deadline, request, std::move(r), req.version(), false, false, {}, start, closed);
       co_return;
     }
 
     if (!parser.is_done()) {
       if (continueExpected && buffer.size() == 0) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, req.version()};
-        stream.expires_after(options.idleTimeout);
-        auto [cec, cn] = co_await bhttp::async_write(stream, cont, kNoThrow);
+        deadline.arm(options.idleTimeout);
+        auto [cec, cn] = co_await bhttp::async_write(socket, cont, kNoThrow);
+        deadline.disarm();
         if (cec) co_return;
       }
-      stream.expires_after(options.idleTimeout);
-      auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kNoThrow);
+      deadline.arm(options.idleTimeout);
+      auto [bec, bn] = co_await bhttp::async_read(socket, buffer, parser, kNoThrow);
+      deadline.disarm();
       if (bec) {
-        if (bec == beast::error::timeout) co_await refuse(Reason::request_timeout);
+        if (deadline.fired()) co_await refuse(Reason::request_timeout);
         else if (bec == bhttp::error::body_limit) co_await refuse(Reason::payload_too_large);
         else if (bec == bhttp::error::end_of_stream || bec == asio::error::eof ||
                  bec == asio::error::connection_reset || bec == bhttp::error::partial_message)
-          ;
+          ;  // the client went away mid-body
         else co_await refuse(Reason::bad_request);
         co_return;
       }
@@ -333,7 +404,7 @@ asio::awaitable<void> Server::Impl::session(beast::tcp_stream stream) {
       response = handler.protocolError(Reason::internal, request);
     }
     bool head = verb == bhttp::verb::head;
-    co_await sendReply(stream, request, std::move(response), req.version(), head, req.keep_alive(),
+    co_await sendReply(socket, deadline, request, std::move(response), req.version(), head, req.keep_alive(),
                        req[bhttp::field::accept_encoding], start, closed);
     if (closed) co_return;
   }

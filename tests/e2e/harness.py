@@ -1,0 +1,202 @@
+"""End-to-end test harness: starts the real restd binary on a free port and
+talks to it over real sockets. Standard library only.
+
+    with RestdServer(config_toml) as srv:
+        status, headers, body = srv.request("GET", "/healthz")
+"""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import http.client
+
+BIN = os.path.abspath(os.environ.get("RESTD_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "restd"))
+
+BASE_CONFIG = """
+[server]
+listen = "127.0.0.1:0"
+threads = 2
+"""
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers          # list of (name, value)
+        self.body = body                # bytes
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.reason} {self.body[:200]!r}>"
+
+
+def parse_responses(data, head=False):
+    """Parses every complete HTTP response in `data` (Content-Length framed)."""
+    out = []
+    while data:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            break
+        head_block = data[:end].decode("latin-1").split("\r\n")
+        m = re.match(r"HTTP/(\d\.\d) (\d{3}) ?(.*)", head_block[0])
+        assert m, f"bad status line {head_block[0]!r}"
+        status = int(m.group(2))
+        headers = []
+        for line in head_block[1:]:
+            k, _, v = line.partition(":")
+            headers.append((k.strip(), v.strip()))
+        length = 0
+        for k, v in headers:
+            if k.lower() == "content-length":
+                length = int(v)
+        if head or status in (100, 204, 304):
+            length = 0
+        body = data[end + 4:end + 4 + length]
+        if len(body) < length:
+            break
+        out.append(Response(status, m.group(3), headers, body))
+        data = data[end + 4 + length:]
+    return out
+
+
+class RestdServer:
+    def __init__(self, config=BASE_CONFIG, extra_args=(), env=None, db=True):
+        self.tmp = tempfile.TemporaryDirectory(prefix="restd-e2e-")
+        self.dir = self.tmp.name
+        self.config_path = os.path.join(self.dir, "restd.toml")
+        with open(self.config_path, "w") as f:
+            f.write(config)
+        self.db_path = os.path.join(self.dir, "restd.db")
+        self.args = [BIN, "serve", "--config", self.config_path]
+        if db:
+            self.args += ["--storage", "sqlite:" + self.db_path]
+        self.args += list(extra_args)
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.port = None
+        self.stdout_lines = []
+        self.stderr_lines = []
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.tmp.cleanup()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     cwd=self.dir, env=self.env)
+        first = self.proc.stdout.readline().decode()
+        m = re.search(r"listening on http://[^:]+:(\d+)", first)
+        if not m:
+            err = self.proc.stderr.read().decode()
+            raise RuntimeError(f"restd did not start: {first!r} {err!r}")
+        self.port = int(m.group(1))
+        self._readers = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines), daemon=True),
+        ]
+        for t in self._readers:
+            t.start()
+
+    @staticmethod
+    def _pump(stream, lines):
+        for line in stream:
+            lines.append(line.decode(errors="replace").rstrip("\n"))
+
+    def stop(self, sig=signal.SIGTERM, timeout=40):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def access_log(self):
+        out = []
+        for line in self.stdout_lines:
+            if line.startswith("{"):
+                out.append(json.loads(line))
+        return out
+
+    # --- clients -------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, r.reason, r.getheaders(), data)
+        finally:
+            conn.close()
+
+    def connect(self, timeout=10):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s
+
+    def raw(self, data, timeout=10, head=False):
+        """Sends raw bytes, reads until the server closes or times out, parses replies."""
+        s = self.connect(timeout)
+        try:
+            s.sendall(data)
+            return parse_responses(read_all(s, timeout), head=head)
+        finally:
+            s.close()
+
+
+def read_all(sock, timeout=10):
+    sock.settimeout(timeout)
+    chunks = []
+    try:
+        while True:
+            b = sock.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        pass
+    return b"".join(chunks)
+
+
+def read_responses(sock, count, timeout=10, head=False):
+    """Reads until `count` complete responses have arrived (keep-alive friendly)."""
+    sock.settimeout(timeout)
+    data = b""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = parse_responses(data, head=head)
+        if len(got) >= count:
+            return got
+        b = sock.recv(65536)
+        if not b:
+            break
+        data += b
+    return parse_responses(data, head=head)
+
+
+def run_cli(*args, env=None, input=None, cwd=None):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, env=dict(os.environ, **(env or {})),
+                       input=input, cwd=cwd, timeout=60)
+    return p.returncode, p.stdout, p.stderr
