@@ -91,6 +91,8 @@ namespace {
 constexpr std::string_view kSystemFields[] = {"id", "slug", "createdAt", "updatedAt", "version", "owner"};
 constexpr std::string_view kListParams[] = {"page",     "per_page", "sort", "fields", "cursor",
                                             "count",    "envelope", "ids",  "atomic", "access_token"};
+constexpr std::string_view kApiPaths[] = {"authenticate", "me", "logout", "openapi"};
+constexpr std::string_view kServerPaths[] = {"healthz", "readyz", "metrics", "docs"};
 constexpr std::string_view kEnvelopes[] = {"standard", "problem",   "request-result", "success-flag",
                                            "plain",    "data-meta", "result-metadata"};
 
@@ -569,6 +571,13 @@ std::optional<Config> parseConfig(std::string_view text, const std::string& path
     for (auto [k, n] : Loader::ordered(*t)) {
       CollectionSpec spec;
       L.loadCollection(*k, *n, spec);
+      // A collection may not hide a fixed API path, nor (with base_path "") a server path.
+      bool apiPath = contains(kApiPaths, spec.name);
+      bool serverPath = c.server.basePath.empty() && contains(kServerPaths, spec.name);
+      if (apiPath || serverPath)
+        L.error(k->source(), "collections." + spec.name,
+                "\"" + spec.name + "\" is a reserved path" +
+                    (serverPath ? " when server.base_path is \"\"" : std::string()) + "; choose another name");
       c.collections.push_back(std::move(spec));
     }
   }
