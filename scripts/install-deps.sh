@@ -13,6 +13,7 @@ PACKAGES=(
   libpq-dev                 # PostgreSQL client
   libsodium-dev             # argon2id, random, constant-time compare
   libpugixml-dev            # XML output
+  libpcre2-dev              # field `pattern` rules (bounded backtracking, no recursion)
   zlib1g-dev                # gzip
   libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev

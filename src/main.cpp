@@ -73,6 +73,11 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
     std::fprintf(stderr, "restd: cannot use timezone \"%s\"\n", config->server.timezone.c_str());
     return 1;
   }
+  if (!render::findProfile(config->server.envelope)) {
+    std::fprintf(stderr, "restd: %s: server.envelope: the \"%s\" profile is not available in this version yet\n",
+                 config->sourcePath.c_str(), config->server.envelope.c_str());
+    return 1;
+  }
   std::string error;
   auto store = store::openStore(*config, error);
   if (!store) {

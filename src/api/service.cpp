@@ -44,8 +44,8 @@ Service::Service(const Config& config, store::Store& store)
       defaultProfile_(render::findProfile(config.server.envelope)),
       docsHtml_(renderDocsPage(config)),
       errorsHtml_(renderErrorReference()) {
-  // Profiles not built yet fall back to standard (config validation accepts
-  // every name of SPEC §6).
+  // main() refuses to start with a profile this build cannot render; the
+  // fallback only protects callers that skip that check (tests).
   if (!defaultProfile_) defaultProfile_ = render::findProfile("standard");
 }
 

@@ -1,12 +1,13 @@
 #include "config/config.h"
 
+#include "common/pattern.h"
+
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
@@ -451,12 +452,9 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
   if (auto n = t->get("pattern")) {
     if (f.type != FieldType::string) error(n->source(), full + ".pattern", "only string fields take a pattern");
     else if (auto p = str(*t, "pattern", full + ".pattern")) {
-      try {
-        std::regex re(*p, std::regex::ECMAScript);
-        f.pattern = *p;
-      } catch (const std::regex_error&) {
-        error(n->source(), full + ".pattern", "is not a valid regular expression");
-      }
+      std::string why;
+      if (Pattern::compile(*p, why)) f.pattern = *p;
+      else error(n->source(), full + ".pattern", "is not a valid regular expression: " + why);
     }
   }
   if (auto n = t->get("enum")) {

@@ -28,7 +28,7 @@ struct FieldSpec {
   std::vector<std::string> enumJson;        // allowed values as JSON text
   std::optional<double> min, max;           // number / integer bounds
   std::optional<int64_t> minLength, maxLength;  // string length (code points) / array size
-  std::optional<std::string> pattern;       // ECMAScript regex, strings only
+  std::optional<std::string> pattern;       // PCRE2 regex (checked at load), strings only
 };
 
 enum class Visibility { public_, owner };

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/pattern.h"
+
 namespace restd {
 namespace {
 
@@ -190,6 +192,31 @@ TEST(Config, DemoAndInitConfigsAreValid) {
   auto init = parseConfig(initConfigToml(), "restd.toml", errors);
   ASSERT_TRUE(init) << errors.messages[0];
   EXPECT_EQ(init->collections.size(), 1u);
+}
+
+}  // namespace
+}  // namespace restd
+
+namespace restd {
+namespace {
+
+TEST(Pattern, MatchesAndRefusesBadSyntax) {
+  std::string error;
+  auto p = Pattern::compile("^[A-Z]{3}[0-9]{3}$", error);
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->matches("ABC123"));
+  EXPECT_FALSE(p->matches("abc123"));
+  EXPECT_FALSE(p->matches(std::string("ABC\0" "123", 7)));
+  EXPECT_FALSE(Pattern::compile("([", error));
+  EXPECT_FALSE(error.empty());
+}
+
+TEST(Pattern, CatastrophicBacktrackingStopsAtTheLimit) {
+  std::string error;
+  auto p = Pattern::compile("^(a+)+$", error);
+  ASSERT_TRUE(p);
+  EXPECT_FALSE(p->matches(std::string(5000, 'a') + "!"));  // returns (no match), does not hang or crash
+  EXPECT_TRUE(p->matches(std::string(100000, 'a')));
 }
 
 }  // namespace
