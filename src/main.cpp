@@ -63,7 +63,7 @@ std::optional<Config> loadForCommand(const CommonOptions& o, bool demo, const Co
   return config;
 }
 
-int serve(const CommonOptions& common, bool demo, const std::string& listen, int threads) {
+int serve(const CommonOptions& common, bool demo, const std::string& listen, int threads, bool allowDestructive) {
   ConfigOverrides flags;
   if (!listen.empty()) flags.listen = listen;
   if (threads >= 0) flags.threads = static_cast<unsigned>(threads);
@@ -83,6 +83,11 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   if (!store) {
     std::fprintf(stderr, "restd: %s\n", error.c_str());
     return 1;
+  }
+  bool destructive = false;
+  if (!store->migrate(*config, allowDestructive, destructive, error)) {
+    std::fprintf(stderr, "restd: %s\n", error.c_str());
+    return destructive ? 2 : 1;
   }
   http::AccessLog log;
   if (!log.open(config->server.accessLog)) return 1;
@@ -114,6 +119,8 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   }
   std::fflush(stdout);
   server.run();
+  // Writes still queued finish (and answer) before anything they use goes away.
+  store->close();
   std::printf("restd: stopped\n");
   std::fflush(stdout);
   return 0;
@@ -174,11 +181,14 @@ int main(int argc, char** argv) {
   std::string listen;
   int threads = -1;
   bool demo = false;
+  bool allowDestructive = false;
   auto* serveCmd = app.add_subcommand("serve", "Run the HTTP server");
   addCommon(serveCmd);
   serveCmd->add_option("--listen", listen, "HOST:PORT to listen on (overrides config and $RESTD_LISTEN)");
   serveCmd->add_option("--threads", threads, "I/O threads; 0 = one per core")->check(CLI::Range(0, 1024));
   serveCmd->add_flag("--demo", demo, "run without a config file: demo collections in ./restd-demo.db");
+  serveCmd->add_flag("--allow-destructive-migration", allowDestructive,
+                     "apply schema changes that drop data (removed fields, changed types)");
 
   std::string initDir;
   auto* initCmd = app.add_subcommand("init", "Write a commented restd.toml with an example collection");
@@ -194,7 +204,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (*serveCmd) return serve(common, demo, listen, threads);
+  if (*serveCmd) return serve(common, demo, listen, threads, allowDestructive);
   if (*initCmd) return init(initDir);
   if (*checkCmd) return checkConfig(common);
   if (*versionCmd) {

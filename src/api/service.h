@@ -1,15 +1,20 @@
 // The API: turns a complete http::Request into an http::Response.
 //
 // Order of checks (SPEC §10): unknown path 404; method 405/501; Accept 406;
-// envelope 400; (token 401, rate limit 429, role 403 — auth issue); then the
-// route's handler, whose Reply is rendered by the chosen profile and format.
+// envelope 400; (token 401, rate limit 429, role 403 — auth issue); record
+// 404; body 415/400/422. Handlers return a render::Reply; this class renders
+// it with the chosen profile and format. Reads answer inline; writes go to
+// the store's writer and answer when their commit is durable.
 // Thread-safe: one Service serves every I/O thread.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "api/negotiation.h"
 #include "api/router.h"
+#include "api/validation.h"
 #include "config/config.h"
 #include "http/server.h"
 #include "render/profile.h"
@@ -17,27 +22,48 @@
 
 namespace restd::api {
 
+struct WriteState;  // records.cpp: what a write job found
+
 class Service final : public http::Handler {
  public:
   Service(const Config& config, store::Store& store);
 
-  http::Response handle(const http::Request& request) override;
+  void handle(const http::Request& request, http::Respond respond) override;
   http::Response protocolError(Reason reason, const http::Request& request) override;
 
-  const Router& router() const { return router_; }
-
  private:
-  struct Call;  // one request's parsed state
-  render::Reply dispatch(Call& call);
-  render::Reply index(const Call& call) const;
+  struct Call;  // one request's parsed state; shared while a write is pending
+  using CallPtr = std::shared_ptr<Call>;
+
+  void dispatch(const CallPtr& call);
+  void finish(const Call& call, render::Reply reply) const;
+
+  // system.cpp
+  render::Reply index() const;
   render::Reply healthz() const;
   render::Reply readyz() const;
-  http::Response toWire(render::Reply reply, const http::Request& request, const render::Profile& profile,
-                        render::Format format, std::string_view resource) const;
+
+  // records.cpp
+  render::Reply listRecords(const Call& call) const;
+  render::Reply getRecord(const Call& call) const;
+  void createRecord(const CallPtr& call);
+  void replaceRecord(const CallPtr& call);
+  void patchRecord(const CallPtr& call);
+  void deleteRecord(const CallPtr& call);
+  void patchOrReplace(const CallPtr& call, WriteMode mode);
+  void failWrite(const Call& call, const WriteState& state) const;
+  // Parses the request body (JSON or form) into `out`, or returns the 415/400 error.
+  std::optional<ErrorObject> readBody(const Call& call, rapidjson::Document& out) const;
+  // The record as a reply's data: system and declared fields (only `fields` when given).
+  void recordJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
+                  rapidjson::Value& out, rapidjson::Document::AllocatorType& a) const;
+  render::Reply recordReply(const Call& call, const store::Record& r, int status, render::ReplyKind kind) const;
+  static ErrorObject storeError(const store::Error& e, const http::Request& request);
 
   const Config& config_;
   store::Store& store_;
   Router router_;
+  std::vector<CollectionRules> rules_;   // one per config collection, same order
   const render::Profile* defaultProfile_;
   std::string docsHtml_;        // /docs, rendered once at start
   std::string errorsHtml_;      // /docs/errors, rendered once at start
@@ -46,5 +72,8 @@ class Service final : public http::Handler {
 // The HTML pages served at /docs and /docs/errors (docs_pages.cpp).
 std::string renderDocsPage(const Config& config);
 std::string renderErrorReference();
+
+// The owner of records created without an authenticated user.
+inline constexpr std::string_view kSystemOwner = "system";
 
 }  // namespace restd::api

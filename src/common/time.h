@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +24,16 @@ class TimeZone {
 
 // RFC 3339 in the configured zone: 2026-11-24T10:00:00+00:00
 std::string formatRfc3339(SysTime t);
+// RFC 3339 of a Unix time in milliseconds, in the configured zone; fractional
+// seconds only when `millis` is not a whole second.
+std::string formatRfc3339Millis(int64_t unixMillis);
+// Parses an RFC 3339 date-time ("2026-11-24T10:00:00Z", "...T10:00:00.5+02:00")
+// to Unix milliseconds; nullopt when it is not one (or not a real date).
+std::optional<int64_t> parseRfc3339Millis(std::string_view text);
+int64_t nowMillis();
+// Parses an IMF-fixdate ("Tue, 24 Nov 2026 10:00:00 GMT") to Unix seconds.
+std::optional<int64_t> parseHttpDate(std::string_view text);
+
 // Same, in UTC with milliseconds: 2026-11-24T10:00:00.123Z (logs)
 std::string formatLogTime(SysTime t);
 // IMF-fixdate for the Date header: Tue, 24 Nov 2026 10:00:00 GMT

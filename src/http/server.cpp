@@ -11,6 +11,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -396,13 +397,25 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
     request.body = req.body();
 
-    Response response;
-    try {
-      response = handler.handle(request);
-    } catch (const std::exception& e) {
-      AccessLog::internalError(requestId, e.what());
-      response = handler.protocolError(Reason::internal, request);
-    }
+    Response response = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+        [&](auto completion) {
+          // The completion resumes this coroutine on its strand, whichever
+          // thread answers. Shared so that std::function can copy it.
+          auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+          auto once = std::make_shared<std::atomic<bool>>(false);
+          Respond respond = [shared, once](Response r) {
+            if (once->exchange(true)) return;
+            auto executor = asio::get_associated_executor(*shared);
+            asio::post(executor, [shared, r = std::move(r)]() mutable { std::move (*shared)(std::move(r)); });
+          };
+          try {
+            handler.handle(request, respond);
+          } catch (const std::exception& e) {
+            AccessLog::internalError(requestId, e.what());
+            respond(handler.protocolError(Reason::internal, request));
+          }
+        },
+        asio::use_awaitable);
     bool head = verb == bhttp::verb::head;
     co_await sendReply(socket, deadline, request, std::move(response), req.version(), head, req.keep_alive(),
                        req[bhttp::field::accept_encoding], start, closed);

@@ -16,13 +16,18 @@ namespace restd::http {
 
 class AccessLog;
 
+// Delivers the reply to a request. Call it exactly once, from any thread; the
+// request's views stay valid until then.
+using Respond = std::function<void(Response)>;
+
 // Implemented by the api layer. Both functions are called concurrently from
 // several I/O threads and must not throw.
 class Handler {
  public:
   virtual ~Handler() = default;
-  // A complete, well-formed request.
-  virtual Response handle(const Request& request) = 0;
+  // A complete, well-formed request. Quick work answers inline; work that
+  // waits (a durable write) calls `respond` later from another thread.
+  virtual void handle(const Request& request, Respond respond) = 0;
   // The server refused a request before it was complete or well-formed
   // (400 bad_request, 408, 411, 413, 414, 417, 431, 505, 503 overloaded).
   // `request` holds whatever was parsed (method/target may be empty).

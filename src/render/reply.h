@@ -33,7 +33,7 @@ enum class ReplyKind {
 };
 
 struct Pagination {
-  int64_t page = 1;
+  std::optional<int64_t> page = 1;      // absent in cursor mode
   int64_t perPage = 20;
   std::optional<int64_t> recordsCount;  // absent with count=false
   std::optional<int64_t> pagesCount;
@@ -64,6 +64,7 @@ struct Reply {
   std::vector<std::pair<std::string, std::string>> headers;  // Allow, ETag, Link, Retry-After, …
   std::string collection;                   // collection name, for naming records ("things")
   std::string singular;                     // its singular ("thing")
+  std::vector<std::string> dateFields;      // record keys holding dates (profiles may re-lay them out)
   std::string documentBody;                 // kind == document
   std::string documentType;                 // kind == document: Content-Type
 

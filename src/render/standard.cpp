@@ -51,7 +51,7 @@ class StandardProfile final : public Profile {
         const Pagination& p = *r.pagination;
         w->key("pagination");
         w->startObject();
-        w->key("page"); w->integer(p.page);
+        if (p.page) { w->key("page"); w->integer(*p.page); }
         if (p.pagesCount) { w->key("pagesCount"); w->integer(*p.pagesCount); }
         w->key("recordsPerPage"); w->integer(p.perPage);
         if (p.recordsCount) { w->key("recordsCount"); w->integer(*p.recordsCount); }

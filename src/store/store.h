@@ -1,22 +1,121 @@
 // The storage interface. Handlers talk to a Store; SQL lives only in its
-// implementations (store/sqlite/, later store/postgres/). A Store is shared by
-// all I/O threads: every method is thread-safe.
+// implementations (store/sqlite/, later store/postgres/).
+//
+// Records travel as JSON values (RapidJSON) in every layer. Reads are
+// synchronous and cheap (prepared statements on a per-thread connection).
+// Writes are jobs run by one writer in shared transactions (group commit):
+// submitWrite() returns at once and calls `done` after the commit is durable.
+//
+// Thread safety: every method may be called from any thread.
 #pragma once
 
+#include <rapidjson/document.h>
+
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "config/config.h"
 
 namespace restd::store {
 
+struct Record {
+  std::string id;
+  std::optional<std::string> slug;   // set when the collection has slug_from
+  int64_t createdAt = 0;             // Unix milliseconds
+  int64_t updatedAt = 0;
+  int64_t version = 0;
+  std::string owner;
+  // Declared fields (every one, null when unset) then extras, as one object.
+  rapidjson::Document values;
+
+  Record() { values.SetObject(); }
+};
+
+enum class Status {
+  ok,
+  notFound,
+  uniqueViolation,   // `field` names the field
+  unavailable,       // storage unreachable, read-only, vanished, full
+  internal,          // a bug or corruption; `detail` is for the log only
+};
+
+struct Error {
+  Status status = Status::ok;
+  std::string field;
+  std::string detail;
+  explicit operator bool() const { return status != Status::ok; }
+};
+
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+
+enum class FilterOp { eq, ne, gt, gte, lt, lte, in, like };
+
+struct Filter {
+  std::string column;              // a declared field or system field (validated by the caller)
+  FilterOp op = FilterOp::eq;
+  std::vector<SqlValue> values;    // one, or several for `in`; `like` takes a SQL LIKE pattern with '\' escapes
+};
+
+struct SortKey {
+  std::string column;
+  bool descending = false;
+};
+
+struct ListQuery {
+  std::vector<Filter> filters;
+  std::vector<SortKey> sort;                  // ties are broken by id in the last key's direction
+  int64_t limit = 20;                         // rows wanted; the store fetches one more to tell hasMore
+  int64_t offset = 0;                         // page mode
+  std::optional<std::vector<SqlValue>> after; // keyset mode: sort-key values then id of the last row seen
+  bool count = true;                          // compute the total (page mode)
+  std::optional<std::string> owner;           // only this owner's records (visibility = owner)
+};
+
+struct ListResult {
+  std::vector<Record> records;
+  std::optional<int64_t> total;
+  bool hasMore = false;
+};
+
+// What a write job may do inside the shared transaction.
+class WriteTxn {
+ public:
+  virtual ~WriteTxn() = default;
+  virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
+  virtual Error insert(const CollectionSpec& c, const Record& r) = 0;
+  virtual Error update(const CollectionSpec& c, const Record& r) = 0;  // by r.id
+  virtual Error remove(const CollectionSpec& c, std::string_view id) = 0;
+  virtual bool slugTaken(const CollectionSpec& c, std::string_view slug) = 0;
+};
+
+// A job returns false to undo its own changes (the others in the group stay).
+using WriteJob = std::function<bool(WriteTxn&)>;
+// Called once, on the writer thread, after the group's commit: `committed`
+// is false when the commit (or the storage) failed and nothing was saved.
+using WriteDone = std::function<void(bool committed)>;
+
 class Store {
  public:
   virtual ~Store() = default;
+  virtual std::string_view engine() const = 0;
   // True when the storage can serve reads and writes right now (/readyz).
   virtual bool ready() = 0;
-  // "sqlite" or "postgres".
-  virtual std::string_view engine() const = 0;
+
+  // Creates and updates tables for the configured collections. Refuses to
+  // drop or retype a column unless `allowDestructive`; then returns false,
+  // sets `destructive` and names collection and field in `error`.
+  virtual bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) = 0;
+
+  virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
+  virtual Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) = 0;
+  virtual void submitWrite(WriteJob job, WriteDone done) = 0;
+  // Finishes queued writes and stops the writer (idempotent).
+  virtual void close() = 0;
 };
 
 // Opens the storage named by config.storage.url. On failure returns nullptr

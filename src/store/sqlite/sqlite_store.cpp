@@ -1,12 +1,254 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include <chrono>
+
+#include "common/time.h"
 
 namespace restd::store {
+namespace {
 
-std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, const StorageConfig& config,
-                                               std::string& error) {
+// ---------------------------------------------------------------- helpers
+
+std::string quote(std::string_view ident) {
+  // Identifiers come only from the validated config ([a-z][a-z0-9_]*) or are
+  // fixed system names; quoting keeps SQL keywords usable as names.
+  std::string q(ident.size() + 2, '"');
+  ident.copy(q.data() + 1, ident.size());
+  return q;
+}
+
+std::string_view sqlType(FieldType t) {
+  switch (t) {
+    case FieldType::string: return "TEXT";
+    case FieldType::integer: return "INTEGER";
+    case FieldType::number: return "NUMERIC";
+    case FieldType::boolean: return "INTEGER";
+    case FieldType::datetime: return "INTEGER";  // Unix milliseconds
+    case FieldType::object: return "TEXT";       // JSON text
+    case FieldType::array: return "TEXT";        // JSON text
+  }
+  return "TEXT";
+}
+
+Status statusOf(int rc) {
+  switch (rc & 0xFF) {
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PERM:
+    case SQLITE_PROTOCOL:
+      return Status::unavailable;
+    default:
+      return Status::internal;
+  }
+}
+
+Error sqlError(sqlite3* db, int rc) {
+  Error e;
+  e.status = statusOf(rc);
+  e.detail = std::string("sqlite: ") + sqlite3_errmsg(db);
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    e.status = Status::uniqueViolation;
+    // "UNIQUE constraint failed: things.code"
+    std::string msg = sqlite3_errmsg(db);
+    size_t dot = msg.rfind('.');
+    e.field = dot == std::string::npos ? "id" : msg.substr(dot + 1);
+  }
+  return e;
+}
+
+void bindValue(sqlite3_stmt* st, int i, const SqlValue& v) {
+  if (std::holds_alternative<std::monostate>(v)) sqlite3_bind_null(st, i);
+  else if (auto* n = std::get_if<int64_t>(&v)) sqlite3_bind_int64(st, i, *n);
+  else if (auto* d = std::get_if<double>(&v)) sqlite3_bind_double(st, i, *d);
+  else {
+    const auto& s = std::get<std::string>(v);
+    sqlite3_bind_text64(st, i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  }
+}
+
+// Resets a cached statement when it leaves scope.
+struct StmtGuard {
+  sqlite3_stmt* st;
+  ~StmtGuard() {
+    if (st) {
+      sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+    }
+  }
+};
+
+// ---------------------------------------------------------------- columns
+
+// The column list of a collection's table, in select order.
+std::vector<std::string> columnsOf(const CollectionSpec& c) {
+  std::vector<std::string> cols = {"id", "slug", "createdAt", "updatedAt", "version", "owner"};
+  for (const auto& f : c.fields) cols.push_back(f.name);
+  cols.push_back("_extra");
+  return cols;
+}
+
+std::string selectList(const CollectionSpec& c) {
+  std::string s;
+  for (const auto& col : columnsOf(c)) {
+    if (!s.empty()) s += ',';
+    s += quote(col);
+  }
+  return s;
+}
+
+SqlValue toSql(const FieldSpec& f, const rapidjson::Value& v) {
+  if (v.IsNull()) return std::monostate{};
+  switch (f.type) {
+    case FieldType::string: return std::string(v.GetString(), v.GetStringLength());
+    case FieldType::integer: return v.GetInt64();
+    case FieldType::number:
+      if (v.IsInt64()) return v.GetInt64();
+      return v.GetDouble();
+    case FieldType::boolean: return int64_t(v.GetBool() ? 1 : 0);
+    case FieldType::datetime: {
+      auto ms = parseRfc3339Millis(std::string_view(v.GetString(), v.GetStringLength()));
+      return ms ? SqlValue(*ms) : SqlValue(std::monostate{});
+    }
+    case FieldType::object:
+    case FieldType::array: {
+      rapidjson::StringBuffer sb;
+      rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+      v.Accept(w);
+      return std::string(sb.GetString(), sb.GetSize());
+    }
+  }
+  return std::monostate{};
+}
+
+void readJsonText(sqlite3_stmt* st, int col, rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
+  const char* text = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  int n = sqlite3_column_bytes(st, col);
+  rapidjson::Document tmp(&a);
+  tmp.Parse<rapidjson::kParseIterativeFlag>(text, static_cast<size_t>(n));
+  if (tmp.HasParseError()) out.SetNull();
+  else out.CopyFrom(tmp, a);
+}
+
+void readField(const FieldSpec& f, sqlite3_stmt* st, int col, rapidjson::Value& out,
+               rapidjson::Document::AllocatorType& a) {
+  int type = sqlite3_column_type(st, col);
+  if (type == SQLITE_NULL) {
+    out.SetNull();
+    return;
+  }
+  switch (f.type) {
+    case FieldType::string: {
+      const char* t = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+      out.SetString(t, static_cast<rapidjson::SizeType>(sqlite3_column_bytes(st, col)), a);
+      break;
+    }
+    case FieldType::integer: out.SetInt64(sqlite3_column_int64(st, col)); break;
+    case FieldType::number:
+      if (type == SQLITE_INTEGER) out.SetInt64(sqlite3_column_int64(st, col));
+      else out.SetDouble(sqlite3_column_double(st, col));
+      break;
+    case FieldType::boolean: out.SetBool(sqlite3_column_int64(st, col) != 0); break;
+    case FieldType::datetime: {
+      std::string s = formatRfc3339Millis(sqlite3_column_int64(st, col));
+      out.SetString(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a);
+      break;
+    }
+    case FieldType::object:
+    case FieldType::array: readJsonText(st, col, out, a); break;
+  }
+}
+
+void readRecord(const CollectionSpec& c, sqlite3_stmt* st, Record& r) {
+  auto text = [&](int col) {
+    return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, col)),
+                       static_cast<size_t>(sqlite3_column_bytes(st, col)));
+  };
+  r.id = text(0);
+  if (sqlite3_column_type(st, 1) != SQLITE_NULL) r.slug = text(1);
+  else r.slug.reset();
+  r.createdAt = sqlite3_column_int64(st, 2);
+  r.updatedAt = sqlite3_column_int64(st, 3);
+  r.version = sqlite3_column_int64(st, 4);
+  r.owner = text(5);
+  auto& a = r.values.GetAllocator();
+  r.values.SetObject();
+  int col = 6;
+  for (const auto& f : c.fields) {
+    rapidjson::Value v;
+    readField(f, st, col++, v, a);
+    r.values.AddMember(rapidjson::Value(f.name.c_str(), a), v, a);
+  }
+  if (sqlite3_column_type(st, col) != SQLITE_NULL) {
+    rapidjson::Value extra;
+    readJsonText(st, col, extra, a);
+    if (extra.IsObject())
+      for (auto& m : extra.GetObject()) r.values.AddMember(m.name, m.value, a);
+  }
+}
+
+// Binds every column of `r` in columnsOf() order starting at parameter 1.
+void bindRecord(const CollectionSpec& c, sqlite3_stmt* st, const Record& r) {
+  int i = 1;
+  bindValue(st, i++, r.id);
+  bindValue(st, i++, r.slug ? SqlValue(*r.slug) : SqlValue(std::monostate{}));
+  bindValue(st, i++, r.createdAt);
+  bindValue(st, i++, r.updatedAt);
+  bindValue(st, i++, r.version);
+  bindValue(st, i++, r.owner);
+  rapidjson::Value null;
+  for (const auto& f : c.fields) {
+    auto it = r.values.FindMember(f.name.c_str());
+    bindValue(st, i++, toSql(f, it == r.values.MemberEnd() ? null : it->value));
+  }
+  // Undeclared members (extra_fields = "allow") go to _extra as one JSON object.
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  bool any = false;
+  for (auto& m : r.values.GetObject()) {
+    if (c.field(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
+    if (!any) w.StartObject();
+    any = true;
+    w.Key(m.name.GetString(), m.name.GetStringLength());
+    m.value.Accept(w);
+  }
+  if (any) {
+    w.EndObject();
+    bindValue(st, i, std::string(sb.GetString(), sb.GetSize()));
+  } else {
+    bindValue(st, i, std::monostate{});
+  }
+}
+
+Error getRecord(SqliteConnection& conn, const CollectionSpec& c, std::string_view idOrSlug, Record& out) {
+  std::string sql = "SELECT " + selectList(c) + " FROM " + quote(c.name) + " WHERE \"id\" = ?1";
+  if (c.slugFrom) sql += " OR \"slug\" = ?1 ORDER BY (\"id\" = ?1) DESC LIMIT 1";
+  sqlite3_stmt* st = conn.prepare(sql);
+  if (!st) return sqlError(conn.db(), sqlite3_errcode(conn.db()));
+  StmtGuard g{st};
+  bindValue(st, 1, std::string(idOrSlug));
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) return Error{Status::notFound, {}, {}};
+  if (rc != SQLITE_ROW) return sqlError(conn.db(), rc);
+  readRecord(c, st, out);
+  return {};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- connection
+
+std::unique_ptr<SqliteConnection> SqliteConnection::open(const std::string& path, const StorageConfig& config,
+                                                         std::string& error) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
@@ -14,34 +256,531 @@ std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, const St
     sqlite3_close(db);
     return nullptr;
   }
+  std::unique_ptr<SqliteConnection> c(new SqliteConnection(db));
   sqlite3_busy_timeout(db, 5000);
   std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
   pragmas += config.durability == "full" ? "FULL;" : "NORMAL;";
-  char* msg = nullptr;
-  if (sqlite3_exec(db, pragmas.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
-    error = "cannot prepare SQLite database \"" + path + "\": " + (msg ? msg : "unknown error");
-    sqlite3_free(msg);
-    sqlite3_close(db);
+  if (!c->exec(pragmas.c_str())) {
+    error = "cannot prepare SQLite database \"" + path + "\": " + sqlite3_errmsg(db);
     return nullptr;
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(db, path == ":memory:" ? "" : path));
+  return c;
 }
 
-SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+SqliteConnection::~SqliteConnection() {
+  for (auto& [sql, st] : cache_) sqlite3_finalize(st);
+  sqlite3_close(db_);
+}
+
+sqlite3_stmt* SqliteConnection::prepare(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it != cache_.end()) return it->second;
+  if (cache_.size() >= 512) {  // list queries vary with filters: keep the cache bounded
+    for (auto& [s, st] : cache_) sqlite3_finalize(st);
+    cache_.clear();
+  }
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &st, nullptr) !=
+      SQLITE_OK)
+    return nullptr;
+  cache_.emplace(sql, st);
+  return st;
+}
+
+bool SqliteConnection::exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
+
+// ---------------------------------------------------------------- store
+
+std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, const StorageConfig& config,
+                                               std::string& error) {
+  auto writer = SqliteConnection::open(path, config, error);
+  if (!writer) return nullptr;
+  std::unique_ptr<SqliteStore> s(new SqliteStore(path == ":memory:" ? "" : path, config, std::move(writer)));
+  if (!s->path_.empty()) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0) {
+      s->device_ = st.st_dev;
+      s->inode_ = st.st_ino;
+    }
+  }
+  return s;
+}
+
+SqliteStore::SqliteStore(std::string path, StorageConfig config, std::unique_ptr<SqliteConnection> writer)
+    : path_(std::move(path)), config_(std::move(config)), writer_(std::move(writer)) {
+  writerThread_ = std::thread([this] { writerLoop(); });
+}
+
+SqliteStore::~SqliteStore() { close(); }
+
+void SqliteStore::close() {
+  {
+    std::lock_guard lock(queueMutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  queueCv_.notify_all();
+  if (writerThread_.joinable()) writerThread_.join();
+}
+
+bool SqliteStore::fileHealthy() {
+  if (path_.empty()) return true;
+  struct stat st{};
+  // Gone, replaced, or no write permission left (checked on the mode bits,
+  // since root passes access(W_OK) whatever they say).
+  bool ok = ::stat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_ && (st.st_mode & 0222);
+  lastHealthy_.store(ok);
+  lastCheckMs_.store(nowMillis());
+  return ok;
+}
+
+bool SqliteStore::fileHealthyCached() {
+  if (path_.empty()) return true;
+  if (nowMillis() - lastCheckMs_.load() < 200) return lastHealthy_.load();
+  return fileHealthy();
+}
 
 bool SqliteStore::ready() {
-  // An open connection keeps answering after its file vanished or turned
-  // read-only, so check the file too.
-  if (!path_.empty()) {
-    struct stat st{};
-    if (::stat(path_.c_str(), &st) != 0 || ::access(path_.c_str(), R_OK | W_OK) != 0) return false;
+  if (!fileHealthy()) return false;
+  std::string error;
+  auto conn = acquireReader(error);
+  if (!conn) return false;
+  sqlite3_stmt* st = conn->prepare("SELECT count(*) FROM sqlite_master");
+  bool ok = false;
+  if (st) {
+    StmtGuard g{st};
+    ok = sqlite3_step(st) == SQLITE_ROW;
   }
-  std::lock_guard lock(mutex_);
-  sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT count(*) FROM sqlite_master", -1, &stmt, nullptr) != SQLITE_OK) return false;
-  bool ok = sqlite3_step(stmt) == SQLITE_ROW;
-  sqlite3_finalize(stmt);
+  releaseReader(std::move(conn));
   return ok;
+}
+
+std::unique_ptr<SqliteConnection> SqliteStore::acquireReader(std::string& error) {
+  {
+    std::lock_guard lock(readersMutex_);
+    if (!readers_.empty()) {
+      auto c = std::move(readers_.back());
+      readers_.pop_back();
+      return c;
+    }
+  }
+  auto c = SqliteConnection::open(path_, config_, error);
+  if (c) c->exec("PRAGMA query_only=ON;");
+  return c;
+}
+
+void SqliteStore::releaseReader(std::unique_ptr<SqliteConnection> c) {
+  std::lock_guard lock(readersMutex_);
+  if (readers_.size() < 64) readers_.push_back(std::move(c));
+}
+
+Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) {
+  if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
+  if (path_.empty()) {
+    // In-memory: one connection holds the data; the writer's, under the queue lock.
+    std::lock_guard lock(queueMutex_);
+    return getRecord(*writer_, c, idOrSlug, out);
+  }
+  std::string error;
+  auto conn = acquireReader(error);
+  if (!conn) return Error{Status::unavailable, {}, error};
+  Error e = getRecord(*conn, c, idOrSlug, out);
+  releaseReader(std::move(conn));
+  return e;
+}
+
+namespace {
+
+std::string_view opSql(FilterOp op) {
+  switch (op) {
+    case FilterOp::eq: return " = ";
+    case FilterOp::ne: return " IS NOT ";
+    case FilterOp::gt: return " > ";
+    case FilterOp::gte: return " >= ";
+    case FilterOp::lt: return " < ";
+    case FilterOp::lte: return " <= ";
+    default: return " = ";
+  }
+}
+
+// "Strictly after `v`" for one sort key (SQLite sorts NULL first ascending, last descending).
+void appendAfter(std::string& sql, std::vector<SqlValue>& params, const SortKey& k, const SqlValue& v) {
+  std::string col = quote(k.column);
+  bool null = std::holds_alternative<std::monostate>(v);
+  if (!k.descending) {
+    if (null) sql += col + " IS NOT NULL";
+    else {
+      sql += col + " > ?";
+      params.push_back(v);
+    }
+  } else {
+    if (null) sql += "0";
+    else {
+      sql += "(" + col + " < ? OR " + col + " IS NULL)";
+      params.push_back(v);
+    }
+  }
+}
+
+}  // namespace
+
+Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
+  if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
+  std::string where;
+  std::vector<SqlValue> params;
+  auto andClause = [&](const std::string& clause) {
+    where += where.empty() ? " WHERE " : " AND ";
+    where += clause;
+  };
+  for (const auto& f : q.filters) {
+    std::string col = quote(f.column);
+    if (f.op == FilterOp::in) {
+      std::string list;
+      for (const auto& v : f.values) {
+        list += list.empty() ? "?" : ",?";
+        params.push_back(v);
+      }
+      andClause(col + " IN (" + list + ")");
+    } else if (f.op == FilterOp::like) {
+      andClause(col + " LIKE ? ESCAPE '\\'");
+      params.push_back(f.values.at(0));
+    } else {
+      andClause(col + std::string(opSql(f.op)) + "?");
+      params.push_back(f.values.at(0));
+    }
+  }
+  if (q.owner) {
+    andClause("\"owner\" = ?");
+    params.push_back(*q.owner);
+  }
+  std::vector<SortKey> keys = q.sort;
+  bool lastDesc = keys.empty() ? false : keys.back().descending;
+  keys.push_back(SortKey{"id", lastDesc});
+
+  std::vector<SqlValue> countParams = params;
+  std::string countWhere = where;
+  if (q.after) {
+    // Keyset: (k1 after v1) OR (k1 IS v1 AND k2 after v2) OR ...
+    const auto& after = *q.after;
+    if (after.size() != keys.size()) return Error{Status::internal, {}, "cursor does not fit the sort"};
+    std::string clause = "(";
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (i) clause += " OR ";
+      clause += "(";
+      for (size_t j = 0; j < i; ++j) {
+        clause += quote(keys[j].column) + " IS ? AND ";
+        params.push_back(after[j]);
+      }
+      appendAfter(clause, params, keys[i], after[i]);
+      clause += ")";
+    }
+    clause += ")";
+    andClause(clause);
+  }
+  std::string order;
+  for (const auto& k : keys) {
+    order += order.empty() ? " ORDER BY " : ", ";
+    order += quote(k.column) + (k.descending ? " DESC" : " ASC");
+  }
+  std::string sql = "SELECT " + selectList(c) + " FROM " + quote(c.name) + where + order + " LIMIT ? OFFSET ?";
+
+  std::unique_ptr<SqliteConnection> leased;
+  std::unique_lock<std::mutex> memoryLock;
+  SqliteConnection* conn;
+  if (path_.empty()) {
+    memoryLock = std::unique_lock(queueMutex_);
+    conn = writer_.get();
+  } else {
+    std::string error;
+    leased = acquireReader(error);
+    if (!leased) return Error{Status::unavailable, {}, error};
+    conn = leased.get();
+  }
+  Error result;
+  // Both statements in one read transaction, so the total matches the page.
+  conn->exec("BEGIN");
+  do {
+    sqlite3_stmt* st = conn->prepare(sql);
+    if (!st) {
+      result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
+      break;
+    }
+    {
+      StmtGuard g{st};
+      int i = 1;
+      for (const auto& p : params) bindValue(st, i++, p);
+      bindValue(st, i++, q.limit + 1);
+      bindValue(st, i++, q.after ? 0 : q.offset);
+      int rc;
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (static_cast<int64_t>(out.records.size()) == q.limit) {
+          out.hasMore = true;
+          continue;
+        }
+        out.records.emplace_back();
+        readRecord(c, st, out.records.back());
+      }
+      if (rc != SQLITE_DONE) {
+        result = sqlError(conn->db(), rc);
+        break;
+      }
+    }
+    if (q.count && !q.after) {
+      sqlite3_stmt* cs = conn->prepare("SELECT count(*) FROM " + quote(c.name) + countWhere);
+      if (!cs) {
+        result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
+        break;
+      }
+      StmtGuard g{cs};
+      int i = 1;
+      for (const auto& p : countParams) bindValue(cs, i++, p);
+      int rc = sqlite3_step(cs);
+      if (rc != SQLITE_ROW) {
+        result = sqlError(conn->db(), rc);
+        break;
+      }
+      out.total = sqlite3_column_int64(cs, 0);
+    }
+  } while (false);
+  conn->exec("COMMIT");
+  if (leased) releaseReader(std::move(leased));
+  return result;
+}
+
+// ---------------------------------------------------------------- writes
+
+class SqliteStore::Txn final : public WriteTxn {
+ public:
+  explicit Txn(SqliteConnection& conn) : conn_(conn) {}
+  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
+    return getRecord(conn_, c, idOrSlug, out);
+  }
+  Error insert(const CollectionSpec& c, const Record& r) override {
+    std::string cols, marks;
+    int n = 0;
+    for (const auto& col : columnsOf(c)) {
+      if (n++) {
+        cols += ',';
+        marks += ',';
+      }
+      cols += quote(col);
+      marks += '?';
+    }
+    return run("INSERT INTO " + quote(c.name) + " (" + cols + ") VALUES (" + marks + ")", c, r, false);
+  }
+  Error update(const CollectionSpec& c, const Record& r) override {
+    std::string sets;
+    int n = 1;
+    for (const auto& col : columnsOf(c)) {
+      if (n > 1) sets += ",";
+      sets += quote(col) + " = ?" + std::to_string(n++);
+    }
+    return run("UPDATE " + quote(c.name) + " SET " + sets + " WHERE \"id\" = ?1", c, r, true);
+  }
+  Error remove(const CollectionSpec& c, std::string_view id) override {
+    sqlite3_stmt* st = conn_.prepare("DELETE FROM " + quote(c.name) + " WHERE \"id\" = ?");
+    if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
+    StmtGuard g{st};
+    bindValue(st, 1, std::string(id));
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) return sqlError(conn_.db(), rc);
+    if (sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
+    return {};
+  }
+  bool slugTaken(const CollectionSpec& c, std::string_view slug) override {
+    sqlite3_stmt* st = conn_.prepare("SELECT 1 FROM " + quote(c.name) + " WHERE \"slug\" = ?");
+    if (!st) return true;
+    StmtGuard g{st};
+    bindValue(st, 1, std::string(slug));
+    return sqlite3_step(st) == SQLITE_ROW;
+  }
+
+ private:
+  Error run(const std::string& sql, const CollectionSpec& c, const Record& r, bool mustExist) {
+    sqlite3_stmt* st = conn_.prepare(sql);
+    if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
+    StmtGuard g{st};
+    bindRecord(c, st, r);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) return sqlError(conn_.db(), sqlite3_extended_errcode(conn_.db()));
+    if (mustExist && sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
+    return {};
+  }
+  SqliteConnection& conn_;
+};
+
+void SqliteStore::submitWrite(WriteJob job, WriteDone done) {
+  {
+    std::lock_guard lock(queueMutex_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(job), std::move(done)});
+      queueCv_.notify_one();
+      return;
+    }
+  }
+  done(false);
+}
+
+void SqliteStore::writerLoop() {
+  std::vector<Pending> group;
+  for (;;) {
+    {
+      std::unique_lock lock(queueMutex_);
+      queueCv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      // Everything queued so far shares one transaction and one fsync.
+      while (!queue_.empty() && group.size() < 1024) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    bool committed = false;
+    if (fileHealthy()) {
+      // In-memory databases serve reads from this connection too: hold the lock.
+      std::unique_lock<std::mutex> memoryLock;
+      if (path_.empty()) memoryLock = std::unique_lock(queueMutex_);
+      if (writer_->exec("BEGIN IMMEDIATE")) {
+        for (auto& p : group) {
+          writer_->exec("SAVEPOINT job");
+          Txn txn(*writer_);
+          bool keep = false;
+          try {
+            keep = p.job(txn);
+          } catch (...) {
+            keep = false;
+          }
+          if (!keep) writer_->exec("ROLLBACK TO job");
+          writer_->exec("RELEASE job");
+        }
+        committed = writer_->exec("COMMIT");
+        if (!committed) writer_->exec("ROLLBACK");
+      }
+    }
+    for (auto& p : group) p.done(committed);
+    group.clear();
+  }
+}
+
+// ---------------------------------------------------------------- schema
+
+bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) {
+  destructive = false;
+  SqliteConnection& db = *writer_;
+  std::lock_guard lock(queueMutex_);  // nothing else writes before the server starts, but be sure
+  auto fail = [&](std::string msg) {
+    error = std::move(msg);
+    db.exec("ROLLBACK");
+    return false;
+  };
+  if (!db.exec("BEGIN IMMEDIATE")) return fail(std::string("cannot start migration: ") + sqlite3_errmsg(db.db()));
+  if (!db.exec("CREATE TABLE IF NOT EXISTS _restd_schema (collection TEXT NOT NULL, field TEXT NOT NULL, "
+               "type TEXT NOT NULL, PRIMARY KEY (collection, field)) WITHOUT ROWID"))
+    return fail(std::string("cannot create _restd_schema: ") + sqlite3_errmsg(db.db()));
+
+  auto step = [&](const std::string& sql, const std::vector<SqlValue>& params = {}) -> bool {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db.db(), sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return false;
+    int i = 1;
+    for (const auto& p : params) bindValue(st, i++, p);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW;
+  };
+
+  std::vector<std::string> refusals;
+  for (const auto& c : config.collections) {
+    // What the database says this collection has.
+    std::vector<std::pair<std::string, std::string>> existing;
+    bool tableExists = false;
+    {
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(db.db(), "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st, nullptr);
+      sqlite3_bind_text(st, 1, c.name.c_str(), -1, SQLITE_TRANSIENT);
+      tableExists = sqlite3_step(st) == SQLITE_ROW;
+      sqlite3_finalize(st);
+      sqlite3_prepare_v2(db.db(), "SELECT field, type FROM _restd_schema WHERE collection=?", -1, &st, nullptr);
+      sqlite3_bind_text(st, 1, c.name.c_str(), -1, SQLITE_TRANSIENT);
+      while (sqlite3_step(st) == SQLITE_ROW)
+        existing.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+                              reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+      sqlite3_finalize(st);
+    }
+    if (!tableExists) {
+      std::string sql = "CREATE TABLE " + quote(c.name) +
+                        " (\"id\" TEXT PRIMARY KEY NOT NULL, \"slug\" TEXT, \"createdAt\" INTEGER NOT NULL, "
+                        "\"updatedAt\" INTEGER NOT NULL, \"version\" INTEGER NOT NULL, \"owner\" TEXT NOT NULL";
+      for (const auto& f : c.fields) sql += ", " + quote(f.name) + " " + std::string(sqlType(f.type));
+      sql += ", \"_extra\" TEXT)";
+      if (!step(sql)) return fail("cannot create table " + c.name + ": " + sqlite3_errmsg(db.db()));
+      if (!step("DELETE FROM _restd_schema WHERE collection = ?", {c.name})) return fail("cannot reset schema");
+      existing.clear();
+      for (const auto& f : c.fields) existing.emplace_back(f.name, std::string(fieldTypeName(f.type)));
+      for (const auto& [name, type] : existing)
+        if (!step("INSERT INTO _restd_schema (collection, field, type) VALUES (?, ?, ?)", {c.name, name, type}))
+          return fail("cannot record schema");
+    } else {
+      // Removed or retyped fields lose data: refuse unless allowed.
+      for (const auto& [name, type] : existing) {
+        const FieldSpec* f = c.field(name);
+        bool removed = !f;
+        bool retyped = f && fieldTypeName(f->type) != type;
+        if (!removed && !retyped) continue;
+        if (!allowDestructive) {
+          refusals.push_back(removed ? "collection \"" + c.name + "\": field \"" + name +
+                                           "\" was removed from the config (its data would be dropped)"
+                                     : "collection \"" + c.name + "\": field \"" + name + "\" changed type from " +
+                                           type + " to " + std::string(fieldTypeName(f->type)) +
+                                           " (its data would be dropped)");
+          continue;
+        }
+        step("DROP INDEX IF EXISTS " + quote(c.name + "__unique_" + name));
+        if (!step("ALTER TABLE " + quote(c.name) + " DROP COLUMN " + quote(name)))
+          return fail("cannot drop " + c.name + "." + name + ": " + sqlite3_errmsg(db.db()));
+        step("DELETE FROM _restd_schema WHERE collection = ? AND field = ?", {c.name, name});
+      }
+      if (!refusals.empty()) continue;
+      for (const auto& f : c.fields) {
+        bool known = false;
+        for (const auto& [name, type] : existing)
+          if (name == f.name && type == fieldTypeName(f.type)) known = true;
+        if (known) continue;
+        if (!step("ALTER TABLE " + quote(c.name) + " ADD COLUMN " + quote(f.name) + " " + std::string(sqlType(f.type))))
+          return fail("cannot add " + c.name + "." + f.name + ": " + sqlite3_errmsg(db.db()));
+        if (!step("INSERT OR REPLACE INTO _restd_schema (collection, field, type) VALUES (?, ?, ?)",
+                  {c.name, f.name, std::string(fieldTypeName(f.type))}))
+          return fail("cannot record schema");
+        if (f.defaultJson) {
+          // Existing records get the field's default, bound like any other value.
+          rapidjson::Document d;
+          d.Parse(f.defaultJson->c_str());
+          if (!step("UPDATE " + quote(c.name) + " SET " + quote(f.name) + " = ?", {toSql(f, d)}))
+            return fail("cannot fill " + c.name + "." + f.name + ": " + sqlite3_errmsg(db.db()));
+        }
+      }
+    }
+    // Unique indexes follow the config: the slug always, declared fields when unique.
+    if (!step("CREATE UNIQUE INDEX IF NOT EXISTS " + quote(c.name + "__unique_slug") + " ON " + quote(c.name) +
+              " (\"slug\")"))
+      return fail("cannot index " + c.name + ".slug: " + sqlite3_errmsg(db.db()));
+    for (const auto& f : c.fields) {
+      std::string index = quote(c.name + "__unique_" + f.name);
+      if (f.unique) {
+        if (!step("CREATE UNIQUE INDEX IF NOT EXISTS " + index + " ON " + quote(c.name) + " (" + quote(f.name) + ")"))
+          return fail("cannot make " + c.name + "." + f.name + " unique: existing records share values (" +
+                      sqlite3_errmsg(db.db()) + ")");
+      } else {
+        step("DROP INDEX IF EXISTS " + index);
+      }
+    }
+  }
+  if (!refusals.empty()) {
+    destructive = true;
+    std::string msg = "refusing a migration that would destroy data (pass --allow-destructive-migration to apply it):";
+    for (const auto& r : refusals) msg += "\n  " + r;
+    return fail(msg);
+  }
+  if (!db.exec("COMMIT")) return fail(std::string("cannot commit migration: ") + sqlite3_errmsg(db.db()));
+  return true;
 }
 
 }  // namespace restd::store

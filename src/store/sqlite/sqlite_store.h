@@ -1,14 +1,41 @@
-// SQLite storage (SPEC §9): WAL mode, durability per storage.durability.
+// SQLite storage (SPEC §9): WAL, one table per collection with a typed column
+// per declared field, unique indexes, prepared statements only, and one
+// writer thread that groups concurrent writes into shared commits.
 #pragma once
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "store/store.h"
 
 namespace restd::store {
+
+// One SQLite connection with its statement cache. Not thread-safe: used by
+// one thread at a time (the writer, or a reader holding a lease).
+class SqliteConnection {
+ public:
+  static std::unique_ptr<SqliteConnection> open(const std::string& path, const StorageConfig& config,
+                                                std::string& error);
+  ~SqliteConnection();
+  sqlite3* db() const { return db_; }
+  // A cached prepared statement for `sql`, reset and unbound; nullptr on error.
+  sqlite3_stmt* prepare(const std::string& sql);
+  bool exec(const char* sql);
+
+ private:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
 
 class SqliteStore final : public Store {
  public:
@@ -16,14 +43,44 @@ class SqliteStore final : public Store {
   static std::unique_ptr<SqliteStore> open(const std::string& path, const StorageConfig& config, std::string& error);
   ~SqliteStore() override;
 
-  bool ready() override;
   std::string_view engine() const override { return "sqlite"; }
+  bool ready() override;
+  bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) override;
+  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override;
+  Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
+  void submitWrite(WriteJob job, WriteDone done) override;
+  void close() override;
 
  private:
-  SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  std::mutex mutex_;
-  sqlite3* db_;          // guarded by mutex_
-  std::string path_;     // "" for in-memory
+  class Txn;
+  struct Pending {
+    WriteJob job;
+    WriteDone done;
+  };
+
+  SqliteStore(std::string path, StorageConfig config, std::unique_ptr<SqliteConnection> writer);
+  bool fileHealthy();          // the database file is still there, the same, and writable
+  bool fileHealthyCached();    // same, re-checked at most every 200 ms
+  void writerLoop();
+  std::unique_ptr<SqliteConnection> acquireReader(std::string& error);
+  void releaseReader(std::unique_ptr<SqliteConnection> c);
+
+  std::string path_;   // "" for in-memory
+  StorageConfig config_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+  std::atomic<int64_t> lastCheckMs_{0};
+  std::atomic<bool> lastHealthy_{true};
+
+  std::mutex readersMutex_;
+  std::vector<std::unique_ptr<SqliteConnection>> readers_;  // idle reader connections; guarded
+
+  std::unique_ptr<SqliteConnection> writer_;  // used only by the writer thread (and by migrate before it runs)
+  std::mutex queueMutex_;
+  std::condition_variable queueCv_;
+  std::deque<Pending> queue_;                 // guarded by queueMutex_
+  bool stopping_ = false;                     // guarded by queueMutex_
+  std::thread writerThread_;
 };
 
 }  // namespace restd::store

@@ -1,0 +1,65 @@
+// Handlers of the server's own resources: index, health, readiness.
+#include "api/service.h"
+
+namespace restd::api {
+
+using render::Reply;
+
+Reply Service::healthz() const {
+  Reply r;
+  r.data.SetObject();
+  r.data.AddMember("status", "ok", r.data.GetAllocator());
+  return r;
+}
+
+Reply Service::readyz() const {
+  Reply r;
+  bool ok = store_.ready();
+  r.status = ok ? 200 : 503;
+  auto& a = r.data.GetAllocator();
+  r.data.SetObject();
+  r.data.AddMember("status", rapidjson::StringRef(ok ? "ready" : "unavailable"), a);
+  r.data.AddMember("storage", rapidjson::StringRef(ok ? "reachable" : "unreachable"), a);
+  if (!ok) r.header("Retry-After", "5");
+  return r;
+}
+
+Reply Service::index() const {
+  Reply r;
+  auto& a = r.data.GetAllocator();
+  const std::string& base = config_.server.basePath;
+  auto str = [&](const std::string& s) {
+    return rapidjson::Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a);
+  };
+  r.data.SetObject();
+  r.data.AddMember("name", "restd", a);
+  r.data.AddMember("version", rapidjson::StringRef(RESTD_VERSION), a);
+  rapidjson::Value collections(rapidjson::kArrayType);
+  for (const auto& c : config_.collections) {
+    rapidjson::Value item(rapidjson::kObjectType);
+    item.AddMember("name", str(c.name), a);
+    item.AddMember("singular", str(c.singular), a);
+    item.AddMember("url", str(base + "/" + c.name), a);
+    rapidjson::Value fields(rapidjson::kArrayType);
+    for (const auto& f : c.fields) {
+      rapidjson::Value fv(rapidjson::kObjectType);
+      fv.AddMember("name", str(f.name), a);
+      fv.AddMember("type", str(std::string(fieldTypeName(f.type))), a);
+      fv.AddMember("required", f.required, a);
+      fields.PushBack(fv, a);
+    }
+    item.AddMember("fields", fields, a);
+    collections.PushBack(item, a);
+  }
+  r.data.AddMember("collections", collections, a);
+  rapidjson::Value links(rapidjson::kObjectType);
+  links.AddMember("self", str(base.empty() ? std::string("/") : base), a);
+  links.AddMember("docs", str("/docs"), a);
+  links.AddMember("errors", str("/docs/errors"), a);
+  links.AddMember("health", str("/healthz"), a);
+  links.AddMember("ready", str("/readyz"), a);
+  r.data.AddMember("links", links, a);
+  return r;
+}
+
+}  // namespace restd::api

@@ -1,0 +1,265 @@
+#include "api/validation.h"
+
+#include <cmath>
+
+#include "common/json.h"
+#include "common/time.h"
+
+namespace restd::api {
+namespace {
+
+constexpr std::string_view kSystemFields[] = {"id", "slug", "createdAt", "updatedAt", "version", "owner"};
+
+size_t utf8Length(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) ++n;
+  return n;
+}
+
+std::string describe(FieldType t) {
+  switch (t) {
+    case FieldType::string: return "a string";
+    case FieldType::integer: return "a whole number (64-bit)";
+    case FieldType::number: return "a number";
+    case FieldType::boolean: return "true or false";
+    case FieldType::datetime: return "an RFC 3339 date-time string";
+    case FieldType::object: return "an object";
+    case FieldType::array: return "an array";
+  }
+  return "a value";
+}
+
+bool typeFits(FieldType t, const rapidjson::Value& v) {
+  switch (t) {
+    case FieldType::string: return v.IsString();
+    case FieldType::integer: return v.IsInt64();
+    case FieldType::number: return v.IsNumber();
+    case FieldType::boolean: return v.IsBool();
+    case FieldType::datetime:
+      return v.IsString() && parseRfc3339Millis(std::string_view(v.GetString(), v.GetStringLength())).has_value();
+    case FieldType::object: return v.IsObject();
+    case FieldType::array: return v.IsArray();
+  }
+  return false;
+}
+
+std::string fmtNumber(double d) {
+  if (std::floor(d) == d && std::fabs(d) < 1e15) return std::to_string(static_cast<int64_t>(d));
+  return std::to_string(d);
+}
+
+// Checks one present, non-null value against its field's type and rules.
+std::optional<ErrorObject> checkValue(const FieldRules& fr, const rapidjson::Value& v) {
+  const FieldSpec& f = *fr.spec;
+  if (!typeFits(f.type, v))
+    return ErrorObject(Reason::field_type, "The field \"" + f.name + "\" must be " + describe(f.type) + ".")
+        .withField(f.name);
+  auto rule = [&](const std::string& msg) { return ErrorObject(Reason::field_rule, msg).withField(f.name); };
+  if (!fr.enumValues.empty()) {
+    bool found = false;
+    for (const auto& e : fr.enumValues)
+      if (e == v) found = true;
+    if (!found) {
+      std::string list;
+      for (const auto& e : fr.enumValues) list += (list.empty() ? "" : ", ") + toJsonText(e);
+      return rule("The field \"" + f.name + "\" must be one of " + list + ".");
+    }
+  }
+  if (v.IsNumber()) {
+    double d = v.GetDouble();
+    if (f.min && d < *f.min) return rule("The field \"" + f.name + "\" must be at least " + fmtNumber(*f.min) + ".");
+    if (f.max && d > *f.max) return rule("The field \"" + f.name + "\" must be at most " + fmtNumber(*f.max) + ".");
+  }
+  if (v.IsString() || v.IsArray()) {
+    int64_t len = v.IsString() ? static_cast<int64_t>(utf8Length(std::string_view(v.GetString(), v.GetStringLength())))
+                               : static_cast<int64_t>(v.Size());
+    const char* unit = v.IsString() ? " characters" : " items";
+    if (f.minLength && len < *f.minLength)
+      return rule("The field \"" + f.name + "\" must have at least " + std::to_string(*f.minLength) + unit + ".");
+    if (f.maxLength && len > *f.maxLength)
+      return rule("The field \"" + f.name + "\" must have at most " + std::to_string(*f.maxLength) + unit + ".");
+  }
+  if (fr.pattern && v.IsString() && !fr.pattern->matches(std::string_view(v.GetString(), v.GetStringLength())))
+    return rule("The field \"" + f.name + "\" must match the pattern " + fr.pattern->source() + ".");
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool isSystemField(std::string_view name) {
+  for (auto s : kSystemFields)
+    if (s == name) return true;
+  return false;
+}
+
+CollectionRules CollectionRules::compile(const CollectionSpec& spec) {
+  CollectionRules r;
+  r.spec = &spec;
+  for (const auto& f : spec.fields) {
+    FieldRules fr;
+    fr.spec = &f;
+    std::string error;
+    if (f.pattern) fr.pattern = Pattern::compile(*f.pattern, error);  // validated at load
+    fr.defaultValue.SetNull();
+    if (f.defaultJson) fr.defaultValue.Parse(f.defaultJson->c_str());
+    for (const auto& e : f.enumJson) {
+      rapidjson::Document d;
+      d.Parse(e.c_str());
+      fr.enumValues.push_back(std::move(d));
+    }
+    r.fields.push_back(std::move(fr));
+  }
+  return r;
+}
+
+const FieldRules* CollectionRules::field(std::string_view name) const {
+  for (const auto& f : fields)
+    if (f.spec->name == name) return &f;
+  return nullptr;
+}
+
+void mergePatch(rapidjson::Value& target, const rapidjson::Value& patch, rapidjson::Document::AllocatorType& a) {
+  if (!patch.IsObject()) {
+    target.CopyFrom(patch, a);
+    return;
+  }
+  if (!target.IsObject()) target.SetObject();
+  for (auto& m : patch.GetObject()) {
+    auto it = target.FindMember(m.name);
+    if (m.value.IsNull()) {
+      if (it != target.MemberEnd()) target.EraseMember(it);
+    } else if (it != target.MemberEnd()) {
+      mergePatch(it->value, m.value, a);
+    } else {
+      rapidjson::Value v;
+      mergePatch(v, m.value, a);
+      target.AddMember(rapidjson::Value(m.name, a), v, a);
+    }
+  }
+}
+
+std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapidjson::Value& body, WriteMode mode,
+                                       const rapidjson::Value* current, rapidjson::Document& out) {
+  const CollectionSpec& spec = *rules.spec;
+  if (!body.IsObject())
+    return ErrorObject(Reason::invalid_json, "The body must be a JSON object describing one " + spec.singular + ".");
+  auto& a = out.GetAllocator();
+  std::vector<ErrorObject> problems;   // declared fields, config order
+  std::vector<ErrorObject> unknown;    // then unknown/system fields, body order
+
+  // Keys the client may not write.
+  for (auto& m : body.GetObject()) {
+    std::string_view key(m.name.GetString(), m.name.GetStringLength());
+    if (isSystemField(key)) {
+      unknown.push_back(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) +
+                                                                 "\" is set by the server and cannot be written.")
+                            .withField(std::string(key)));
+    } else if (const FieldRules* fr = rules.field(key)) {
+      if (fr->spec->readOnly)
+        problems.push_back(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) + "\" is read-only.")
+                               .withField(std::string(key)));
+    } else if (spec.extraFields == ExtraFields::reject) {
+      unknown.push_back(ErrorObject(Reason::unknown_field, "The field \"" + std::string(key) + "\" is not part of a " +
+                                                               spec.singular + ".")
+                            .withField(std::string(key)));
+    }
+  }
+
+  // The record as it would be stored.
+  rapidjson::Value merged(rapidjson::kObjectType);
+  if (mode == WriteMode::patch && current) {
+    merged.CopyFrom(*current, a);
+    mergePatch(merged, body, a);
+  }
+
+  out.SetObject();
+  for (const auto& fr : rules.fields) {
+    const FieldSpec& f = *fr.spec;
+    const rapidjson::Value* given = nullptr;
+    auto bit = body.FindMember(f.name.c_str());
+    bool inBody = bit != body.MemberEnd();
+    rapidjson::Value value;
+    if (mode == WriteMode::patch) {
+      auto mit = merged.FindMember(f.name.c_str());
+      if (mit != merged.MemberEnd()) value.CopyFrom(mit->value, a);
+      if (inBody) given = &value;
+    } else if (inBody && !f.readOnly) {
+      value.CopyFrom(bit->value, a);
+      given = &value;
+    }
+    bool absent = value.IsNull();
+    if (absent && mode != WriteMode::patch && !fr.defaultValue.IsNull() && (!inBody || f.readOnly)) {
+      value.CopyFrom(fr.defaultValue, a);  // defaults fill what the client left out
+      absent = false;
+    }
+    if (f.readOnly && mode == WriteMode::patch && current) {
+      auto cit = current->FindMember(f.name.c_str());
+      if (cit != current->MemberEnd()) value.CopyFrom(cit->value, a);
+      absent = value.IsNull();
+    }
+    bool alreadyReported = inBody && f.readOnly;
+    if (!alreadyReported) {
+      if (absent && f.required && (mode != WriteMode::patch || inBody)) {
+        problems.push_back(ErrorObject(Reason::field_required, "The field \"" + f.name + "\" is required.")
+                               .withField(f.name));
+      } else if (!absent && given) {
+        if (auto e = checkValue(fr, value)) problems.push_back(std::move(*e));
+      }
+    }
+    out.AddMember(rapidjson::Value(f.name.c_str(), a), value, a);
+  }
+  // Extras, in body order (only kept when extra_fields = "allow").
+  if (spec.extraFields == ExtraFields::allow) {
+    const rapidjson::Value& source = mode == WriteMode::patch ? merged : body;
+    for (auto& m : source.GetObject()) {
+      std::string_view key(m.name.GetString(), m.name.GetStringLength());
+      if (rules.field(key) || isSystemField(key)) continue;
+      out.AddMember(rapidjson::Value(m.name, a), rapidjson::Value(m.value, a), a);
+    }
+  }
+
+  // Order: declared fields in config order, then unknown ones in body order.
+  std::vector<ErrorObject> all;
+  for (const auto& fr : rules.fields)
+    for (auto& p : problems)
+      if (p.field == fr.spec->name) all.push_back(p);
+  for (auto& u : unknown) all.push_back(std::move(u));
+  if (all.empty()) return std::nullopt;
+  ErrorObject top = all.front();
+  top.details = std::move(all);
+  if (top.details.size() > 1)
+    top.message = std::to_string(top.details.size()) + " fields are invalid; the first: " + top.message;
+  return top;
+}
+
+void formToJson(const CollectionRules& rules, const std::vector<std::pair<std::string, std::string>>& form,
+                rapidjson::Document& out) {
+  out.SetObject();
+  auto& a = out.GetAllocator();
+  for (const auto& [k, v] : form) {
+    if (k == "access_token") continue;  // a token sent as a form field is not record data
+    rapidjson::Value value;
+    value.SetString(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), a);
+    if (const FieldRules* fr = rules.field(k)) {
+      switch (fr->spec->type) {
+        case FieldType::integer:
+        case FieldType::number:
+        case FieldType::boolean:
+        case FieldType::object:
+        case FieldType::array: {
+          rapidjson::Document parsed(&a);
+          std::string why;
+          if (parseStrictJson(v, parsed, why)) value.CopyFrom(parsed, a);
+          break;
+        }
+        default: break;
+      }
+    }
+    auto it = out.FindMember(k.c_str());
+    if (it != out.MemberEnd()) it->value = value;  // the last of repeated form fields wins
+    else out.AddMember(rapidjson::Value(k.c_str(), static_cast<rapidjson::SizeType>(k.size()), a), value, a);
+  }
+}
+
+}  // namespace restd::api

@@ -1,0 +1,110 @@
+#include "common/json.h"
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <vector>
+
+namespace restd {
+namespace {
+
+// Forwards SAX events to the document while enforcing depth and unique keys.
+template <typename Target>
+class StrictHandler {
+ public:
+  explicit StrictHandler(Target& target) : target_(target) {}
+
+  bool Null() { return target_.Null(); }
+  bool Bool(bool b) { return target_.Bool(b); }
+  bool Int(int i) { return target_.Int(i); }
+  bool Uint(unsigned u) { return target_.Uint(u); }
+  bool Int64(int64_t i) { return target_.Int64(i); }
+  bool Uint64(uint64_t u) { return target_.Uint64(u); }
+  bool Double(double d) { return target_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) { return target_.RawNumber(s, n, copy); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return target_.String(s, n, copy); }
+  bool StartObject() {
+    if (!enter()) return false;
+    keys_.emplace_back();
+    return target_.StartObject();
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    auto& seen = keys_.back();
+    std::string_view k(s, n);
+    for (const auto& existing : seen)
+      if (existing == k) {
+        problem = "The JSON object repeats the key \"" + std::string(k) + "\".";
+        return false;
+      }
+    seen.emplace_back(k);
+    return target_.Key(s, n, copy);
+  }
+  bool EndObject(rapidjson::SizeType n) {
+    keys_.pop_back();
+    --depth_;
+    return target_.EndObject(n);
+  }
+  bool StartArray() {
+    if (!enter()) return false;
+    return target_.StartArray();
+  }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth_;
+    return target_.EndArray(n);
+  }
+
+  std::string problem;
+
+ private:
+  bool enter() {
+    if (++depth_ > kMaxJsonDepth) {
+      problem = "The JSON value nests deeper than " + std::to_string(kMaxJsonDepth) + " levels.";
+      return false;
+    }
+    return true;
+  }
+  Target& target_;
+  int depth_ = 0;
+  std::vector<std::vector<std::string>> keys_;  // keys seen, per open object
+};
+
+}  // namespace
+
+bool parseStrictJson(std::string_view text, rapidjson::Document& doc, std::string& why) {
+  if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF && static_cast<unsigned char>(text[1]) == 0xBB &&
+      static_cast<unsigned char>(text[2]) == 0xBF) {
+    why = "The body starts with a byte-order mark; send UTF-8 without one.";
+    return false;
+  }
+  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+  rapidjson::ParseResult result;
+  std::string problem;
+  auto generator = [&](rapidjson::Document& target) {
+    StrictHandler<rapidjson::Document> handler(target);
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
+    result = reader.Parse<kFlags>(in, handler);
+    problem = std::move(handler.problem);
+    return !result.IsError();
+  };
+  doc.Populate(generator);
+  if (!result.IsError()) return true;
+  if (!problem.empty()) why = problem;
+  else
+    why = std::string("The body is not valid JSON: ") + rapidjson::GetParseError_En(result.Code()) + " (at byte " +
+          std::to_string(result.Offset()) + ")";
+  doc.SetNull();
+  return false;
+}
+
+std::string toJsonText(const rapidjson::Value& v) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  v.Accept(w);
+  return std::string(sb.GetString(), sb.GetSize());
+}
+
+}  // namespace restd

@@ -1,0 +1,23 @@
+// Strict JSON input (SPEC §10 "JSON input"): invalid syntax, duplicate keys, a
+// byte-order mark, invalid UTF-8, nesting deeper than 64 levels (the top-level
+// value is level 1) or a number that does not fit a double are all refused.
+// `\u0000` inside strings is kept. Never recurses on the input's nesting.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <string>
+#include <string_view>
+
+namespace restd {
+
+constexpr int kMaxJsonDepth = 64;
+
+// Parses `text` into `doc`. Returns false and sets `why` (one sentence for the
+// client, with the byte offset) when the text is not acceptable.
+bool parseStrictJson(std::string_view text, rapidjson::Document& doc, std::string& why);
+
+// Serialises a value as compact JSON.
+std::string toJsonText(const rapidjson::Value& v);
+
+}  // namespace restd
