@@ -158,7 +158,7 @@ std::optional<std::vector<store::SqlValue>> decodeCursor(std::string_view token,
   bin.resize(len);
   rapidjson::Document d;
   std::string why;
-  if (!parseStrictJson(bin, d, why) || !d.IsArray() || d.Size() != keys + 1 || !d[0].IsString() ||
+  if (!parseStrictJson(bin, d, why) || !d.IsArray() || d.Size() != keys + 2 || !d[0].IsString() ||
       sortText != d[0].GetString())
     return std::nullopt;
   std::vector<store::SqlValue> out;

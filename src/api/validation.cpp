@@ -205,6 +205,12 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
                                .withField(f.name));
       } else if (!absent && given) {
         if (auto e = checkValue(fr, value)) problems.push_back(std::move(*e));
+        else if (f.type == FieldType::datetime) {
+          // Stored as an instant; rendered in the configured zone like every date.
+          std::string canonical =
+              formatRfc3339Millis(*parseRfc3339Millis(std::string_view(value.GetString(), value.GetStringLength())));
+          value.SetString(canonical.c_str(), static_cast<rapidjson::SizeType>(canonical.size()), a);
+        }
       }
     }
     out.AddMember(rapidjson::Value(f.name.c_str(), a), value, a);
