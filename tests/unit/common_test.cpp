@@ -1,0 +1,126 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "common/json.h"
+#include "common/record_ids.h"
+#include "common/time.h"
+
+namespace restd {
+namespace {
+
+bool parses(std::string_view text) {
+  rapidjson::Document d;
+  std::string why;
+  return parseStrictJson(text, d, why);
+}
+
+TEST(StrictJson, AcceptsOrdinaryJson) {
+  EXPECT_TRUE(parses(R"({"a":1,"b":[true,null,"x"],"c":{"d":1.5}})"));
+  EXPECT_TRUE(parses("[]"));
+  EXPECT_TRUE(parses("\"str\""));
+  rapidjson::Document d;
+  std::string why;
+  ASSERT_TRUE(parseStrictJson(R"({"s":"a\u0000b"})", d, why));
+  EXPECT_EQ(std::string(d["s"].GetString(), d["s"].GetStringLength()), std::string("a\0b", 3));
+}
+
+TEST(StrictJson, RefusesWhatTheSpecRefuses) {
+  EXPECT_FALSE(parses(R"({"a":1,"a":2})"));
+  EXPECT_FALSE(parses(R"({"x":{"a":1,"a":2}})"));
+  EXPECT_TRUE(parses(R"({"x":{"a":1},"y":{"a":2}})"));  // same key in different objects is fine
+  EXPECT_FALSE(parses("\xEF\xBB\xBF{}"));
+  EXPECT_FALSE(parses("{\"a\":\"\xFF\"}"));
+  EXPECT_FALSE(parses("[1e400]"));
+  EXPECT_FALSE(parses("{} {}"));
+  EXPECT_FALSE(parses(""));
+  EXPECT_FALSE(parses("[NaN]"));
+  std::string deep64 = std::string(64, '[') + std::string(64, ']');
+  std::string deep65 = std::string(65, '[') + std::string(65, ']');
+  EXPECT_TRUE(parses(deep64));
+  EXPECT_FALSE(parses(deep65));
+  std::string veryDeep = std::string(200000, '[');  // no recursion, no crash
+  EXPECT_FALSE(parses(veryDeep));
+}
+
+TEST(StrictJson, ExplainsTheProblem) {
+  rapidjson::Document d;
+  std::string why;
+  parseStrictJson(R"({"k":1,"k":2})", d, why);
+  EXPECT_NE(why.find("repeats the key \"k\""), std::string::npos) << why;
+  parseStrictJson("{", d, why);
+  EXPECT_NE(why.find("at byte"), std::string::npos) << why;
+}
+
+TEST(RecordIds, HaveTheTypeIdShapeAndSortByTime) {
+  std::string a = newRecordIdAt("thing", 1000), b = newRecordIdAt("thing", 2000);
+  EXPECT_TRUE(isRecordId(a, "thing")) << a;
+  EXPECT_EQ(a.size(), 6u + 26u);
+  EXPECT_LT(a, b);
+  EXPECT_FALSE(isRecordId(a, "other"));
+  EXPECT_FALSE(isRecordId("thing_8zzzzzzzzzzzzzzzzzzzzzzzzz", "thing"));
+  EXPECT_EQ(recordIdSuffix(a).size(), 26u);
+}
+
+TEST(RecordIds, TheFirstTenCharactersAreTheMilliseconds) {
+  uint64_t ms = 1795514400123ULL;
+  std::string id = newRecordIdAt("t", ms);
+  std::string_view s = recordIdSuffix(id);
+  uint64_t decoded = 0;
+  for (char c : s.substr(0, 10))
+    decoded = decoded * 32 + std::string_view("0123456789abcdefghjkmnpqrstvwxyz").find(c);
+  EXPECT_EQ(decoded, ms);
+}
+
+TEST(RecordIds, SameMillisecondStillSortsInCreationOrder) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10000; ++i) ids.push_back(newRecordIdAt("t", 5'000'000'000'000ULL));
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), ids.size());
+  // a clock that steps back does not break the order either
+  std::string later = newRecordIdAt("t", 4'000'000'000'000ULL);
+  EXPECT_GT(later, ids.back());
+}
+
+TEST(Slugs, FollowTheRules) {
+  EXPECT_EQ(slugify("Hello, World!"), "hello-world");
+  EXPECT_EQ(slugify("  --Ünïcode café--  "), "n-code-caf");
+  EXPECT_EQ(slugify("a__b  c"), "a-b-c");
+  EXPECT_EQ(slugify("!!!"), "");
+  EXPECT_EQ(slugify(std::string(100, 'x')).size(), 80u);
+  EXPECT_EQ(slugify(std::string(79, 'x') + " y"), std::string(79, 'x'));
+  EXPECT_EQ(slugCandidate("abc", 1), "abc");
+  EXPECT_EQ(slugCandidate("abc", 2), "abc-2");
+  EXPECT_EQ(slugCandidate(std::string(80, 'x'), 12), std::string(77, 'x') + "-12");
+  EXPECT_EQ(slugCandidate(std::string(77, 'x') + "-yy", 2), std::string(77, 'x') + "-2");
+  EXPECT_EQ(slugCandidate("events", 1), "events-2");
+}
+
+TEST(Time, Rfc3339RoundTrip) {
+  EXPECT_EQ(parseRfc3339Millis("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(parseRfc3339Millis("2026-11-24T10:00:00Z"), 1795514400000LL);
+  EXPECT_EQ(parseRfc3339Millis("2026-11-24T12:00:00+02:00"), 1795514400000LL);
+  EXPECT_EQ(parseRfc3339Millis("2026-11-24T10:00:00.5Z"), 1795514400500LL);
+  EXPECT_EQ(parseRfc3339Millis("2024-02-29T00:00:00Z").has_value(), true);
+  EXPECT_EQ(parseRfc3339Millis("2023-02-29T00:00:00Z"), std::nullopt);
+  EXPECT_EQ(parseRfc3339Millis("2026-11-24"), std::nullopt);
+  EXPECT_EQ(parseRfc3339Millis("2026-11-24T10:00:00"), std::nullopt);
+  EXPECT_EQ(parseRfc3339Millis("2026-11-24T10:00:00Zjunk"), std::nullopt);
+  EXPECT_EQ(parseRfc3339Millis("2026-13-01T10:00:00Z"), std::nullopt);
+  ASSERT_TRUE(TimeZone::configure("+05:30"));
+  EXPECT_EQ(formatRfc3339Millis(1795514400000LL), "2026-11-24T15:30:00+05:30");
+  EXPECT_EQ(formatRfc3339Millis(1795514400250LL), "2026-11-24T15:30:00.250+05:30");
+  ASSERT_TRUE(TimeZone::configure("UTC"));
+  EXPECT_EQ(formatRfc3339Millis(1795514400000LL), "2026-11-24T10:00:00+00:00");
+}
+
+TEST(Time, HttpDates) {
+  EXPECT_EQ(parseHttpDate("Tue, 24 Nov 2026 10:00:00 GMT"), 1795514400);
+  EXPECT_EQ(parseHttpDate("Tue, 24 Nov 2026 10:00:00 UTC"), std::nullopt);
+  EXPECT_EQ(parseHttpDate("yesterday"), std::nullopt);
+  EXPECT_EQ(formatHttpDate(std::chrono::system_clock::from_time_t(1795514400)), "Tue, 24 Nov 2026 10:00:00 GMT");
+}
+
+}  // namespace
+}  // namespace restd
