@@ -115,7 +115,8 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
               url.c_str(), config->server.basePath.c_str(), options.threads, config->storage.url.c_str());
   if (demo) {
     std::printf("Demo mode: collections things, announcements, connections.\n");
-    std::printf("Try: curl -i %s%s/\n", url.c_str(), config->server.basePath.c_str());
+    std::printf("Try: curl -i -X POST %s%s/things -H 'Content-Type: application/json' -d '{\"name\": \"My first thing\"}'\n",
+                url.c_str(), config->server.basePath.c_str());
   }
   std::fflush(stdout);
   server.run();
