@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "api/service.h"
+#include "auth/authenticator.h"
+#include "auth/credentials.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "http/access_log.h"
@@ -89,10 +91,27 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
     std::fprintf(stderr, "restd: %s\n", error.c_str());
     return destructive ? 2 : 1;
   }
+  if (demo) {
+    // The demo's account: user api / password api (admin) with the API key demo-key.
+    store::User existing;
+    if (store->findUser("api", existing).status == store::Status::notFound) {
+      if (auto e = auth::addUser(*store, "api", auth::Role::admin, "api"); !e.empty()) {
+        std::fprintf(stderr, "restd: cannot create the demo user: %s\n", e.c_str());
+        return 1;
+      }
+    }
+    std::string key = "demo-key";
+    std::string keyError = auth::createApiKey(*store, "demo", key);
+    if (!keyError.empty() && keyError.find("already exists") == std::string::npos) {
+      std::fprintf(stderr, "restd: cannot create the demo API key: %s\n", keyError.c_str());
+      return 1;
+    }
+  }
   http::AccessLog log;
   if (!log.open(config->server.accessLog)) return 1;
 
-  api::Service service(*config, *store);
+  auth::Authenticator authenticator(*config, *store);
+  api::Service service(*config, *store, authenticator);
   http::ServerOptions options;
   options.host = config->server.listen.host;
   options.port = config->server.listen.port;
@@ -115,8 +134,9 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
               url.c_str(), config->server.basePath.c_str(), options.threads, config->storage.url.c_str());
   if (demo) {
     std::printf("Demo mode: collections things, announcements, connections.\n");
-    std::printf("Try: curl -i -X POST %s%s/things -H 'Content-Type: application/json' -d '{\"name\": \"My first thing\"}'\n",
-                url.c_str(), config->server.basePath.c_str());
+    std::printf("Demo account: user api, password api, API key demo-key (admin).\n");
+    std::printf("Try: curl -i -X POST %s%s/authenticate -d 'userName=api&apiKey=demo-key&password=api'\n", url.c_str(),
+                config->server.basePath.c_str());
   }
   std::fflush(stdout);
   server.run();
@@ -124,6 +144,101 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   store->close();
   std::printf("restd: stopped\n");
   std::fflush(stdout);
+  return 0;
+}
+
+// The configuration and storage for account commands: like serve, but a
+// --storage without any config file is enough.
+std::unique_ptr<store::Store> openForCommand(const CommonOptions& common, std::optional<Config>& config) {
+  if (resolveConfigPath(common).empty() && !common.storage.empty()) {
+    ConfigErrors errors;
+    config = parseConfig("", "<defaults>", errors);
+    ConfigOverrides flags;
+    flags.storage = common.storage;
+    if (!applyOverrides(*config, flags, errors)) {
+      printErrors(errors);
+      return nullptr;
+    }
+  } else {
+    config = loadForCommand(common, false, {});
+    if (!config) return nullptr;
+  }
+  TimeZone::configure(config->server.timezone);
+  std::string error;
+  auto store = store::openStore(*config, error);
+  if (!store) {
+    std::fprintf(stderr, "restd: %s\n", error.c_str());
+    return nullptr;
+  }
+  bool destructive = false;
+  if (!store->migrate(*config, false, destructive, error)) {
+    std::fprintf(stderr, "restd: %s\n", error.c_str());
+    return nullptr;
+  }
+  return store;
+}
+
+// RESTD_PASSWORD, else the first line of standard input (without its newline).
+std::optional<std::string> readPassword() {
+  if (const char* e = std::getenv("RESTD_PASSWORD")) return std::string(e);
+  std::string line;
+  if (!std::getline(std::cin, line) && line.empty()) return std::nullopt;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "restd: %s\n", message.c_str());
+  return 1;
+}
+
+std::string day(int64_t ms) { return formatRfc3339Millis(ms).substr(0, 10); }
+
+int userCommand(const CommonOptions& common, const std::string& verb, const std::string& name,
+                const std::string& role) {
+  std::optional<Config> config;
+  auto store = openForCommand(common, config);
+  if (!store) return 1;
+  if (verb == "add" || verb == "passwd") {
+    std::optional<auth::Role> r = auth::parseRole(role);
+    if (verb == "add" && !r) return fail("--role must be admin, writer or reader");
+    auto password = readPassword();
+    if (!password || password->empty())
+      return fail("no password: set RESTD_PASSWORD or write it on the first line of standard input");
+    std::string e = verb == "add" ? auth::addUser(*store, name, *r, *password) : auth::setPassword(*store, name, *password);
+    if (!e.empty()) return fail(e);
+    std::printf(verb == "add" ? "user %s added\n" : "password of %s changed; its tokens are revoked\n", name.c_str());
+    return 0;
+  }
+  if (verb == "remove") {
+    if (std::string e = auth::removeUser(*store, name); !e.empty()) return fail(e);
+    std::printf("user %s removed\n", name.c_str());
+    return 0;
+  }
+  std::vector<store::User> users;
+  if (auto e = store->listUsers(users)) return fail("cannot list users: " + e.detail);
+  for (const auto& u : users) std::printf("%s\t%s\t%s\n", u.userName.c_str(), u.role.c_str(), day(u.createdAt).c_str());
+  return 0;
+}
+
+int apikeyCommand(const CommonOptions& common, const std::string& verb, const std::string& label) {
+  std::optional<Config> config;
+  auto store = openForCommand(common, config);
+  if (!store) return 1;
+  if (verb == "create") {
+    std::string key;
+    if (std::string e = auth::createApiKey(*store, label, key); !e.empty()) return fail(e);
+    std::printf("%s\n", key.c_str());  // the only time the key is shown
+    return 0;
+  }
+  if (verb == "revoke") {
+    if (std::string e = auth::revokeApiKey(*store, label); !e.empty()) return fail(e);
+    std::fprintf(stderr, "API key %s revoked with every token issued under it\n", label.c_str());
+    return 0;
+  }
+  std::vector<store::ApiKey> keys;
+  if (auto e = store->listApiKeys(keys)) return fail("cannot list API keys: " + e.detail);
+  for (const auto& k : keys) std::printf("%s\t%s\t%s\n", k.label.c_str(), day(k.createdAt).c_str(), k.prefix.c_str());
   return 0;
 }
 
@@ -200,12 +315,45 @@ int main(int argc, char** argv) {
 
   auto* versionCmd = app.add_subcommand("version", "Print the version");
 
+  std::string userName, role;
+  auto* userCmd = app.add_subcommand("user", "Manage users (password from $RESTD_PASSWORD or the first line of stdin)");
+  userCmd->require_subcommand(1);
+  auto* userAdd = userCmd->add_subcommand("add", "Add a user");
+  userAdd->add_option("NAME", userName, "user name")->required();
+  userAdd->add_option("--role", role, "admin, writer or reader")->required()->check(
+      CLI::IsMember({"admin", "writer", "reader"}));
+  auto* userList = userCmd->add_subcommand("list", "List users: name, role, creation date");
+  auto* userRemove = userCmd->add_subcommand("remove", "Remove a user and revoke its tokens");
+  userRemove->add_option("NAME", userName, "user name")->required();
+  auto* userPasswd = userCmd->add_subcommand("passwd", "Change a user's password and revoke its tokens");
+  userPasswd->add_option("NAME", userName, "user name")->required();
+  for (auto* c : {userAdd, userList, userRemove, userPasswd}) addCommon(c);
+
+  std::string label;
+  auto* keyCmd = app.add_subcommand("apikey", "Manage API keys");
+  keyCmd->require_subcommand(1);
+  auto* keyCreate = keyCmd->add_subcommand("create", "Create an API key and print it (shown only this once)");
+  keyCreate->add_option("--name", label, "a unique label for the key")->required();
+  auto* keyList = keyCmd->add_subcommand("list", "List API keys: label, creation date, first 6 characters");
+  auto* keyRevoke = keyCmd->add_subcommand("revoke", "Revoke an API key and every token issued under it");
+  keyRevoke->add_option("LABEL", label, "the key's label")->required();
+  for (auto* c : {keyCreate, keyList, keyRevoke}) addCommon(c);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (!auth::initCrypto()) return fail("cannot initialise libsodium");
   if (*serveCmd) return serve(common, demo, listen, threads, allowDestructive);
+  if (*userCmd) {
+    for (auto [cmd, verb] : {std::pair{userAdd, "add"}, {userList, "list"}, {userRemove, "remove"}, {userPasswd, "passwd"}})
+      if (*cmd) return userCommand(common, verb, userName, role);
+  }
+  if (*keyCmd) {
+    for (auto [cmd, verb] : {std::pair{keyCreate, "create"}, {keyList, "list"}, {keyRevoke, "revoke"}})
+      if (*cmd) return apikeyCommand(common, verb, label);
+  }
   if (*initCmd) return init(initDir);
   if (*checkCmd) return checkConfig(common);
   if (*versionCmd) {

@@ -14,6 +14,12 @@ struct Service::Call {
   render::Format format = render::Format::json;
   const CollectionSpec* collection = nullptr;  // for collection and record routes
   const CollectionRules* rules = nullptr;
+  auth::Identity identity;                     // who is calling
+  bool isRead() const { return request.method == "GET" || request.method == "HEAD"; }
+  const auth::Principal* principal() const {
+    return identity.kind == auth::Identity::Kind::user ? &identity.principal : nullptr;
+  }
+  bool isAdmin() const { return principal() && principal()->role == auth::Role::admin; }
 
   Call(const http::Request& r, http::Respond done) : request(r), respond(std::move(done)) {}
 };

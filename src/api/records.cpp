@@ -176,6 +176,7 @@ Reply Service::getRecord(const Call& call) const {
   }
   store::Record r;
   if (auto e = store_.get(*call.collection, call.match.id, r)) return Reply::failure(storeError(e, call.request));
+  if (!canSee(call, r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
   std::string etag = etagOf(r);
   std::string lastModified = formatHttpDate(SysTime(std::chrono::milliseconds(r.updatedAt)));
   bool notModified = false;
@@ -200,6 +201,8 @@ Reply Service::getRecord(const Call& call) const {
 Reply Service::listRecords(const Call& call) const {
   ListRequest lr;
   if (auto e = parseListRequest(*call.rules, call.query, lr)) return Reply::failure(*e);
+  if (call.collection->visibility == Visibility::owner && !call.isAdmin())
+    lr.query.owner = call.principal() ? call.principal()->userId : std::string();  // anonymous owns nothing
   store::ListResult res;
   if (auto e = store_.list(*call.collection, lr.query, res)) return Reply::failure(storeError(e, call.request));
 
@@ -271,13 +274,14 @@ void Service::createRecord(const CallPtr& call) {
     return finish(*call, Reply::failure(*e));
 
   const CollectionSpec* spec = call->collection;
+  std::string owner = call->principal() ? call->principal()->userId : std::string(kSystemOwner);
   store_.submitWrite(
-      [spec, state](store::WriteTxn& txn) {
+      [spec, state, owner](store::WriteTxn& txn) {
         store::Record& r = state->record;
         r.id = newRecordId(spec->idPrefix);
         r.createdAt = r.updatedAt = nowMillis();
         r.version = 1;
-        r.owner = std::string(kSystemOwner);
+        r.owner = owner;
         if (spec->slugFrom) {
           auto it = r.values.FindMember(spec->slugFrom->c_str());
           std::string base;
@@ -313,10 +317,15 @@ namespace {
 // The shared part of PUT, PATCH and DELETE inside the transaction: the record
 // must still exist and match If-Match.
 bool loadForWrite(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& id, const std::string& ifMatch,
-                  bool hasIfMatch, WriteState& state) {
+                  bool hasIfMatch, const std::function<std::optional<ErrorObject>(const store::Record&)>& access,
+                  WriteState& state) {
   if (auto e = txn.get(spec, id, state.record); e || state.record.id != id) {
     state.error = e.status == store::Status::unavailable ? ErrorObject(Reason::storage_unavailable)
                                                          : ErrorObject(Reason::not_found);
+    return false;
+  }
+  if (auto denied = access(state.record)) {
+    state.error = std::move(*denied);
     return false;
   }
   if (hasIfMatch && !etagListMatches(ifMatch, etagOf(state.record), false)) {
@@ -339,6 +348,14 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
   if (auto e = store_.get(*call->collection, call->match.id, current); e || current.id != call->match.id)
     return finish(*call, Reply::failure(e.status == store::Status::unavailable ? storeError(e, call->request)
                                                                                : ErrorObject(Reason::not_found)));
+  // Checked again inside the transaction, where it counts; here for the order of errors.
+  auto access = [this, call](const store::Record& r) -> std::optional<ErrorObject> {
+    if (!canSee(*call, r)) return ErrorObject(Reason::not_found);
+    if (!canChange(*call, r))
+      return ErrorObject(Reason::forbidden, "Your role allows changing only the records you created.");
+    return std::nullopt;
+  };
+  if (auto denied = access(current)) return finish(*call, Reply::failure(*denied));
   auto state = std::make_shared<WriteState>();
   if (auto e = readBody(*call, state->body)) return finish(*call, Reply::failure(*e));
   if (!state->body.IsObject())
@@ -357,7 +374,7 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
   std::string ifMatch(call->request.header("If-Match"));
   store_.submitWrite(
       [=](store::WriteTxn& txn) {
-        if (!loadForWrite(txn, *spec, id, ifMatch, hasIfMatch, *state)) return false;
+        if (!loadForWrite(txn, *spec, id, ifMatch, hasIfMatch, access, *state)) return false;
         store::Record& r = state->record;
         if (mode == WriteMode::patch) {
           rapidjson::Document merged;
@@ -391,6 +408,14 @@ void Service::deleteRecord(const CallPtr& call) {
   if (auto e = store_.get(*call->collection, call->match.id, current); e || current.id != call->match.id)
     return finish(*call, Reply::failure(e.status == store::Status::unavailable ? storeError(e, call->request)
                                                                                : ErrorObject(Reason::not_found)));
+  // Checked again inside the transaction, where it counts; here for the order of errors.
+  auto access = [this, call](const store::Record& r) -> std::optional<ErrorObject> {
+    if (!canSee(*call, r)) return ErrorObject(Reason::not_found);
+    if (!canChange(*call, r))
+      return ErrorObject(Reason::forbidden, "Your role allows changing only the records you created.");
+    return std::nullopt;
+  };
+  if (auto denied = access(current)) return finish(*call, Reply::failure(*denied));
   auto state = std::make_shared<WriteState>();
   const CollectionSpec* spec = call->collection;
   std::string id = call->match.id;
@@ -398,7 +423,7 @@ void Service::deleteRecord(const CallPtr& call) {
   std::string ifMatch(call->request.header("If-Match"));
   store_.submitWrite(
       [=](store::WriteTxn& txn) {
-        if (!loadForWrite(txn, *spec, id, ifMatch, hasIfMatch, *state)) return false;
+        if (!loadForWrite(txn, *spec, id, ifMatch, hasIfMatch, access, *state)) return false;
         if (auto e = txn.remove(*spec, id)) {
           state->error = writeError(e, *spec);
           state->internalDetail = e.detail;

@@ -19,6 +19,9 @@ std::vector<RouteDef> routeTable() {
       {RouteId::docs, false, {"docs"}, kGet},
       {RouteId::docsErrors, false, {"docs", "errors"}, kGet},
       {RouteId::index, true, {}, kGet},
+      {RouteId::authenticate, true, {"authenticate"}, kPost},
+      {RouteId::me, true, {"me"}, kGet},
+      {RouteId::logout, true, {"logout"}, kPost},
       {RouteId::collection, true, {"{collection}"}, kGet | kPost},
       {RouteId::record, true, {"{collection}", "{id}"}, kGet | kPut | kPatch | kDelete},
   };
@@ -34,9 +37,10 @@ std::string_view methodOrDash(std::string_view m) { return m.empty() ? std::stri
 
 }  // namespace
 
-Service::Service(const Config& config, store::Store& store)
+Service::Service(const Config& config, store::Store& store, auth::Authenticator& authenticator)
     : config_(config),
       store_(store),
+      auth_(authenticator),
       router_(config.server.basePath, collectionNames(config), routeTable()),
       defaultProfile_(render::findProfile(config.server.envelope)),
       docsHtml_(renderDocsPage(config)),
@@ -107,7 +111,7 @@ void Service::handle(const http::Request& request, http::Respond respond) {
         call->rules = &rules_[i];
       }
   }
-  dispatch(call);
+  resolveIdentity(call);
 }
 
 void Service::dispatch(const CallPtr& call) {
@@ -120,6 +124,9 @@ void Service::dispatch(const CallPtr& call) {
     case RouteId::docs: return finish(c, Reply::document(200, "text/html; charset=utf-8", docsHtml_));
     case RouteId::docsErrors: return finish(c, Reply::document(200, "text/html; charset=utf-8", errorsHtml_));
     case RouteId::index: return finish(c, index());
+    case RouteId::authenticate: return authenticate(call);
+    case RouteId::me: return finish(c, me(c));
+    case RouteId::logout: return logout(call);
     case RouteId::collection:
       if (read) return finish(c, listRecords(c));
       return createRecord(call);

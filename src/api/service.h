@@ -15,6 +15,7 @@
 #include "api/negotiation.h"
 #include "api/router.h"
 #include "api/validation.h"
+#include "auth/authenticator.h"
 #include "config/config.h"
 #include "http/server.h"
 #include "render/profile.h"
@@ -26,7 +27,7 @@ struct WriteState;  // records.cpp: what a write job found
 
 class Service final : public http::Handler {
  public:
-  Service(const Config& config, store::Store& store);
+  Service(const Config& config, store::Store& store, auth::Authenticator& authenticator);
 
   void handle(const http::Request& request, http::Respond respond) override;
   http::Response protocolError(Reason reason, const http::Request& request) override;
@@ -36,6 +37,16 @@ class Service final : public http::Handler {
   using CallPtr = std::shared_ptr<Call>;
 
   void dispatch(const CallPtr& call);
+  // auth_handlers.cpp: who is calling, whether they may, and the auth endpoints.
+  void resolveIdentity(const CallPtr& call);
+  void authorizeAndDispatch(const CallPtr& call);
+  void authenticate(const CallPtr& call);
+  render::Reply me(const Call& call) const;
+  void logout(const CallPtr& call);
+  ErrorObject tokenMissing() const;
+  // Whether the caller may see / change a record (SPEC §4 roles and visibility).
+  bool canSee(const Call& call, const store::Record& r) const;
+  bool canChange(const Call& call, const store::Record& r) const;
   void finish(const Call& call, render::Reply reply) const;
 
   // system.cpp
@@ -62,6 +73,7 @@ class Service final : public http::Handler {
 
   const Config& config_;
   store::Store& store_;
+  auth::Authenticator& auth_;
   Router router_;
   std::vector<CollectionRules> rules_;   // one per config collection, same order
   const render::Profile* defaultProfile_;

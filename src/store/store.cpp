@@ -2,7 +2,22 @@
 
 #include "store/sqlite/sqlite_store.h"
 
+#include <future>
+
 namespace restd::store {
+
+bool Store::runWrite(WriteJob job) {
+  std::promise<bool> done;
+  auto result = done.get_future();
+  bool kept = false;
+  submitWrite(
+      [&](WriteTxn& txn) {
+        kept = job(txn);
+        return kept;
+      },
+      [&](bool committed) { done.set_value(committed); });
+  return result.get() && kept;
+}
 
 std::unique_ptr<Store> openStore(const Config& config, std::string& error) {
   const std::string& url = config.storage.url;

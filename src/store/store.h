@@ -82,10 +82,43 @@ struct ListResult {
   bool hasMore = false;
 };
 
+struct User {
+  std::string id;            // "user_…"
+  std::string userName;
+  std::string role;          // "admin", "writer" or "reader"
+  std::string passwordHash;  // argon2id, libsodium's string format
+  int64_t createdAt = 0;
+};
+
+struct ApiKey {
+  std::string label;
+  std::string prefix;        // first 6 characters of the key, for people
+  int64_t createdAt = 0;
+};
+
+// A valid token and who it belongs to.
+struct TokenOwner {
+  std::string userId;
+  std::string userName;
+  std::string role;
+  std::string apiKeyLabel;
+  int64_t expiresAt = 0;
+};
+
 // What a write job may do inside the shared transaction.
 class WriteTxn {
  public:
   virtual ~WriteTxn() = default;
+  // Users, API keys and tokens. Keys and tokens are stored only as hashes.
+  virtual Error addUser(const User& u) = 0;                 // uniqueViolation on a taken userName
+  virtual Error removeUser(std::string_view userName) = 0;  // and its tokens
+  virtual Error setPassword(std::string_view userName, std::string_view hash) = 0;  // and revokes its tokens
+  virtual Error addApiKey(const ApiKey& k, std::string_view keyHash) = 0;  // uniqueViolation on a taken label
+  virtual Error revokeApiKey(std::string_view label) = 0;   // and every token issued under it
+  virtual Error addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
+                         int64_t expiresAt) = 0;
+  virtual Error revokeToken(std::string_view tokenHash) = 0;
+
   virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
   virtual Error insert(const CollectionSpec& c, const Record& r) = 0;
   virtual Error update(const CollectionSpec& c, const Record& r) = 0;  // by r.id
@@ -114,6 +147,15 @@ class Store {
   virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
   virtual Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) = 0;
   virtual void submitWrite(WriteJob job, WriteDone done) = 0;
+  // submitWrite, waiting for the commit (command-line tools; never on an I/O thread).
+  bool runWrite(WriteJob job);
+
+  virtual Error findUser(std::string_view userName, User& out) = 0;
+  virtual Error listUsers(std::vector<User>& out) = 0;
+  virtual Error findApiKey(std::string_view keyHash, ApiKey& out) = 0;   // not revoked
+  virtual Error listApiKeys(std::vector<ApiKey>& out) = 0;                // not revoked, oldest first
+  // The owner of an unrevoked, unexpired token (notFound otherwise).
+  virtual Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) = 0;
   // Finishes queued writes and stops the writer (idempotent).
   virtual void close() = 0;
 };

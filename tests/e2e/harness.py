@@ -89,6 +89,7 @@ class RestdServer:
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.port = None
+        self.default_headers = {}   # sent with every request() unless overridden
         self.stdout_lines = []
         self.stderr_lines = []
 
@@ -139,10 +140,44 @@ class RestdServer:
         return out
 
     # --- clients -------------------------------------------------------
+    # --- accounts ---------------------------------------------------------
+    def cli(self, *args, input=None, env=None):
+        """Runs a restd command on this server's config and database."""
+        return run_cli(*args, "--config", self.config_path, "--storage", "sqlite:" + self.db_path,
+                       input=input, env=env)
+
+    def add_user(self, name, role, password):
+        code, out, err = self.cli("user", "add", name, "--role", role, env={"RESTD_PASSWORD": password})
+        assert code == 0, err
+        return name
+
+    def api_key(self, label="tests"):
+        code, out, err = self.cli("apikey", "create", "--name", label)
+        assert code == 0, err
+        return out.strip()
+
+    def login(self, user, password, api_key):
+        r = self.request("POST", "/api/v2/authenticate",
+                         body=json.dumps({"userName": user, "apiKey": api_key, "password": password}),
+                         headers={"Content-Type": "application/json"})
+        assert r.status == 200, r
+        return r.json()["data"]["access_token"]
+
+    def as_admin(self):
+        """Creates an admin and sends its token with every request() from now on."""
+        key = self.api_key("admin-key")
+        self.add_user("root", "admin", "root-password")
+        token = self.login("root", "root-password", key)
+        self.default_headers = {"Authorization": "Bearer " + token}
+        return token
+
     def request(self, method, path, body=None, headers=None, timeout=10):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            merged = dict(self.default_headers)
+            merged.update(headers or {})
+            headers = {k: v for k, v in merged.items() if v is not None}
+            conn.request(method, path, body=body, headers=headers)
             r = conn.getresponse()
             data = r.read()
             return Response(r.status, r.reason, r.getheaders(), data)

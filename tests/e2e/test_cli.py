@@ -140,25 +140,47 @@ class Overrides(unittest.TestCase):
 
 class Demo(unittest.TestCase):
     def test_demo_prints_url_and_curl_line_and_serves_demo_collections(self):
+        import http.client
+        import json
+        import shlex
         with tempfile.TemporaryDirectory() as d:
             p = subprocess.Popen([BIN, "serve", "--demo", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, cwd=d)
             try:
-                lines = [p.stdout.readline().decode() for _ in range(3)]
+                lines = [p.stdout.readline().decode() for _ in range(4)]
                 port = int(re.search(r"http://127\.0\.0\.1:(\d+)", lines[0]).group(1))
-                self.assertTrue(any(l.startswith("Try: curl ") for l in lines), lines)
-                import http.client
-                import json
+                try_line = [l for l in lines if l.startswith("Try: curl ")]
+                self.assertEqual(len(try_line), 1, lines)
+                # the printed curl line works as printed
+                argv = shlex.split(try_line[0][len("Try: "):])
+                out = subprocess.run(argv + ["-s"], capture_output=True, text=True, timeout=20).stdout
+                body = out[out.index("{"):]
+                token = json.loads(body)["data"]["access_token"]
+                self.assertRegex(token, r"^[0-9a-f]{40}$")
                 c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 c.request("GET", "/api/v2/")
                 body = json.loads(c.getresponse().read())
                 names = [x["name"] for x in body["data"]["collections"]]
                 self.assertEqual(names, ["things", "announcements", "connections"])
+                c.request("GET", "/api/v2/me", headers={"Authorization": "Bearer " + token})
+                me = json.loads(c.getresponse().read())["data"]
+                self.assertEqual((me["logged_in"], me["user"]["userName"], me["user"]["role"]), (True, "api", "admin"))
                 self.assertTrue(os.path.exists(os.path.join(d, "restd-demo.db")))
             finally:
                 p.terminate()
                 self.assertEqual(p.wait(timeout=10), 0)
-
+                p.stdout.close()
+                p.stderr.close()
+            # a second start on the same database keeps the account (no duplicate errors)
+            p = subprocess.Popen([BIN, "serve", "--demo", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, cwd=d)
+            try:
+                self.assertIn("listening", p.stdout.readline().decode())
+            finally:
+                p.terminate()
+                self.assertEqual(p.wait(timeout=10), 0)
+                p.stdout.close()
+                p.stderr.close()
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -33,7 +33,7 @@ n    = { type = "integer" }
 WRITERS = 8
 
 
-def writer(port, stop, acked, updates, lock, seed):
+def writer(port, token, stop, acked, updates, lock, seed):
     rnd = random.Random(seed)
     conn = None
     mine = []
@@ -44,7 +44,7 @@ def writer(port, stop, acked, updates, lock, seed):
             if mine and rnd.random() < 0.3:
                 rid, n = rnd.choice(mine)
                 conn.request("PATCH", f"/api/v2/things/{rid}", body=json.dumps({"n": n + 1}),
-                             headers={"Content-Type": "application/json"})
+                             headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
                 r = conn.getresponse()
                 body = r.read()
                 if r.status == 200:
@@ -54,7 +54,7 @@ def writer(port, stop, acked, updates, lock, seed):
                         updates[rid] = max(updates.get(rid, 0), v["n"])
             else:
                 conn.request("POST", "/api/v2/things", body=json.dumps({"name": f"w{seed}", "n": 0}),
-                             headers={"Content-Type": "application/json"})
+                             headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
                 r = conn.getresponse()
                 body = r.read()
                 if r.status == 201:
@@ -76,11 +76,14 @@ class KillNine(unittest.TestCase):
         rnd = random.Random(42)
         rates = []
         try:
+            token = None
             for round_ in range(10):
                 srv.start()
+                if token is None:
+                    token = srv.as_admin()   # tokens live in storage: one login serves every restart
                 stop = threading.Event()
                 before = len(acked)
-                threads = [threading.Thread(target=writer, args=(srv.port, stop, acked, updates, lock, round_ * 100 + i))
+                threads = [threading.Thread(target=writer, args=(srv.port, token, stop, acked, updates, lock, round_ * 100 + i))
                            for i in range(WRITERS)]
                 t0 = time.time()
                 for t in threads:

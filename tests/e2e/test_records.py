@@ -58,6 +58,7 @@ class Records(unittest.TestCase):
     def setUpClass(cls):
         cls.srv = RestdServer(CONFIG)
         cls.srv.start()
+        cls.token = cls.srv.as_admin()
 
     @classmethod
     def tearDownClass(cls):
@@ -103,7 +104,7 @@ class Records(unittest.TestCase):
         self.assertIs(d["done"], True)
         self.assertEqual(d["due"], "2026-12-01T15:30:00+05:30")         # configured zone
         self.assertEqual(d["version"], 1)
-        self.assertEqual(d["owner"], "system")
+        self.assertRegex(d["owner"], r"^user_[0-9a-z]{26}$")
         self.assertRegex(d["createdAt"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+05:30$")
         self.assertEqual(d["createdAt"], d["updatedAt"])
         self.assertEqual(r.header("Location"), f"{API}/things/{d['id']}")
@@ -282,8 +283,8 @@ class Records(unittest.TestCase):
 
     def test_unsupported_media_types_415(self):
         self.error(self.post(j({"name": "x"}), headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type")
-        r = self.srv.raw(b"POST /api/v2/things HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"
-                         b'{"name":"x"}')[0]
+        r = self.srv.raw(b"POST /api/v2/things HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: close\r\n"
+                         b"Authorization: Bearer " + self.token.encode() + b"\r\n\r\n" b'{"name":"x"}')[0]
         self.error(r, 415, "unsupported_media_type")
 
     def test_nul_and_sql_metacharacters_are_plain_data(self):
@@ -513,6 +514,7 @@ class Records(unittest.TestCase):
 class Schema(unittest.TestCase):
     def test_tables_columns_indexes_and_wal(self):
         with RestdServer(CONFIG) as srv:
+            srv.as_admin()
             srv.request("POST", f"{API}/things", body=j({"name": "x"}), headers=JSON)
             db = sqlite3.connect(srv.db_path)
             cols = {r[1]: r[2] for r in db.execute('PRAGMA table_info("things")')}
@@ -531,6 +533,7 @@ class Schema(unittest.TestCase):
         import subprocess
         from harness import BIN
         with RestdServer(CONFIG) as srv:
+            srv.as_admin()
             d = srv.request("POST", f"{API}/things", body=j({"name": "old", "qty": 3}), headers=JSON).json()["data"]
             srv.stop()
             # an added field and an added collection are applied; existing records get the default
@@ -569,6 +572,7 @@ class Schema(unittest.TestCase):
 class StorageFailure(unittest.TestCase):
     def test_read_only_or_vanished_database_gives_502_and_recovers(self):
         with RestdServer(CONFIG) as srv:
+            srv.as_admin()
             d = srv.request("POST", f"{API}/things", body=j({"name": "kept"}), headers=JSON).json()["data"]
             os.chmod(srv.db_path, 0o444)
             time.sleep(0.3)

@@ -587,6 +587,44 @@ class SqliteStore::Txn final : public WriteTxn {
     if (sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
     return {};
   }
+  Error addUser(const User& u) override {
+    return exec("INSERT INTO _restd_users (id, userName, role, passwordHash, createdAt) VALUES (?, ?, ?, ?, ?)",
+                {u.id, u.userName, u.role, u.passwordHash, u.createdAt});
+  }
+  Error removeUser(std::string_view userName) override {
+    if (auto e = exec("DELETE FROM _restd_tokens WHERE userId = (SELECT id FROM _restd_users WHERE userName = ?)",
+                      {std::string(userName)}))
+      return e;
+    return exec("DELETE FROM _restd_users WHERE userName = ?", {std::string(userName)}, true);
+  }
+  Error setPassword(std::string_view userName, std::string_view hash) override {
+    if (auto e = exec("UPDATE _restd_users SET passwordHash = ? WHERE userName = ?",
+                      {std::string(hash), std::string(userName)}, true))
+      return e;
+    return exec("DELETE FROM _restd_tokens WHERE userId = (SELECT id FROM _restd_users WHERE userName = ?)",
+                {std::string(userName)});
+  }
+  Error addApiKey(const ApiKey& k, std::string_view keyHash) override {
+    Error e = exec("INSERT INTO _restd_apikeys (label, keyHash, prefix, createdAt) VALUES (?, ?, ?, ?)",
+                   {k.label, std::string(keyHash), k.prefix, k.createdAt});
+    if (e.status == Status::uniqueViolation && e.field == "keyHash") e.field = "key";
+    return e;
+  }
+  Error revokeApiKey(std::string_view label) override {
+    if (auto e = exec("DELETE FROM _restd_tokens WHERE apiKeyLabel = ?", {std::string(label)})) return e;
+    return exec("DELETE FROM _restd_apikeys WHERE label = ?", {std::string(label)}, true);
+  }
+  Error addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
+                 int64_t expiresAt) override {
+    // Expired tokens of this user go while we are here, so the table stays small.
+    if (auto e = exec("DELETE FROM _restd_tokens WHERE userId = ? AND expiresAt <= ?", {std::string(userId), nowMillis()}))
+      return e;
+    return exec("INSERT INTO _restd_tokens (tokenHash, userId, apiKeyLabel, expiresAt) VALUES (?, ?, ?, ?)",
+                {std::string(tokenHash), std::string(userId), std::string(apiKeyLabel), expiresAt});
+  }
+  Error revokeToken(std::string_view tokenHash) override {
+    return exec("DELETE FROM _restd_tokens WHERE tokenHash = ?", {std::string(tokenHash)});
+  }
   bool slugTaken(const CollectionSpec& c, std::string_view slug) override {
     sqlite3_stmt* st = conn_.prepare("SELECT 1 FROM " + quote(c.name) + " WHERE \"slug\" = ?");
     if (!st) return true;
@@ -606,8 +644,131 @@ class SqliteStore::Txn final : public WriteTxn {
     if (mustExist && sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
     return {};
   }
+  Error exec(const std::string& sql, const std::vector<SqlValue>& params, bool mustChange = false) {
+    sqlite3_stmt* st = conn_.prepare(sql);
+    if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
+    StmtGuard g{st};
+    int i = 1;
+    for (const auto& p : params) bindValue(st, i++, p);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) return sqlError(conn_.db(), sqlite3_extended_errcode(conn_.db()));
+    if (mustChange && sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
+    return {};
+  }
   SqliteConnection& conn_;
 };
+
+template <typename Fn>
+Error SqliteStore::withReader(Fn&& fn) {
+  if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
+  if (path_.empty()) {
+    std::lock_guard lock(queueMutex_);
+    return fn(*writer_);
+  }
+  std::string error;
+  auto conn = acquireReader(error);
+  if (!conn) return Error{Status::unavailable, {}, error};
+  Error e = fn(*conn);
+  releaseReader(std::move(conn));
+  return e;
+}
+
+namespace {
+
+std::string columnText(sqlite3_stmt* st, int col) {
+  const char* t = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+  return t ? std::string(t, static_cast<size_t>(sqlite3_column_bytes(st, col))) : std::string();
+}
+
+// Runs a query with `params`, calling `row` for each result row.
+template <typename Row>
+Error query(SqliteConnection& c, const std::string& sql, const std::vector<SqlValue>& params, Row&& row) {
+  sqlite3_stmt* st = c.prepare(sql);
+  if (!st) return sqlError(c.db(), sqlite3_errcode(c.db()));
+  StmtGuard g{st};
+  int i = 1;
+  for (const auto& p : params) bindValue(st, i++, p);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) row(st);
+  if (rc != SQLITE_DONE) return sqlError(c.db(), rc);
+  return {};
+}
+
+void readUser(sqlite3_stmt* st, User& u) {
+  u.id = columnText(st, 0);
+  u.userName = columnText(st, 1);
+  u.role = columnText(st, 2);
+  u.passwordHash = columnText(st, 3);
+  u.createdAt = sqlite3_column_int64(st, 4);
+}
+
+}  // namespace
+
+Error SqliteStore::findUser(std::string_view userName, User& out) {
+  bool found = false;
+  Error e = withReader([&](SqliteConnection& c) {
+    return query(c, "SELECT id, userName, role, passwordHash, createdAt FROM _restd_users WHERE userName = ?",
+                 {std::string(userName)}, [&](sqlite3_stmt* st) {
+                   readUser(st, out);
+                   found = true;
+                 });
+  });
+  if (!e && !found) e.status = Status::notFound;
+  return e;
+}
+
+Error SqliteStore::listUsers(std::vector<User>& out) {
+  return withReader([&](SqliteConnection& c) {
+    return query(c, "SELECT id, userName, role, passwordHash, createdAt FROM _restd_users ORDER BY userName", {},
+                 [&](sqlite3_stmt* st) {
+                   out.emplace_back();
+                   readUser(st, out.back());
+                 });
+  });
+}
+
+Error SqliteStore::findApiKey(std::string_view keyHash, ApiKey& out) {
+  bool found = false;
+  Error e = withReader([&](SqliteConnection& c) {
+    return query(c, "SELECT label, prefix, createdAt FROM _restd_apikeys WHERE keyHash = ?", {std::string(keyHash)},
+                 [&](sqlite3_stmt* st) {
+                   out.label = columnText(st, 0);
+                   out.prefix = columnText(st, 1);
+                   out.createdAt = sqlite3_column_int64(st, 2);
+                   found = true;
+                 });
+  });
+  if (!e && !found) e.status = Status::notFound;
+  return e;
+}
+
+Error SqliteStore::listApiKeys(std::vector<ApiKey>& out) {
+  return withReader([&](SqliteConnection& c) {
+    return query(c, "SELECT label, prefix, createdAt FROM _restd_apikeys ORDER BY createdAt, label", {},
+                 [&](sqlite3_stmt* st) {
+                   out.push_back(ApiKey{columnText(st, 0), columnText(st, 1), sqlite3_column_int64(st, 2)});
+                 });
+  });
+}
+
+Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
+  bool found = false;
+  Error e = withReader([&](SqliteConnection& c) {
+    return query(c,
+                 "SELECT u.id, u.userName, u.role, t.apiKeyLabel, t.expiresAt FROM _restd_tokens t "
+                 "JOIN _restd_users u ON u.id = t.userId WHERE t.tokenHash = ? AND t.expiresAt > ?",
+                 {std::string(tokenHash), now}, [&](sqlite3_stmt* st) {
+                   out.userId = columnText(st, 0);
+                   out.userName = columnText(st, 1);
+                   out.role = columnText(st, 2);
+                   out.apiKeyLabel = columnText(st, 3);
+                   out.expiresAt = sqlite3_column_int64(st, 4);
+                   found = true;
+                 });
+  });
+  if (!e && !found) e.status = Status::notFound;
+  return e;
+}
 
 void SqliteStore::submitWrite(WriteJob job, WriteDone done) {
   {
@@ -676,6 +837,16 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
   if (!db.exec("CREATE TABLE IF NOT EXISTS _restd_schema (collection TEXT NOT NULL, field TEXT NOT NULL, "
                "type TEXT NOT NULL, PRIMARY KEY (collection, field)) WITHOUT ROWID"))
     return fail(std::string("cannot create _restd_schema: ") + sqlite3_errmsg(db.db()));
+
+  if (!db.exec("CREATE TABLE IF NOT EXISTS _restd_users (id TEXT PRIMARY KEY NOT NULL, userName TEXT NOT NULL UNIQUE, "
+               "role TEXT NOT NULL, passwordHash TEXT NOT NULL, createdAt INTEGER NOT NULL);"
+               "CREATE TABLE IF NOT EXISTS _restd_apikeys (label TEXT PRIMARY KEY NOT NULL, keyHash TEXT NOT NULL "
+               "UNIQUE, prefix TEXT NOT NULL, createdAt INTEGER NOT NULL);"
+               "CREATE TABLE IF NOT EXISTS _restd_tokens (tokenHash TEXT PRIMARY KEY NOT NULL, userId TEXT NOT NULL, "
+               "apiKeyLabel TEXT NOT NULL, expiresAt INTEGER NOT NULL) WITHOUT ROWID;"
+               "CREATE INDEX IF NOT EXISTS _restd_tokens_by_key ON _restd_tokens (apiKeyLabel);"
+               "CREATE INDEX IF NOT EXISTS _restd_tokens_by_user ON _restd_tokens (userId);"))
+    return fail(std::string("cannot create the user tables: ") + sqlite3_errmsg(db.db()));
 
   auto step = [&](const std::string& sql, const std::vector<SqlValue>& params = {}) -> bool {
     sqlite3_stmt* st = nullptr;

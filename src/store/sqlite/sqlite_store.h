@@ -50,6 +50,11 @@ class SqliteStore final : public Store {
   Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
   void submitWrite(WriteJob job, WriteDone done) override;
   void close() override;
+  Error findUser(std::string_view userName, User& out) override;
+  Error listUsers(std::vector<User>& out) override;
+  Error findApiKey(std::string_view keyHash, ApiKey& out) override;
+  Error listApiKeys(std::vector<ApiKey>& out) override;
+  Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
 
  private:
   class Txn;
@@ -64,6 +69,9 @@ class SqliteStore final : public Store {
   void writerLoop();
   std::unique_ptr<SqliteConnection> acquireReader(std::string& error);
   void releaseReader(std::unique_ptr<SqliteConnection> c);
+  // Runs `fn` with a reader connection (the writer's, locked, in memory mode).
+  template <typename Fn>
+  Error withReader(Fn&& fn);
 
   std::string path_;   // "" for in-memory
   StorageConfig config_;

@@ -1,0 +1,225 @@
+// Authentication in the API: reading credentials from a request, the check
+// order token (401) -> lock-out (429) -> role (403), and the /authenticate,
+// /me and /logout endpoints (SPEC §4 "Authentication").
+#include <sodium.h>
+
+#include "api/call.h"
+#include "common/json.h"
+#include "common/time.h"
+
+namespace restd::api {
+
+using auth::Identity;
+using render::Reply;
+using render::ReplyKind;
+
+namespace {
+
+bool startsWithScheme(std::string_view header, std::string_view scheme) {
+  return header.size() > scheme.size() && http::iequals(header.substr(0, scheme.size()), scheme) &&
+         header[scheme.size()] == ' ';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool isFormBody(const http::Request& r) {
+  std::string_view ct = r.header("Content-Type");
+  return http::iequals(trim(ct.substr(0, ct.find(';'))), "application/x-www-form-urlencoded");
+}
+
+// Routes that need no identity at all.
+bool isOpenRoute(RouteId r) {
+  return r == RouteId::healthz || r == RouteId::readyz || r == RouteId::docs || r == RouteId::docsErrors ||
+         r == RouteId::index || r == RouteId::authenticate || r == RouteId::openapi || r == RouteId::metrics;
+}
+
+}  // namespace
+
+ErrorObject Service::tokenMissing() const {
+  return ErrorObject(Reason::token_missing,
+                     "Please include the access_token parameter in your requests. You can obtain one using the " +
+                         config_.server.basePath + "/authenticate endpoint");
+}
+
+void Service::resolveIdentity(const CallPtr& call) {
+  if (isOpenRoute(call->match.route)) return authorizeAndDispatch(call);
+  const http::Request& req = call->request;
+  std::string_view authorization = trim(req.header("Authorization"));
+  std::string token;
+  if (startsWithScheme(authorization, "Bearer")) {
+    token = std::string(trim(authorization.substr(7)));
+  } else if (startsWithScheme(authorization, "Basic") && config_.auth.basic) {
+    std::string_view encoded = trim(authorization.substr(6));
+    std::string decoded(encoded.size(), '\0');
+    size_t len = 0;
+    size_t colon = std::string::npos;
+    if (sodium_base642bin(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(), encoded.data(),
+                          encoded.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) == 0) {
+      decoded.resize(len);
+      colon = decoded.find(':');
+    }
+    if (colon == std::string::npos) {
+      call->identity.kind = Identity::Kind::badBasic;
+      return authorizeAndDispatch(call);
+    }
+    auth_.checkBasic(decoded.substr(0, colon), decoded.substr(colon + 1), std::string(req.clientAddress),
+                     [this, call](Identity id) {
+                       call->identity = std::move(id);
+                       authorizeAndDispatch(call);
+                     });
+    return;
+  } else if (const std::string* q = findParam(call->query, "access_token")) {
+    token = *q;
+  } else if (isFormBody(req)) {
+    QueryParams form;
+    if (parseQuery(req.body, form))
+      if (const std::string* f = findParam(form, "access_token")) token = *f;
+  }
+  if (!token.empty() || startsWithScheme(authorization, "Bearer")) call->identity = auth_.checkToken(token);
+  authorizeAndDispatch(call);
+}
+
+void Service::authorizeAndDispatch(const CallPtr& call) {
+  RouteId route = call->match.route;
+  if (isOpenRoute(route) || route == RouteId::me) return dispatch(call);
+  const Identity& id = call->identity;
+  bool anonymousReadOk = call->collection && call->collection->anonymousRead && call->isRead();
+  auto unauthorized = [&](ErrorObject e, std::string challenge) {
+    Reply r = Reply::failure(std::move(e));
+    r.header("WWW-Authenticate", std::move(challenge));
+    finish(*call, std::move(r));
+  };
+  switch (id.kind) {
+    case Identity::Kind::anonymous:
+      if (anonymousReadOk) return dispatch(call);
+      return unauthorized(tokenMissing(), "Bearer");
+    case Identity::Kind::badToken:
+      return unauthorized(ErrorObject(Reason::token_expired), "Bearer error=\"invalid_token\"");
+    case Identity::Kind::badBasic:
+      return unauthorized(ErrorObject(Reason::invalid_credentials), "Basic realm=\"restd\"");
+    case Identity::Kind::lockedOut: {
+      Reply r = Reply::failure(ErrorObject(Reason::rate_limited, "Too many failed logins; try again later."));
+      r.header("Retry-After", std::to_string(id.retryAfter));
+      return finish(*call, std::move(r));
+    }
+    case Identity::Kind::storageDown:
+      return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+    case Identity::Kind::user: break;
+  }
+  // Roles: readers only read; writers and admins also write (ownership is checked per record).
+  if (id.principal.role == auth::Role::reader && !call->isRead() && route != RouteId::logout)
+    return finish(*call, Reply::failure(ErrorObject(Reason::forbidden, "Your role (reader) may only read.")));
+  dispatch(call);
+}
+
+bool Service::canSee(const Call& call, const store::Record& r) const {
+  if (call.collection->visibility != Visibility::owner || call.isAdmin()) return true;
+  return call.principal() && call.principal()->userId == r.owner;
+}
+
+bool Service::canChange(const Call& call, const store::Record& r) const {
+  const auth::Principal* p = call.principal();
+  if (!p) return false;
+  return p->role == auth::Role::admin || (p->role == auth::Role::writer && p->userId == r.owner);
+}
+
+void Service::authenticate(const CallPtr& call) {
+  // userName, apiKey and password, as form fields or a JSON object.
+  std::string values[3];
+  static constexpr const char* kNames[] = {"userName", "apiKey", "password"};
+  std::string_view ct = call->request.header("Content-Type");
+  std::string_view media = trim(ct.substr(0, ct.find(';')));
+  if (isFormBody(call->request)) {
+    QueryParams form;
+    if (!parseQuery(call->request.body, form))
+      return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
+                                                      "The form body has a malformed percent-escape.")));
+    for (int i = 0; i < 3; ++i)
+      if (const std::string* v = findParam(form, kNames[i])) values[i] = *v;
+  } else if (http::iequals(media, "application/json")) {
+    rapidjson::Document body;
+    std::string why;
+    if (!parseStrictJson(call->request.body, body, why))
+      return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json, why)));
+    if (body.IsObject())
+      for (int i = 0; i < 3; ++i) {
+        auto it = body.FindMember(kNames[i]);
+        if (it != body.MemberEnd() && it->value.IsString())
+          values[i].assign(it->value.GetString(), it->value.GetStringLength());
+      }
+  } else {
+    return finish(*call, Reply::failure(ErrorObject(
+                             Reason::unsupported_media_type,
+                             "Send userName, apiKey and password as application/x-www-form-urlencoded or JSON.")));
+  }
+  auth_.login(values[0], values[1], values[2], std::string(call->request.clientAddress),
+              [this, call](auth::LoginResult r) {
+                using K = auth::LoginResult::Kind;
+                if (r.kind == K::lockedOut) {
+                  Reply reply = Reply::failure(ErrorObject(Reason::rate_limited, "Too many failed logins; try again later."));
+                  reply.header("Retry-After", std::to_string(r.retryAfter));
+                  return finish(*call, std::move(reply));
+                }
+                if (r.kind == K::storageDown)
+                  return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+                if (r.kind == K::invalid) {
+                  Reply reply = Reply::failure(ErrorObject(Reason::invalid_credentials));
+                  reply.header("WWW-Authenticate", "Bearer");
+                  return finish(*call, std::move(reply));
+                }
+                Reply reply;
+                reply.kind = ReplyKind::authenticate;
+                auto& a = reply.data.GetAllocator();
+                reply.data.SetObject();
+                std::string expires = formatRfc3339(SysTime(std::chrono::milliseconds(r.expiresAt)));
+                reply.data.AddMember("access_token", rapidjson::Value(r.token.c_str(), a), a);
+                reply.data.AddMember("expires", rapidjson::Value(expires.c_str(), a), a);
+                reply.data.AddMember("token_type", "Bearer", a);
+                reply.dateFields = {"expires"};
+                reply.header("Cache-Control", "no-store");
+                finish(*call, std::move(reply));
+              });
+}
+
+Reply Service::me(const Call& call) const {
+  Reply reply;
+  reply.kind = ReplyKind::me;
+  auto& a = reply.data.GetAllocator();
+  reply.data.SetObject();
+  if (call.identity.kind == Identity::Kind::storageDown)
+    return Reply::failure(ErrorObject(Reason::storage_unavailable));
+  const auth::Principal* p = call.principal();
+  reply.data.AddMember("logged_in", p != nullptr, a);
+  std::string message = p ? "you are logged in as '" + p->userName + "'" : "you are not logged in";
+  reply.data.AddMember("statusMessage", rapidjson::Value(message.c_str(), a), a);
+  if (p) {
+    rapidjson::Value user(rapidjson::kObjectType);
+    user.AddMember("id", rapidjson::Value(p->userId.c_str(), a), a);
+    user.AddMember("userName", rapidjson::Value(p->userName.c_str(), a), a);
+    user.AddMember("role", rapidjson::StringRef(auth::roleName(p->role).data()), a);
+    reply.data.AddMember("user", user, a);
+  }
+  return reply;
+}
+
+void Service::logout(const CallPtr& call) {
+  auto done = [this, call](bool committed) {
+    if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+    Reply reply;
+    reply.kind = ReplyKind::resource;
+    auto& a = reply.data.GetAllocator();
+    reply.data.SetObject();
+    reply.data.AddMember("logged_in", false, a);
+    reply.data.AddMember("statusMessage", "you are logged out", a);
+    finish(*call, std::move(reply));
+  };
+  const std::string& tokenHash = call->identity.principal.tokenHash;
+  if (tokenHash.empty()) return done(true);  // Basic credentials: no token to revoke
+  auth_.logout(tokenHash, done);
+}
+
+}  // namespace restd::api

@@ -1,0 +1,226 @@
+#include "auth/authenticator.h"
+
+#include "auth/credentials.h"
+#include "common/record_ids.h"
+#include "common/time.h"
+
+namespace restd::auth {
+
+std::optional<Role> parseRole(std::string_view name) {
+  if (name == "reader") return Role::reader;
+  if (name == "writer") return Role::writer;
+  if (name == "admin") return Role::admin;
+  return std::nullopt;
+}
+
+std::string_view roleName(Role r) {
+  switch (r) {
+    case Role::reader: return "reader";
+    case Role::writer: return "writer";
+    case Role::admin: return "admin";
+  }
+  return "reader";
+}
+
+Authenticator::Authenticator(const Config& config, store::Store& store)
+    : config_(config), store_(store), lockout_(config.auth.lockoutAttempts, config.auth.lockoutWindow) {}
+
+const std::string& Authenticator::dummyHash() {
+  std::call_once(dummyOnce_, [this] { dummyHash_ = hashPassword(randomHex(16)).value_or(""); });
+  return dummyHash_;
+}
+
+Identity Authenticator::checkToken(std::string_view token) {
+  Identity id;
+  if (!looksLikeToken(token)) {
+    id.kind = Identity::Kind::badToken;
+    return id;
+  }
+  store::TokenOwner owner;
+  store::Error e = store_.findToken(sha256Hex(token), nowMillis(), owner);
+  if (e.status == store::Status::notFound) {
+    id.kind = Identity::Kind::badToken;
+    return id;
+  }
+  if (e) {
+    id.kind = Identity::Kind::storageDown;
+    return id;
+  }
+  id.kind = Identity::Kind::user;
+  id.principal = Principal{owner.userId, owner.userName, parseRole(owner.role).value_or(Role::reader),
+                           sha256Hex(token)};
+  return id;
+}
+
+void Authenticator::checkBasic(std::string userName, std::string password, std::string clientAddress,
+                               std::function<void(Identity)> done) {
+  int64_t now = nowMillis();
+  std::string cacheKey = sha256Hex(userName + ":" + password);
+  {
+    std::lock_guard lock(basicMutex_);
+    auto it = basicCache_.find(cacheKey);
+    if (it != basicCache_.end() && it->second.expiresAt > now) {
+      Identity id;
+      id.kind = Identity::Kind::user;
+      id.principal = it->second.principal;
+      return done(std::move(id));
+    }
+  }
+  for (const std::string& key : {userKey(userName), addressKey(clientAddress)})
+    if (auto wait = lockout_.lockedFor(key, now)) {
+      Identity id;
+      id.kind = Identity::Kind::lockedOut;
+      id.retryAfter = *wait;
+      return done(std::move(id));
+    }
+  pool_.post([this, userName = std::move(userName), password = std::move(password),
+              clientAddress = std::move(clientAddress), cacheKey, done = std::move(done)] {
+    Identity id;
+    store::User user;
+    store::Error e = store_.findUser(userName, user);
+    if (e && e.status != store::Status::notFound) {
+      id.kind = Identity::Kind::storageDown;
+      return done(std::move(id));
+    }
+    bool ok = verifyPassword(e ? dummyHash() : user.passwordHash, password) && !e;
+    if (!ok) {
+      int64_t now = nowMillis();
+      lockout_.recordFailure(userKey(userName), now);
+      lockout_.recordFailure(addressKey(clientAddress), now);
+      id.kind = Identity::Kind::badBasic;
+      return done(std::move(id));
+    }
+    id.kind = Identity::Kind::user;
+    id.principal = Principal{user.id, user.userName, parseRole(user.role).value_or(Role::reader), ""};
+    {
+      // Verified credentials are trusted for a minute, so Basic does not cost a hash per request.
+      std::lock_guard lock(basicMutex_);
+      if (basicCache_.size() > 10'000) basicCache_.clear();
+      basicCache_[cacheKey] = CachedBasic{id.principal, nowMillis() + 60'000};
+    }
+    lockout_.reset(userKey(userName));
+    done(std::move(id));
+  });
+}
+
+void Authenticator::login(std::string userName, std::string apiKey, std::string password, std::string clientAddress,
+                          std::function<void(LoginResult)> done) {
+  int64_t now = nowMillis();
+  for (const std::string& key : {userKey(userName), addressKey(clientAddress)})
+    if (auto wait = lockout_.lockedFor(key, now)) {
+      LoginResult r;
+      r.kind = LoginResult::Kind::lockedOut;
+      r.retryAfter = *wait;
+      return done(std::move(r));
+    }
+  pool_.post([this, userName = std::move(userName), apiKey = std::move(apiKey), password = std::move(password),
+              clientAddress = std::move(clientAddress), done = std::move(done)]() mutable {
+    LoginResult result;
+    store::User user;
+    store::ApiKey key;
+    store::Error userError = store_.findUser(userName, user);
+    store::Error keyError = store_.findApiKey(sha256Hex(apiKey), key);
+    bool storageDown = (userError && userError.status != store::Status::notFound) ||
+                       (keyError && keyError.status != store::Status::notFound);
+    // Always one argon2id verification, whether or not the user exists.
+    bool passwordOk = verifyPassword(userError ? dummyHash() : user.passwordHash, password);
+    if (storageDown) {
+      result.kind = LoginResult::Kind::storageDown;
+      return done(std::move(result));
+    }
+    if (userError || keyError || !passwordOk) {
+      int64_t now = nowMillis();
+      if (!userName.empty()) lockout_.recordFailure(userKey(userName), now);
+      lockout_.recordFailure(addressKey(clientAddress), now);
+      result.kind = LoginResult::Kind::invalid;
+      return done(std::move(result));
+    }
+    lockout_.reset(userKey(userName));
+    result.kind = LoginResult::Kind::ok;
+    result.token = randomHex(20);
+    result.expiresAt = nowMillis() + std::chrono::duration_cast<std::chrono::milliseconds>(config_.auth.tokenTtl).count();
+    std::string tokenHash = sha256Hex(result.token);
+    auto shared = std::make_shared<LoginResult>(std::move(result));
+    store_.submitWrite(
+        [tokenHash, userId = user.id, label = key.label, expires = shared->expiresAt](store::WriteTxn& txn) {
+          return !txn.addToken(tokenHash, userId, label, expires);
+        },
+        [shared, done = std::move(done)](bool committed) mutable {
+          if (!committed) shared->kind = LoginResult::Kind::storageDown;
+          done(std::move(*shared));
+        });
+  });
+}
+
+void Authenticator::logout(const std::string& tokenHash, std::function<void(bool)> done) {
+  store_.submitWrite([tokenHash](store::WriteTxn& txn) { return !txn.revokeToken(tokenHash); }, std::move(done));
+}
+
+// ---------------------------------------------------------------- accounts
+
+namespace {
+std::string describe(const store::Error& e, const std::string& what) {
+  switch (e.status) {
+    case store::Status::notFound: return what + " does not exist";
+    case store::Status::uniqueViolation: return what + " already exists";
+    case store::Status::unavailable: return "the storage is unavailable: " + e.detail;
+    default: return "storage error: " + e.detail;
+  }
+}
+
+std::string runAccountWrite(store::Store& store, const std::string& what,
+                            const std::function<store::Error(store::WriteTxn&)>& op) {
+  store::Error result;
+  bool ok = store.runWrite([&](store::WriteTxn& txn) {
+    result = op(txn);
+    return !result;
+  });
+  if (result) return describe(result, what);
+  if (!ok) return "the storage is unavailable";
+  return "";
+}
+}  // namespace
+
+std::string addUser(store::Store& store, const std::string& userName, Role role, const std::string& password) {
+  if (userName.empty() || userName.size() > 128) return "a user name needs 1 to 128 characters";
+  for (unsigned char c : userName)
+    if (c < 0x21 || c == ':' || c == 0x7F) return "a user name cannot contain spaces, control characters or ':'";
+  if (password.empty()) return "the password is empty";
+  auto hash = hashPassword(password);
+  if (!hash) return "cannot hash the password (out of memory)";
+  store::User u{newRecordId("user"), userName, std::string(roleName(role)), *hash, nowMillis()};
+  return runAccountWrite(store, "the user \"" + userName + "\"", [&](store::WriteTxn& t) { return t.addUser(u); });
+}
+
+std::string removeUser(store::Store& store, const std::string& userName) {
+  return runAccountWrite(store, "the user \"" + userName + "\"",
+                         [&](store::WriteTxn& t) { return t.removeUser(userName); });
+}
+
+std::string setPassword(store::Store& store, const std::string& userName, const std::string& password) {
+  if (password.empty()) return "the password is empty";
+  store::User u;
+  if (auto e = store.findUser(userName, u)) return describe(e, "the user \"" + userName + "\"");
+  auto hash = hashPassword(password);
+  if (!hash) return "cannot hash the password (out of memory)";
+  return runAccountWrite(store, "the user \"" + userName + "\"",
+                         [&](store::WriteTxn& t) { return t.setPassword(userName, *hash); });
+}
+
+std::string createApiKey(store::Store& store, const std::string& label, std::string& key) {
+  if (label.empty() || label.size() > 64) return "a label needs 1 to 64 characters";
+  for (unsigned char c : label)
+    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-'))
+      return "a label may contain only letters, digits, '.', '_' and '-'";
+  if (key.empty()) key = randomHex(24);
+  store::ApiKey k{label, key.substr(0, 6), nowMillis()};
+  std::string hash = sha256Hex(key);
+  return runAccountWrite(store, "an API key labelled \"" + label + "\"",
+                         [&](store::WriteTxn& t) { return t.addApiKey(k, hash); });
+}
+
+std::string revokeApiKey(store::Store& store, const std::string& label) {
+  return runAccountWrite(store, "the API key \"" + label + "\"", [&](store::WriteTxn& t) { return t.revokeApiKey(label); });
+}
+
+}  // namespace restd::auth

@@ -1,0 +1,101 @@
+// Who is calling (SPEC §4 "Authentication", "Roles and visibility").
+//
+// Knows tokens, Basic credentials, logins and the lock-out; knows nothing of
+// HTTP. Password hashing runs on its own worker threads, so callers on I/O
+// threads get their answer through a callback. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "auth/lockout.h"
+#include "common/worker_pool.h"
+#include "config/config.h"
+#include "store/store.h"
+
+namespace restd::auth {
+
+enum class Role { reader, writer, admin };
+std::optional<Role> parseRole(std::string_view name);
+std::string_view roleName(Role r);
+
+struct Principal {
+  std::string userId;
+  std::string userName;
+  Role role = Role::reader;
+  std::string tokenHash;  // the token used; "" with Basic
+};
+
+// What the credentials of a request turned out to be.
+struct Identity {
+  enum class Kind {
+    anonymous,     // no credentials at all
+    user,          // `principal` is set
+    badToken,      // unknown, expired or revoked token
+    badBasic,      // wrong Basic user name or password
+    lockedOut,     // too many failures: `retryAfter` seconds
+    storageDown,   // could not ask the storage
+  } kind = Kind::anonymous;
+  Principal principal;
+  int64_t retryAfter = 0;
+};
+
+struct LoginResult {
+  enum class Kind { ok, invalid, lockedOut, storageDown } kind = Kind::invalid;
+  std::string token;      // 40 hex characters, shown once
+  int64_t expiresAt = 0;  // Unix milliseconds
+  int64_t retryAfter = 0;
+};
+
+class Authenticator {
+ public:
+  Authenticator(const Config& config, store::Store& store);
+
+  // A bearer token (from a header, the query or a form): one indexed read.
+  Identity checkToken(std::string_view token);
+  // Basic credentials: answered at once from a short-lived cache of verified
+  // credentials, else verified on a worker thread; failures count toward
+  // the lock-out. `done` may run on another thread.
+  void checkBasic(std::string userName, std::string password, std::string clientAddress,
+                  std::function<void(Identity)> done);
+  // POST /authenticate. The lock-out is checked first, before any hashing; a
+  // user that does not exist costs a hash too, so time tells nothing.
+  void login(std::string userName, std::string apiKey, std::string password, std::string clientAddress,
+             std::function<void(LoginResult)> done);
+  // Revokes one token; `done(committed)`.
+  void logout(const std::string& tokenHash, std::function<void(bool)> done);
+
+ private:
+  const std::string& dummyHash();
+  static std::string userKey(std::string_view userName) { return "u:" + std::string(userName); }
+  static std::string addressKey(std::string_view address) { return "a:" + std::string(address); }
+
+  const Config& config_;
+  store::Store& store_;
+  Lockout lockout_;
+  std::once_flag dummyOnce_;
+  std::string dummyHash_;
+
+  struct CachedBasic {
+    Principal principal;
+    int64_t expiresAt;
+  };
+  std::mutex basicMutex_;
+  std::unordered_map<std::string, CachedBasic> basicCache_;  // sha256(user:password) -> who; guarded
+  WorkerPool pool_{2};  // last member: its threads stop first
+};
+
+// Account management shared by the command line and --demo. Each returns ""
+// on success or one line saying what went wrong.
+std::string addUser(store::Store& store, const std::string& userName, Role role, const std::string& password);
+std::string removeUser(store::Store& store, const std::string& userName);
+std::string setPassword(store::Store& store, const std::string& userName, const std::string& password);
+// Creates an API key labelled `label`; `key` empty = a fresh random key (returned in `key`).
+std::string createApiKey(store::Store& store, const std::string& label, std::string& key);
+std::string revokeApiKey(store::Store& store, const std::string& label);
+
+}  // namespace restd::auth
