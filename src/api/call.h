@@ -5,6 +5,13 @@
 
 namespace restd::api {
 
+// One item of a batch as it goes through the transaction.
+struct BatchItem {
+  rapidjson::Document raw;                 // as the server understood it (failures' rawData)
+  std::optional<ErrorObject> error;        // set when the item failed
+  std::optional<store::Record> record;     // set when it succeeded
+};
+
 struct Service::Call {
   const http::Request& request;   // valid until `respond` is called
   http::Respond respond;

@@ -22,7 +22,7 @@ std::vector<RouteDef> routeTable() {
       {RouteId::authenticate, true, {"authenticate"}, kPost},
       {RouteId::me, true, {"me"}, kGet},
       {RouteId::logout, true, {"logout"}, kPost},
-      {RouteId::collection, true, {"{collection}"}, kGet | kPost},
+      {RouteId::collection, true, {"{collection}"}, kGet | kPost | kPatch | kDelete},
       {RouteId::record, true, {"{collection}", "{id}"}, kGet | kPut | kPatch | kDelete},
   };
 }
@@ -129,7 +129,9 @@ void Service::dispatch(const CallPtr& call) {
     case RouteId::logout: return logout(call);
     case RouteId::collection:
       if (read) return finish(c, listRecords(c));
-      return createRecord(call);
+      if (method == "POST") return createRecords(call);
+      if (method == "PATCH") return patchRecords(call);
+      return deleteRecords(call);
     case RouteId::record:
       if (read) return finish(c, getRecord(c));
       if (method == "PUT") return replaceRecord(call);
@@ -159,7 +161,9 @@ http::Response Service::protocolError(Reason reason, const http::Request& reques
   return res;
 }
 
-void Service::finish(const Call& call, Reply reply) const {
+void Service::finish(const Call& call, Reply reply) const { call.respond(toWire(call, std::move(reply))); }
+
+http::Response Service::toWire(const Call& call, Reply reply) const {
   render::RenderContext ctx;
   ctx.requestId = call.request.requestId;
   ctx.now = std::chrono::system_clock::now();
@@ -175,7 +179,7 @@ void Service::finish(const Call& call, Reply reply) const {
   res.contentType = std::move(out.contentType);
   res.body = std::move(out.body);
   res.headers = std::move(reply.headers);
-  call.respond(std::move(res));
+  return res;
 }
 
 }  // namespace restd::api

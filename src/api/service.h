@@ -23,7 +23,7 @@
 
 namespace restd::api {
 
-struct WriteState;  // records.cpp: what a write job found
+struct BatchItem;  // call.h
 
 class Service final : public http::Handler {
  public:
@@ -47,6 +47,8 @@ class Service final : public http::Handler {
   // Whether the caller may see / change a record (SPEC §4 roles and visibility).
   bool canSee(const Call& call, const store::Record& r) const;
   bool canChange(const Call& call, const store::Record& r) const;
+  // Renders a reply with the call's profile and format; finish() also sends it.
+  http::Response toWire(const Call& call, render::Reply reply) const;
   void finish(const Call& call, render::Reply reply) const;
 
   // system.cpp
@@ -57,12 +59,21 @@ class Service final : public http::Handler {
   // records.cpp
   render::Reply listRecords(const Call& call) const;
   render::Reply getRecord(const Call& call) const;
-  void createRecord(const CallPtr& call);
+  // writes.cpp: every write runs as one job in the store's shared transaction.
+  using TxnWork = std::function<render::Reply(store::WriteTxn& txn, bool& keep)>;
+  void submit(const CallPtr& call, TxnWork work);
+  void createRecords(const CallPtr& call);
   void replaceRecord(const CallPtr& call);
   void patchRecord(const CallPtr& call);
   void deleteRecord(const CallPtr& call);
+  void patchRecords(const CallPtr& call);
+  void deleteRecords(const CallPtr& call);
+  render::Reply batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus,
+                           bool deleted, bool& keep) const;
+  std::optional<ErrorObject> batchSize(size_t n) const;
+  // The record a write may touch: nullopt, or the 404/403 (SPEC: 404 when invisible).
+  std::optional<ErrorObject> denyWrite(const Call& call, const store::Record& r) const;
   void patchOrReplace(const CallPtr& call, WriteMode mode);
-  void failWrite(const Call& call, const WriteState& state) const;
   // Parses the request body (JSON or form) into `out`, or returns the 415/400 error.
   std::optional<ErrorObject> readBody(const Call& call, rapidjson::Document& out) const;
   // The record as a reply's data: system and declared fields (only `fields` when given).

@@ -105,6 +105,16 @@ struct TokenOwner {
   int64_t expiresAt = 0;
 };
 
+// A reply kept for an Idempotency-Key (SPEC §5), replayed byte for byte.
+struct StoredReply {
+  std::string requestHash;   // what the request was: a retry must match it
+  int status = 0;
+  std::string contentType;
+  std::string headers;       // JSON object of the reply's own headers (Location, ETag, …)
+  std::string body;
+  int64_t createdAt = 0;
+};
+
 // What a write job may do inside the shared transaction.
 class WriteTxn {
  public:
@@ -118,6 +128,9 @@ class WriteTxn {
   virtual Error addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
                          int64_t expiresAt) = 0;
   virtual Error revokeToken(std::string_view tokenHash) = 0;
+  // Idempotency keys, per user. `get` ignores replies older than `notBefore`.
+  virtual Error getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) = 0;
+  virtual Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& reply) = 0;
 
   virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
   virtual Error insert(const CollectionSpec& c, const Record& r) = 0;

@@ -625,6 +625,40 @@ class SqliteStore::Txn final : public WriteTxn {
   Error revokeToken(std::string_view tokenHash) override {
     return exec("DELETE FROM _restd_tokens WHERE tokenHash = ?", {std::string(tokenHash)});
   }
+  Error getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) override {
+    sqlite3_stmt* st = conn_.prepare(
+        "SELECT requestHash, status, contentType, headers, body, createdAt FROM _restd_idempotency "
+        "WHERE userId = ? AND key = ? AND createdAt >= ?");
+    if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
+    StmtGuard g{st};
+    bindValue(st, 1, std::string(userId));
+    bindValue(st, 2, std::string(key));
+    bindValue(st, 3, notBefore);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) return Error{Status::notFound, {}, {}};
+    if (rc != SQLITE_ROW) return sqlError(conn_.db(), rc);
+    auto text = [&](int c) {
+      const char* t = static_cast<const char*>(sqlite3_column_blob(st, c));
+      return t ? std::string(t, static_cast<size_t>(sqlite3_column_bytes(st, c))) : std::string();
+    };
+    out.requestHash = text(0);
+    out.status = sqlite3_column_int(st, 1);
+    out.contentType = text(2);
+    out.headers = text(3);
+    out.body = text(4);
+    out.createdAt = sqlite3_column_int64(st, 5);
+    return {};
+  }
+  Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override {
+    // Replies older than a day go while we are here.
+    if (auto e = exec("DELETE FROM _restd_idempotency WHERE userId = ? AND createdAt < ?",
+                      {std::string(userId), r.createdAt - 24 * 3600 * 1000LL}))
+      return e;
+    return exec("INSERT OR REPLACE INTO _restd_idempotency (userId, key, requestHash, status, contentType, headers, "
+                "body, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                {std::string(userId), std::string(key), r.requestHash, int64_t(r.status), r.contentType, r.headers,
+                 r.body, r.createdAt});
+  }
   bool slugTaken(const CollectionSpec& c, std::string_view slug) override {
     sqlite3_stmt* st = conn_.prepare("SELECT 1 FROM " + quote(c.name) + " WHERE \"slug\" = ?");
     if (!st) return true;
@@ -845,7 +879,10 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
                "CREATE TABLE IF NOT EXISTS _restd_tokens (tokenHash TEXT PRIMARY KEY NOT NULL, userId TEXT NOT NULL, "
                "apiKeyLabel TEXT NOT NULL, expiresAt INTEGER NOT NULL) WITHOUT ROWID;"
                "CREATE INDEX IF NOT EXISTS _restd_tokens_by_key ON _restd_tokens (apiKeyLabel);"
-               "CREATE INDEX IF NOT EXISTS _restd_tokens_by_user ON _restd_tokens (userId);"))
+               "CREATE INDEX IF NOT EXISTS _restd_tokens_by_user ON _restd_tokens (userId);"
+               "CREATE TABLE IF NOT EXISTS _restd_idempotency (userId TEXT NOT NULL, key TEXT NOT NULL, "
+               "requestHash TEXT NOT NULL, status INTEGER NOT NULL, contentType TEXT NOT NULL, headers TEXT NOT NULL, "
+               "body BLOB NOT NULL, createdAt INTEGER NOT NULL, PRIMARY KEY (userId, key)) WITHOUT ROWID;"))
     return fail(std::string("cannot create the user tables: ") + sqlite3_errmsg(db.db()));
 
   auto step = [&](const std::string& sql, const std::vector<SqlValue>& params = {}) -> bool {

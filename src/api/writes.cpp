@@ -1,0 +1,493 @@
+// Writes (SPEC §3-§5): create, replace, patch and delete, one record or a
+// batch, with Idempotency-Key. Bodies are parsed and, where possible,
+// validated on the I/O thread; the rest runs as one job in the store's shared
+// transaction, which also renders the reply — so an idempotent reply is
+// stored in the same transaction as the write it describes, and a retry can
+// never write twice.
+#include <rapidjson/document.h>
+
+#include "api/call.h"
+#include "api/record_helpers.h"
+#include "auth/credentials.h"
+#include "common/json.h"
+#include "common/record_ids.h"
+#include "common/time.h"
+#include "http/access_log.h"
+
+namespace restd::api {
+
+using render::Reply;
+using render::ReplyKind;
+
+namespace {
+
+ErrorObject writeError(const store::Error& e, const CollectionSpec& spec, const http::Request& request) {
+  switch (e.status) {
+    case store::Status::uniqueViolation:
+      return ErrorObject(Reason::unique_violation, "Another " + spec.singular +
+                                                       " already has this value in the unique field \"" + e.field + "\".")
+          .withField(e.field);
+    case store::Status::notFound: return ErrorObject(Reason::not_found);
+    case store::Status::unavailable:
+      http::AccessLog::internalError(request.requestId, e.detail);
+      return ErrorObject(Reason::storage_unavailable);
+    default:
+      http::AccessLog::internalError(request.requestId, e.detail);
+      return ErrorObject(Reason::internal);
+  }
+}
+
+// The errors of a failed batch item: one per field when validation found several.
+std::vector<ErrorObject> itemErrors(const ErrorObject& e) {
+  if (e.details.empty()) return {e};
+  return e.details;
+}
+
+// Assigns the system fields of a new record and picks its slug.
+void prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r) {
+  r.id = newRecordId(spec.idPrefix);
+  r.createdAt = r.updatedAt = nowMillis();
+  r.version = 1;
+  r.owner = owner;
+  if (!spec.slugFrom) return;
+  auto it = r.values.FindMember(spec.slugFrom->c_str());
+  std::string base;
+  if (it != r.values.MemberEnd() && it->value.IsString())
+    base = slugify(std::string_view(it->value.GetString(), it->value.GetStringLength()));
+  if (base.empty()) base = std::string(recordIdSuffix(r.id));
+  for (int n = 1;; ++n) {
+    std::string candidate = slugCandidate(base, n);
+    if (!txn.slugTaken(spec, candidate)) {
+      r.slug = candidate;
+      return;
+    }
+  }
+}
+
+std::string headerJson(const std::vector<std::pair<std::string, std::string>>& headers) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  for (const auto& [k, v] : headers)
+    d.AddMember(rapidjson::Value(k.c_str(), a), rapidjson::Value(v.c_str(), a), a);
+  return toJsonText(d);
+}
+
+}  // namespace
+
+std::optional<ErrorObject> Service::denyWrite(const Call& call, const store::Record& r) const {
+  if (!canSee(call, r)) return ErrorObject(Reason::not_found);
+  if (!canChange(call, r))
+    return ErrorObject(Reason::forbidden, "Your role allows changing only the records you created.");
+  return std::nullopt;
+}
+
+void Service::submit(const CallPtr& call, TxnWork work) {
+  // Idempotency-Key on POST and PATCH: per user, 24 hours, same body required.
+  std::string key;
+  if ((call->request.method == "POST" || call->request.method == "PATCH") && call->request.hasHeader("Idempotency-Key"))
+    key = std::string(call->request.header("Idempotency-Key"));
+  if (key.size() > 255)
+    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
+                                                    "The Idempotency-Key header is longer than 255 characters.")));
+  std::string userId = call->principal() ? call->principal()->userId : std::string();
+  std::string requestHash =
+      key.empty() ? std::string()
+                  : auth::sha256Hex(std::string(call->request.method) + " " + std::string(call->request.target) + "\n" +
+                                    std::string(call->request.body));
+  auto out = std::make_shared<http::Response>();
+  store_.submitWrite(
+      [this, call, work = std::move(work), key, userId, requestHash, out](store::WriteTxn& txn) {
+        if (!key.empty()) {
+          store::StoredReply stored;
+          store::Error e = txn.getStoredReply(userId, key, nowMillis() - 24 * 3600 * 1000LL, stored);
+          if (!e) {
+            if (stored.requestHash != requestHash) {
+              *out = toWire(*call, Reply::failure(ErrorObject(
+                                       Reason::idempotency_key_reused,
+                                       "This Idempotency-Key was already used with a different request.")));
+              return false;
+            }
+            out->status = stored.status;
+            out->contentType = stored.contentType;
+            out->body = stored.body;
+            rapidjson::Document h;
+            h.Parse(stored.headers.c_str());
+            if (h.IsObject())
+              for (auto& m : h.GetObject()) out->addHeader(m.name.GetString(), m.value.GetString());
+            out->addHeader("Idempotent-Replayed", "true");
+            return false;
+          }
+          if (e.status != store::Status::notFound) {
+            *out = toWire(*call, Reply::failure(writeError(e, *call->collection, call->request)));
+            return false;
+          }
+        }
+        bool keep = false;
+        Reply reply = work(txn, keep);
+        *out = toWire(*call, std::move(reply));
+        if (!key.empty() && keep) {
+          store::StoredReply r{requestHash, out->status, out->contentType, headerJson(out->headers), out->body,
+                               nowMillis()};
+          if (auto e = txn.putStoredReply(userId, key, r)) {
+            *out = toWire(*call, Reply::failure(writeError(e, *call->collection, call->request)));
+            return false;
+          }
+        }
+        return keep;
+      },
+      [this, call, out](bool committed) {
+        if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+        call->respond(std::move(*out));
+      });
+}
+
+// ------------------------------------------------------------------ create
+
+void Service::createRecords(const CallPtr& call) {
+  if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
+  const std::string* atomicParam = findParam(call->query, "atomic");
+  if (atomicParam && *atomicParam != "true" && *atomicParam != "false")
+    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
+  bool atomic = !atomicParam || *atomicParam == "true";
+  rapidjson::Document body;
+  if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
+  const CollectionSpec* spec = call->collection;
+  std::string owner = call->principal() ? call->principal()->userId : std::string(kSystemOwner);
+
+  if (body.IsObject()) {
+    auto record = std::make_shared<store::Record>();
+    if (auto e = buildValues(*call->rules, body, WriteMode::create, nullptr, record->values))
+      return finish(*call, Reply::failure(*e));
+    return submit(call, [this, call, spec, owner, record](store::WriteTxn& txn, bool& keep) {
+      prepareNew(txn, *spec, owner, *record);
+      if (auto e = txn.insert(*spec, *record)) return Reply::failure(writeError(e, *spec, call->request));
+      keep = true;
+      Reply reply = recordReply(*call, *record, 201, ReplyKind::created);
+      reply.header("Location", config_.server.basePath + "/" + spec->name + "/" + record->id);
+      return reply;
+    });
+  }
+  if (!body.IsArray())
+    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json, "The body must be a JSON object (one " +
+                                                                              spec->singular + ") or an array of them.")));
+  size_t n = body.Size();
+  if (n == 0) return finish(*call, Reply::failure(ErrorObject(Reason::empty_batch)));
+  if (n > config_.server.maxBatchItems)
+    return finish(*call, Reply::failure(ErrorObject(Reason::payload_too_large,
+                                                    "The batch has " + std::to_string(n) + " items; at most " +
+                                                        std::to_string(config_.server.maxBatchItems) + " are allowed.")));
+  // Validate every item first (outside the transaction).
+  auto items = std::make_shared<std::vector<BatchItem>>(n);
+  bool structural = false;
+  for (size_t i = 0; i < n; ++i) {
+    BatchItem& it = (*items)[i];
+    it.raw.CopyFrom(body[static_cast<rapidjson::SizeType>(i)], it.raw.GetAllocator());
+    if (!it.raw.IsObject()) {
+      it.error = ErrorObject(Reason::invalid_json, "Item " + std::to_string(i) + " is not a JSON object.");
+      structural = true;
+      continue;
+    }
+    store::Record r;
+    if (auto e = buildValues(*call->rules, it.raw, WriteMode::create, nullptr, r.values)) it.error = std::move(*e);
+    else it.record = std::move(r);
+  }
+  submit(call, [this, call, spec, owner, items, atomic, structural](store::WriteTxn& txn, bool& keep) {
+    for (auto& it : *items) {
+      if (it.error || structural) continue;
+      prepareNew(txn, *spec, owner, *it.record);
+      if (auto e = txn.insert(*spec, *it.record)) {
+        it.error = writeError(e, *spec, call->request);
+        it.record.reset();
+      }
+    }
+    return batchReply(*call, *items, atomic || structural, 201, false, keep);
+  });
+}
+
+Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus, bool deleted,
+                          bool& keep) const {
+  Reply reply;
+  reply.kind = ReplyKind::batch;
+  reply.collection = call.collection->name;
+  reply.singular = call.collection->singular;
+  render::BatchCounts counts;
+  counts.receivedItemsCount = items.size();
+  for (size_t i = 0; i < items.size(); ++i) (items[i].error ? counts.invalidItems : counts.validItems).push_back(i);
+  for (size_t i : counts.invalidItems) {
+    render::Failure f;
+    f.index = i;
+    f.rawData.CopyFrom(items[i].raw, f.rawData.GetAllocator());
+    f.errors = itemErrors(*items[i].error);
+    reply.failures.push_back(std::move(f));
+  }
+  bool anyFailed = !counts.invalidItems.empty();
+  if (anyFailed && (atomic || counts.validItems.empty())) {
+    // Nothing is saved: the reply names what to fix.
+    keep = false;
+    reply.status = 422;
+    reply.kind = ReplyKind::error;
+    reply.error = ErrorObject(Reason::batch_invalid, std::to_string(counts.invalidItems.size()) + " of " +
+                                                         std::to_string(items.size()) + " items are invalid");
+    reply.batch = std::move(counts);
+    return reply;
+  }
+  keep = true;
+  reply.status = anyFailed ? 207 : okStatus;
+  auto& a = reply.data.GetAllocator();
+  reply.data.SetArray();
+  for (size_t i : counts.validItems) {
+    rapidjson::Value v;
+    if (deleted) {
+      v.SetObject();
+      v.AddMember("id", rapidjson::Value(items[i].record->id.c_str(), a), a);
+      v.AddMember("deleted", true, a);
+    } else {
+      recordJson(*call.collection, *items[i].record, nullptr, v, a);
+    }
+    reply.data.PushBack(v, a);
+  }
+  reply.dateFields = {"createdAt", "updatedAt"};
+  reply.batch = std::move(counts);
+  return reply;
+}
+
+// ------------------------------------------------------------------ one record
+
+void Service::replaceRecord(const CallPtr& call) { patchOrReplace(call, WriteMode::replace); }
+void Service::patchRecord(const CallPtr& call) { patchOrReplace(call, WriteMode::patch); }
+
+void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
+  if (auto e = onlyParams(call->query, {"envelope", "access_token"})) return finish(*call, Reply::failure(*e));
+  // The record first (404/403 before any body error), by id only.
+  store::Record current;
+  if (auto e = store_.get(*call->collection, call->match.id, current); e || current.id != call->match.id)
+    return finish(*call, Reply::failure(e.status == store::Status::unavailable ? storeError(e, call->request)
+                                                                               : ErrorObject(Reason::not_found)));
+  if (auto denied = denyWrite(*call, current)) return finish(*call, Reply::failure(*denied));
+  auto body = std::make_shared<rapidjson::Document>();
+  if (auto e = readBody(*call, *body)) return finish(*call, Reply::failure(*e));
+  if (!body->IsObject())
+    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json, "The body must be a JSON object describing one " +
+                                                                              call->collection->singular + ".")));
+  auto replacement = std::make_shared<rapidjson::Document>();
+  if (mode == WriteMode::replace)
+    if (auto e = buildValues(*call->rules, *body, mode, nullptr, *replacement)) return finish(*call, Reply::failure(*e));
+  bool hasIfMatch = call->request.hasHeader("If-Match");
+  std::string ifMatch(call->request.header("If-Match"));
+  submit(call, [=, this](store::WriteTxn& txn, bool& keep) {
+    const CollectionSpec& spec = *call->collection;
+    store::Record r;
+    if (auto e = txn.get(spec, call->match.id, r); e || r.id != call->match.id)
+      return Reply::failure(e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found)
+                                                                      : writeError(e, spec, call->request));
+    if (auto denied = denyWrite(*call, r)) return Reply::failure(*denied);
+    if (hasIfMatch && !etagListMatches(ifMatch, etagOf(r), false))
+      return Reply::failure(ErrorObject(Reason::precondition_failed));
+    if (mode == WriteMode::patch) {
+      rapidjson::Document merged;
+      if (auto e = buildValues(*call->rules, *body, mode, &r.values, merged)) return Reply::failure(*e);
+      r.values.Swap(merged);
+    } else {
+      r.values.Swap(*replacement);
+    }
+    r.updatedAt = std::max(nowMillis(), r.createdAt);
+    r.version += 1;
+    if (auto e = txn.update(spec, r)) return Reply::failure(writeError(e, spec, call->request));
+    keep = true;
+    return recordReply(*call, r, 200, ReplyKind::updated);
+  });
+}
+
+void Service::deleteRecord(const CallPtr& call) {
+  if (auto e = onlyParams(call->query, {"envelope", "access_token"})) return finish(*call, Reply::failure(*e));
+  store::Record current;
+  if (auto e = store_.get(*call->collection, call->match.id, current); e || current.id != call->match.id)
+    return finish(*call, Reply::failure(e.status == store::Status::unavailable ? storeError(e, call->request)
+                                                                               : ErrorObject(Reason::not_found)));
+  if (auto denied = denyWrite(*call, current)) return finish(*call, Reply::failure(*denied));
+  bool hasIfMatch = call->request.hasHeader("If-Match");
+  std::string ifMatch(call->request.header("If-Match"));
+  submit(call, [=, this](store::WriteTxn& txn, bool& keep) {
+    const CollectionSpec& spec = *call->collection;
+    const std::string& id = call->match.id;
+    store::Record r;
+    if (auto e = txn.get(spec, id, r); e || r.id != id)
+      return Reply::failure(e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found)
+                                                                      : writeError(e, spec, call->request));
+    if (auto denied = denyWrite(*call, r)) return Reply::failure(*denied);
+    if (hasIfMatch && !etagListMatches(ifMatch, etagOf(r), false))
+      return Reply::failure(ErrorObject(Reason::precondition_failed));
+    if (auto e = txn.remove(spec, id)) return Reply::failure(writeError(e, spec, call->request));
+    keep = true;
+    Reply reply;
+    reply.kind = ReplyKind::deleted;
+    reply.collection = spec.name;
+    reply.singular = spec.singular;
+    auto& a = reply.data.GetAllocator();
+    reply.data.SetObject();
+    reply.data.AddMember("id", rapidjson::Value(id.c_str(), static_cast<rapidjson::SizeType>(id.size()), a), a);
+    reply.data.AddMember("deleted", true, a);
+    reply.message = "Your " + spec.singular + " (id: " + id + ") was deleted";
+    return reply;
+  });
+}
+
+// ------------------------------------------------------------------ batches
+
+namespace {
+
+// Ids of a PATCH or DELETE batch must be unique within it: a repeat is refused with the whole batch.
+void markRepeatedIds(std::vector<BatchItem>& items, const std::vector<std::string>& ids, bool& structural) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (!ids[i].empty() && ids[i] == ids[j]) {
+        items[i].error = ErrorObject(Reason::unique_violation, "The id " + ids[i] +
+                                                                    " appears more than once in this batch.")
+                             .withField("id");
+        structural = true;
+        break;
+      }
+}
+
+}  // namespace
+
+std::optional<ErrorObject> Service::batchSize(size_t n) const {
+  if (n == 0) return ErrorObject(Reason::empty_batch);
+  if (n > config_.server.maxBatchItems)
+    return ErrorObject(Reason::payload_too_large, "The batch has " + std::to_string(n) + " items; at most " +
+                                                      std::to_string(config_.server.maxBatchItems) + " are allowed.");
+  return std::nullopt;
+}
+
+void Service::patchRecords(const CallPtr& call) {
+  if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
+  const std::string* atomicParam = findParam(call->query, "atomic");
+  if (atomicParam && *atomicParam != "true" && *atomicParam != "false")
+    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
+  bool atomic = !atomicParam || *atomicParam == "true";
+  rapidjson::Document body;
+  if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
+  if (!body.IsArray())
+    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json,
+                                                    "PATCH on a collection takes an array of objects, each with its "
+                                                    "\"id\".")));
+  if (auto e = batchSize(body.Size())) return finish(*call, Reply::failure(*e));
+  size_t n = body.Size();
+  auto items = std::make_shared<std::vector<BatchItem>>(n);
+  std::vector<std::string> ids(n);
+  bool structural = false;
+  for (size_t i = 0; i < n; ++i) {
+    BatchItem& it = (*items)[i];
+    it.raw.CopyFrom(body[static_cast<rapidjson::SizeType>(i)], it.raw.GetAllocator());
+    auto idIt = it.raw.IsObject() ? it.raw.FindMember("id") : it.raw.MemberEnd();
+    if (!it.raw.IsObject() || idIt == it.raw.MemberEnd() || !idIt->value.IsString()) {
+      it.error = ErrorObject(Reason::invalid_json, "Item " + std::to_string(i) + " must be an object with an \"id\".");
+      structural = true;
+      continue;
+    }
+    ids[i].assign(idIt->value.GetString(), idIt->value.GetStringLength());
+  }
+  markRepeatedIds(*items, ids, structural);
+  submit(call, [this, call, items, ids, atomic, structural](store::WriteTxn& txn, bool& keep) {
+    const CollectionSpec& spec = *call->collection;
+    for (size_t i = 0; i < items->size() && !structural; ++i) {
+      BatchItem& it = (*items)[i];
+      store::Record r;
+      if (auto e = txn.get(spec, ids[i], r); e || r.id != ids[i]) {
+        it.error = e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found,
+                                                                           "There is no " + spec.singular + " " + ids[i] + ".")
+                                                             : writeError(e, spec, call->request);
+        continue;
+      }
+      if (auto denied = denyWrite(*call, r)) {
+        it.error = std::move(*denied);
+        continue;
+      }
+      rapidjson::Document patch;
+      patch.CopyFrom(it.raw, patch.GetAllocator());
+      patch.RemoveMember("id");
+      rapidjson::Document merged;
+      if (auto e = buildValues(*call->rules, patch, WriteMode::patch, &r.values, merged)) {
+        it.error = std::move(*e);
+        continue;
+      }
+      r.values.Swap(merged);
+      r.updatedAt = std::max(nowMillis(), r.createdAt);
+      r.version += 1;
+      if (auto e = txn.update(spec, r)) {
+        it.error = writeError(e, spec, call->request);
+        continue;
+      }
+      it.record = std::move(r);
+    }
+    return batchReply(*call, *items, atomic || structural, 200, false, keep);
+  });
+}
+
+void Service::deleteRecords(const CallPtr& call) {
+  if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic", "ids"}))
+    return finish(*call, Reply::failure(*e));
+  const std::string* atomicParam = findParam(call->query, "atomic");
+  if (atomicParam && *atomicParam != "true" && *atomicParam != "false")
+    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
+  bool atomic = !atomicParam || *atomicParam == "true";
+  // The ids: ?ids=a,b,c or a JSON array body.
+  rapidjson::Document list(rapidjson::kArrayType);
+  if (const std::string* q = findParam(call->query, "ids")) {
+    std::string_view rest = *q;
+    while (!rest.empty()) {
+      size_t comma = rest.find(',');
+      std::string_view id = rest.substr(0, comma);
+      list.PushBack(rapidjson::Value(id.data(), static_cast<rapidjson::SizeType>(id.size()), list.GetAllocator()),
+                    list.GetAllocator());
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  } else if (!call->request.body.empty()) {
+    if (auto e = readBody(*call, list)) return finish(*call, Reply::failure(*e));
+    if (!list.IsArray())
+      return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json,
+                                                      "DELETE on a collection takes an array of ids, or ?ids=a,b,c.")));
+  }
+  if (auto e = batchSize(list.Size())) return finish(*call, Reply::failure(*e));
+  size_t n = list.Size();
+  auto items = std::make_shared<std::vector<BatchItem>>(n);
+  std::vector<std::string> ids(n);
+  bool structural = false;
+  for (size_t i = 0; i < n; ++i) {
+    BatchItem& it = (*items)[i];
+    it.raw.CopyFrom(list[static_cast<rapidjson::SizeType>(i)], it.raw.GetAllocator());
+    if (!it.raw.IsString() || it.raw.GetStringLength() == 0) {
+      it.error = ErrorObject(Reason::invalid_json, "Item " + std::to_string(i) + " must be a record id (a string).");
+      structural = true;
+      continue;
+    }
+    ids[i].assign(it.raw.GetString(), it.raw.GetStringLength());
+  }
+  markRepeatedIds(*items, ids, structural);
+  submit(call, [this, call, items, ids, atomic, structural](store::WriteTxn& txn, bool& keep) {
+    const CollectionSpec& spec = *call->collection;
+    for (size_t i = 0; i < items->size() && !structural; ++i) {
+      BatchItem& it = (*items)[i];
+      store::Record r;
+      if (auto e = txn.get(spec, ids[i], r); e || r.id != ids[i]) {
+        it.error = e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found,
+                                                                           "There is no " + spec.singular + " " + ids[i] + ".")
+                                                             : writeError(e, spec, call->request);
+        continue;
+      }
+      if (auto denied = denyWrite(*call, r)) {
+        it.error = std::move(*denied);
+        continue;
+      }
+      if (auto e = txn.remove(spec, ids[i])) {
+        it.error = writeError(e, spec, call->request);
+        continue;
+      }
+      it.record = std::move(r);
+    }
+    return batchReply(*call, *items, atomic || structural, 200, true, keep);
+  });
+}
+
+
+}  // namespace restd::api
