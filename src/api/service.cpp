@@ -171,6 +171,7 @@ http::Response Service::toWire(const Call& call, Reply reply) const {
   ctx.resource = call.match.resource.empty() ? call.request.path : std::string_view(call.match.resource);
   ctx.instance = call.request.path;
   ctx.docsUrl = config_.server.docsUrl;
+  ctx.method = call.request.method;
   render::Rendered out = render::renderReply(*call.profile, reply, ctx);
 
   http::Response res;

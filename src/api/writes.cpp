@@ -208,6 +208,7 @@ Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool 
                           bool& keep) const {
   Reply reply;
   reply.kind = ReplyKind::batch;
+  reply.action = deleted ? "deleted" : okStatus == 201 ? "created" : "updated";
   reply.collection = call.collection->name;
   reply.singular = call.collection->singular;
   render::BatchCounts counts;

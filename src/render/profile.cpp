@@ -2,17 +2,38 @@
 
 #include "render/tree_writer.h"
 
+#include <array>
+
 namespace restd::render {
 
 const Profile& standardProfile();
+const Profile& problemProfile();
+const Profile& requestResultProfile();
+const Profile& successFlagProfile();
+const Profile& plainProfile();
+const Profile& dataMetaProfile();
+const Profile& resultMetadataProfile();
+
+namespace {
+const std::array<const Profile*, 7>& allProfiles() {
+  static const std::array<const Profile*, 7> all = {&standardProfile(),    &problemProfile(),  &requestResultProfile(),
+                                                    &successFlagProfile(), &plainProfile(),    &dataMetaProfile(),
+                                                    &resultMetadataProfile()};
+  return all;
+}
+}  // namespace
 
 const Profile* findProfile(std::string_view name) {
-  for (const Profile* p : {&standardProfile()})
+  for (const Profile* p : allProfiles())
     if (p->name() == name) return p;
   return nullptr;
 }
 
-std::vector<std::string_view> profileNames() { return {standardProfile().name()}; }
+std::vector<std::string_view> profileNames() {
+  std::vector<std::string_view> names;
+  for (const Profile* p : allProfiles()) names.push_back(p->name());
+  return names;
+}
 
 Rendered renderReply(const Profile& profile, const Reply& reply, const RenderContext& ctx) {
   Rendered out;

@@ -20,6 +20,7 @@ struct RenderContext {
   std::string_view resource;   // path below base_path as requested, without the query
   std::string_view instance;   // full request path (problem profile)
   std::string_view docsUrl;    // server.docs_url
+  std::string_view method;     // the request's method (GET replies are bare in some profiles)
 };
 
 struct Rendered {

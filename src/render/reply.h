@@ -65,6 +65,7 @@ struct Reply {
   std::string collection;                   // collection name, for naming records ("things")
   std::string singular;                     // its singular ("thing")
   std::vector<std::string> dateFields;      // record keys holding dates (profiles may re-lay them out)
+  std::string action;                       // batch: "created", "updated" or "deleted"
   std::string documentBody;                 // kind == document
   std::string documentType;                 // kind == document: Content-Type
 

@@ -1,52 +1,26 @@
-// The `standard` profile: restd's own envelope (SPEC §6).
+// `standard`: restd's own envelope (SPEC §6).
 //   success: {"data": …, "pagination": {…}?, "failures": […]?, "meta": {…}}
 //   error:   {"error": {error object}, "failures": […]?, "meta": {…}}
 #include "common/time.h"
-#include "render/profile.h"
-#include "render/tree_writer.h"
+#include "render/layout.h"
 
 namespace restd::render {
 namespace {
-
-void writeFailures(TreeWriter& w, const Reply& r, std::string_view docsUrl) {
-  w.key("failures");
-  w.startArray("failure");
-  for (const auto& f : r.failures) {
-    w.startObject();
-    w.key("index");
-    w.integer(static_cast<int64_t>(f.index));
-    w.key("rawData");
-    w.value(f.rawData);
-    w.key("errors");
-    w.startArray("error");
-    for (const auto& e : f.errors) writeErrorObject(w, e, docsUrl);
-    w.endArray();
-    w.endObject();
-  }
-  w.endArray();
-}
-
-void writeIndexList(TreeWriter& w, std::string_view key, const std::vector<size_t>& items) {
-  w.key(key);
-  w.startArray("item");
-  for (size_t i : items) w.integer(static_cast<int64_t>(i));
-  w.endArray();
-}
 
 class StandardProfile final : public Profile {
  public:
   std::string_view name() const override { return "standard"; }
 
   void render(const Reply& r, const RenderContext& ctx, Rendered& out) const override {
-    auto w = ctx.format == Format::xml ? makeXmlWriter("response", "") : makeJsonWriter();
+    auto w = writerFor(ctx);
+    RecordStyle style;
     w->startObject();
     if (r.error) {
       w->key("error");
       writeErrorObject(*w, *r.error, ctx.docsUrl);
     } else {
       w->key("data");
-      // A list of records is named by the collection's singular in XML.
-      w->value(r.data, r.singular.empty() ? std::string_view("item") : std::string_view(r.singular));
+      writeData(*w, r, style);
       if (r.pagination) {
         const Pagination& p = *r.pagination;
         w->key("pagination");
@@ -59,7 +33,7 @@ class StandardProfile final : public Profile {
         w->endObject();
       }
     }
-    if (!r.failures.empty()) writeFailures(*w, r, ctx.docsUrl);
+    if (!r.failures.empty()) writeFailures(*w, r, ctx.docsUrl, style);
     w->key("meta");
     w->startObject();
     w->key("requestId");
@@ -70,16 +44,11 @@ class StandardProfile final : public Profile {
       w->key("message");
       w->string(*r.message);
     }
-    if (r.batch) {
-      w->key("receivedItemsCount");
-      w->integer(static_cast<int64_t>(r.batch->receivedItemsCount));
-      writeIndexList(*w, "validItems", r.batch->validItems);
-      writeIndexList(*w, "invalidItems", r.batch->invalidItems);
-    }
+    if (r.batch) writeBatchCounts(*w, *r.batch);
     w->endObject();
     w->endObject();
     out.body = w->finish();
-    out.contentType = ctx.format == Format::xml ? "application/xml; charset=utf-8" : "application/json; charset=utf-8";
+    out.contentType = contentTypeFor(ctx);
   }
 };
 

@@ -1,0 +1,140 @@
+#include "render/layout.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "common/time.h"
+
+namespace restd::render {
+namespace {
+
+// Splits an instant into local calendar fields in the configured zone.
+struct Local {
+  std::tm tm;
+  int offset;
+};
+Local local(int64_t ms) {
+  SysTime t{std::chrono::milliseconds(ms)};
+  int off = TimeZone::offsetSeconds(t);
+  time_t secs = static_cast<time_t>((ms >= 0 ? ms / 1000 : (ms - 999) / 1000) + off);
+  Local l{};
+  gmtime_r(&secs, &l.tm);
+  l.offset = off;
+  return l;
+}
+
+std::string offsetText(int off, bool colon) {
+  char buf[24];
+  int a = (off < 0 ? -off : off) % (100 * 3600);
+  std::snprintf(buf, sizeof buf, colon ? "%c%02d:%02d" : "%c%02d%02d", off < 0 ? '-' : '+', a / 3600, (a / 60) % 60);
+  return buf;
+}
+
+}  // namespace
+
+std::string rfc3339Layout(int64_t ms) { return formatRfc3339Millis(ms); }
+
+std::string compactOffsetLayout(int64_t ms) {
+  Local l = local(ms);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", l.tm.tm_year + 1900, l.tm.tm_mon + 1, l.tm.tm_mday,
+                l.tm.tm_hour, l.tm.tm_min, l.tm.tm_sec);
+  return buf + offsetText(l.offset, false);
+}
+
+std::string rfc2822Layout(int64_t ms) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  Local l = local(ms);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d ", kDays[l.tm.tm_wday], l.tm.tm_mday,
+                kMonths[l.tm.tm_mon], l.tm.tm_year + 1900, l.tm.tm_hour, l.tm.tm_min, l.tm.tm_sec);
+  return buf + offsetText(l.offset, false);
+}
+
+bool holdsRecords(const Reply& r) {
+  switch (r.kind) {
+    case ReplyKind::record:
+    case ReplyKind::list:
+    case ReplyKind::created:
+    case ReplyKind::updated:
+    case ReplyKind::deleted:
+    case ReplyKind::batch: return true;
+    default: return false;
+  }
+}
+
+void writeRecord(TreeWriter& w, const Reply& r, const rapidjson::Value& record, const RecordStyle& style) {
+  if (!record.IsObject()) return w.value(record);
+  w.startObject();
+  for (auto& m : record.GetObject()) {
+    std::string_view k(m.name.GetString(), m.name.GetStringLength());
+    bool isDate = m.value.IsString() && std::find(r.dateFields.begin(), r.dateFields.end(), k) != r.dateFields.end();
+    w.key(k == "id" ? style.idKey : k);
+    if (isDate && style.dates) {
+      auto ms = parseRfc3339Millis(std::string_view(m.value.GetString(), m.value.GetStringLength()));
+      if (ms) {
+        w.string((*style.dates)(*ms));
+        continue;
+      }
+    }
+    w.value(m.value, xmlItemName(k));
+  }
+  w.endObject();
+}
+
+void writeData(TreeWriter& w, const Reply& r, const RecordStyle& style) {
+  if (!holdsRecords(r) && r.kind != ReplyKind::authenticate) return w.value(r.data);
+  if (r.data.IsArray()) {
+    w.startArray(recordKey(r));
+    for (auto& e : r.data.GetArray()) writeRecord(w, r, e, style);
+    w.endArray();
+    return;
+  }
+  writeRecord(w, r, r.data, style);
+}
+
+void writeFailures(TreeWriter& w, const Reply& r, std::string_view docsUrl, const RecordStyle& style) {
+  w.key("failures");
+  w.startArray("failure");
+  for (const auto& f : r.failures) {
+    w.startObject();
+    w.key("index");
+    w.integer(static_cast<int64_t>(f.index));
+    w.key("rawData");
+    if (f.rawData.IsObject()) writeRecord(w, r, f.rawData, RecordStyle{nullptr, style.idKey});
+    else w.value(f.rawData);
+    w.key("errors");
+    w.startArray("error");
+    for (const auto& e : f.errors) writeErrorObject(w, e, docsUrl);
+    w.endArray();
+    w.endObject();
+  }
+  w.endArray();
+}
+
+void writeBatchCounts(TreeWriter& w, const BatchCounts& c) {
+  w.key("receivedItemsCount");
+  w.integer(static_cast<int64_t>(c.receivedItemsCount));
+  for (auto [key, list] : {std::pair{"validItems", &c.validItems}, std::pair{"invalidItems", &c.invalidItems}}) {
+    w.key(key);
+    w.startArray("item");
+    for (size_t i : *list) w.integer(static_cast<int64_t>(i));
+    w.endArray();
+  }
+}
+
+std::string_view recordsKey(const Reply& r) { return r.collection.empty() ? std::string_view("items") : r.collection; }
+std::string_view recordKey(const Reply& r) { return r.singular.empty() ? std::string_view("item") : r.singular; }
+
+std::unique_ptr<TreeWriter> writerFor(const RenderContext& ctx, std::string_view xmlRoot, std::string_view xmlns) {
+  return ctx.format == Format::xml ? makeXmlWriter(xmlRoot, xmlns) : makeJsonWriter();
+}
+
+std::string contentTypeFor(const RenderContext& ctx) {
+  return ctx.format == Format::xml ? "application/xml; charset=utf-8" : "application/json; charset=utf-8";
+}
+
+}  // namespace restd::render
