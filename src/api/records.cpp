@@ -25,7 +25,7 @@ ErrorObject Service::storeError(const store::Error& e, const http::Request& requ
     case store::Status::uniqueViolation:
       return ErrorObject(Reason::unique_violation,
                          "Another record already has this value in the unique field \"" + e.field + "\".")
-          .withField(e.field);
+          .withField(e.field);  // field names the column, as SPEC §10 asks of a 409
     case store::Status::unavailable:
       http::AccessLog::internalError(request.requestId, e.detail);
       return ErrorObject(Reason::storage_unavailable);

@@ -143,22 +143,12 @@ void Service::dispatch(const CallPtr& call) {
 }
 
 http::Response Service::protocolError(Reason reason, const http::Request& request) {
+  // A request refused before it was complete: the default profile, JSON.
+  Call call(request, nullptr);
+  call.profile = defaultProfile_;
   Reply reply = Reply::failure(ErrorObject(reason));
   if (reason == Reason::overloaded) reply.header("Retry-After", "1");
-  render::RenderContext ctx;
-  ctx.requestId = request.requestId;
-  ctx.now = std::chrono::system_clock::now();
-  ctx.resource = request.path;
-  ctx.instance = request.path;
-  ctx.docsUrl = config_.server.docsUrl;
-  render::Rendered out = render::renderReply(*defaultProfile_, reply, ctx);
-  http::Response res;
-  res.status = reply.status;
-  res.reasonPhrase = std::move(out.reasonPhrase);
-  res.contentType = std::move(out.contentType);
-  res.body = std::move(out.body);
-  res.headers = std::move(reply.headers);
-  return res;
+  return toWire(call, std::move(reply));
 }
 
 void Service::finish(const Call& call, Reply reply) const { call.respond(toWire(call, std::move(reply))); }

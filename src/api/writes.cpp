@@ -21,22 +21,6 @@ using render::ReplyKind;
 
 namespace {
 
-ErrorObject writeError(const store::Error& e, const CollectionSpec& spec, const http::Request& request) {
-  switch (e.status) {
-    case store::Status::uniqueViolation:
-      return ErrorObject(Reason::unique_violation, "Another " + spec.singular +
-                                                       " already has this value in the unique field \"" + e.field + "\".")
-          .withField(e.field);
-    case store::Status::notFound: return ErrorObject(Reason::not_found);
-    case store::Status::unavailable:
-      http::AccessLog::internalError(request.requestId, e.detail);
-      return ErrorObject(Reason::storage_unavailable);
-    default:
-      http::AccessLog::internalError(request.requestId, e.detail);
-      return ErrorObject(Reason::internal);
-  }
-}
-
 // The errors of a failed batch item: one per field when validation found several.
 std::vector<ErrorObject> itemErrors(const ErrorObject& e) {
   if (e.details.empty()) return {e};
@@ -73,6 +57,24 @@ std::string headerJson(const std::vector<std::pair<std::string, std::string>>& h
 }
 
 }  // namespace
+
+static std::optional<bool> atomicMode(const QueryParams& query) {
+  const std::string* p = findParam(query, "atomic");
+  if (!p || *p == "true") return true;
+  if (*p == "false") return false;
+  return std::nullopt;
+}
+
+std::optional<ErrorObject> Service::loadForBatch(store::WriteTxn& txn, const Call& call, const std::string& id,
+                                                 store::Record& r) const {
+  const CollectionSpec& spec = *call.collection;
+  if (auto e = txn.get(spec, id, r); e || r.id != id) {
+    if (e.status == store::Status::notFound || !e)
+      return ErrorObject(Reason::not_found, "There is no " + spec.singular + " " + id + ".");
+    return storeError(e, call.request);
+  }
+  return denyWrite(call, r);
+}
 
 std::optional<ErrorObject> Service::denyWrite(const Call& call, const store::Record& r) const {
   if (!canSee(call, r)) return ErrorObject(Reason::not_found);
@@ -118,7 +120,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
             return false;
           }
           if (e.status != store::Status::notFound) {
-            *out = toWire(*call, Reply::failure(writeError(e, *call->collection, call->request)));
+            *out = toWire(*call, Reply::failure(storeError(e, call->request)));
             return false;
           }
         }
@@ -129,7 +131,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
           store::StoredReply r{requestHash, out->status, out->contentType, headerJson(out->headers), out->body,
                                nowMillis()};
           if (auto e = txn.putStoredReply(userId, key, r)) {
-            *out = toWire(*call, Reply::failure(writeError(e, *call->collection, call->request)));
+            *out = toWire(*call, Reply::failure(storeError(e, call->request)));
             return false;
           }
         }
@@ -145,10 +147,8 @@ void Service::submit(const CallPtr& call, TxnWork work) {
 
 void Service::createRecords(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
-  const std::string* atomicParam = findParam(call->query, "atomic");
-  if (atomicParam && *atomicParam != "true" && *atomicParam != "false")
-    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
-  bool atomic = !atomicParam || *atomicParam == "true";
+  auto atomic = atomicMode(call->query);
+  if (!atomic) return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
   rapidjson::Document body;
   if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
   const CollectionSpec* spec = call->collection;
@@ -160,7 +160,7 @@ void Service::createRecords(const CallPtr& call) {
       return finish(*call, Reply::failure(*e));
     return submit(call, [this, call, spec, owner, record](store::WriteTxn& txn, bool& keep) {
       prepareNew(txn, *spec, owner, *record);
-      if (auto e = txn.insert(*spec, *record)) return Reply::failure(writeError(e, *spec, call->request));
+      if (auto e = txn.insert(*spec, *record)) return Reply::failure(storeError(e, call->request));
       keep = true;
       Reply reply = recordReply(*call, *record, 201, ReplyKind::created);
       reply.header("Location", config_.server.basePath + "/" + spec->name + "/" + record->id);
@@ -191,12 +191,12 @@ void Service::createRecords(const CallPtr& call) {
     if (auto e = buildValues(*call->rules, it.raw, WriteMode::create, nullptr, r.values)) it.error = std::move(*e);
     else it.record = std::move(r);
   }
-  submit(call, [this, call, spec, owner, items, atomic, structural](store::WriteTxn& txn, bool& keep) {
+  submit(call, [this, call, spec, owner, items, atomic = *atomic, structural](store::WriteTxn& txn, bool& keep) {
     for (auto& it : *items) {
       if (it.error || structural) continue;
       prepareNew(txn, *spec, owner, *it.record);
       if (auto e = txn.insert(*spec, *it.record)) {
-        it.error = writeError(e, *spec, call->request);
+        it.error = storeError(e, call->request);
         it.record.reset();
       }
     }
@@ -280,7 +280,7 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
     store::Record r;
     if (auto e = txn.get(spec, call->match.id, r); e || r.id != call->match.id)
       return Reply::failure(e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found)
-                                                                      : writeError(e, spec, call->request));
+                                                                      : storeError(e, call->request));
     if (auto denied = denyWrite(*call, r)) return Reply::failure(*denied);
     if (hasIfMatch && !etagListMatches(ifMatch, etagOf(r), false))
       return Reply::failure(ErrorObject(Reason::precondition_failed));
@@ -293,7 +293,7 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
     }
     r.updatedAt = std::max(nowMillis(), r.createdAt);
     r.version += 1;
-    if (auto e = txn.update(spec, r)) return Reply::failure(writeError(e, spec, call->request));
+    if (auto e = txn.update(spec, r)) return Reply::failure(storeError(e, call->request));
     keep = true;
     return recordReply(*call, r, 200, ReplyKind::updated);
   });
@@ -314,11 +314,11 @@ void Service::deleteRecord(const CallPtr& call) {
     store::Record r;
     if (auto e = txn.get(spec, id, r); e || r.id != id)
       return Reply::failure(e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found)
-                                                                      : writeError(e, spec, call->request));
+                                                                      : storeError(e, call->request));
     if (auto denied = denyWrite(*call, r)) return Reply::failure(*denied);
     if (hasIfMatch && !etagListMatches(ifMatch, etagOf(r), false))
       return Reply::failure(ErrorObject(Reason::precondition_failed));
-    if (auto e = txn.remove(spec, id)) return Reply::failure(writeError(e, spec, call->request));
+    if (auto e = txn.remove(spec, id)) return Reply::failure(storeError(e, call->request));
     keep = true;
     Reply reply;
     reply.kind = ReplyKind::deleted;
@@ -362,10 +362,8 @@ std::optional<ErrorObject> Service::batchSize(size_t n) const {
 
 void Service::patchRecords(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
-  const std::string* atomicParam = findParam(call->query, "atomic");
-  if (atomicParam && *atomicParam != "true" && *atomicParam != "false")
-    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
-  bool atomic = !atomicParam || *atomicParam == "true";
+  auto atomic = atomicMode(call->query);
+  if (!atomic) return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
   rapidjson::Document body;
   if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
   if (!body.IsArray())
@@ -389,18 +387,12 @@ void Service::patchRecords(const CallPtr& call) {
     ids[i].assign(idIt->value.GetString(), idIt->value.GetStringLength());
   }
   markRepeatedIds(*items, ids, structural);
-  submit(call, [this, call, items, ids, atomic, structural](store::WriteTxn& txn, bool& keep) {
+  submit(call, [this, call, items, ids, atomic = *atomic, structural](store::WriteTxn& txn, bool& keep) {
     const CollectionSpec& spec = *call->collection;
     for (size_t i = 0; i < items->size() && !structural; ++i) {
       BatchItem& it = (*items)[i];
       store::Record r;
-      if (auto e = txn.get(spec, ids[i], r); e || r.id != ids[i]) {
-        it.error = e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found,
-                                                                           "There is no " + spec.singular + " " + ids[i] + ".")
-                                                             : writeError(e, spec, call->request);
-        continue;
-      }
-      if (auto denied = denyWrite(*call, r)) {
+      if (auto denied = loadForBatch(txn, *call, ids[i], r)) {
         it.error = std::move(*denied);
         continue;
       }
@@ -416,7 +408,7 @@ void Service::patchRecords(const CallPtr& call) {
       r.updatedAt = std::max(nowMillis(), r.createdAt);
       r.version += 1;
       if (auto e = txn.update(spec, r)) {
-        it.error = writeError(e, spec, call->request);
+        it.error = storeError(e, call->request);
         continue;
       }
       it.record = std::move(r);
@@ -428,10 +420,8 @@ void Service::patchRecords(const CallPtr& call) {
 void Service::deleteRecords(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic", "ids"}))
     return finish(*call, Reply::failure(*e));
-  const std::string* atomicParam = findParam(call->query, "atomic");
-  if (atomicParam && *atomicParam != "true" && *atomicParam != "false")
-    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
-  bool atomic = !atomicParam || *atomicParam == "true";
+  auto atomic = atomicMode(call->query);
+  if (!atomic) return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
   // The ids: ?ids=a,b,c or a JSON array body.
   rapidjson::Document list(rapidjson::kArrayType);
   if (const std::string* q = findParam(call->query, "ids")) {
@@ -465,23 +455,17 @@ void Service::deleteRecords(const CallPtr& call) {
     ids[i].assign(it.raw.GetString(), it.raw.GetStringLength());
   }
   markRepeatedIds(*items, ids, structural);
-  submit(call, [this, call, items, ids, atomic, structural](store::WriteTxn& txn, bool& keep) {
+  submit(call, [this, call, items, ids, atomic = *atomic, structural](store::WriteTxn& txn, bool& keep) {
     const CollectionSpec& spec = *call->collection;
     for (size_t i = 0; i < items->size() && !structural; ++i) {
       BatchItem& it = (*items)[i];
       store::Record r;
-      if (auto e = txn.get(spec, ids[i], r); e || r.id != ids[i]) {
-        it.error = e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found,
-                                                                           "There is no " + spec.singular + " " + ids[i] + ".")
-                                                             : writeError(e, spec, call->request);
-        continue;
-      }
-      if (auto denied = denyWrite(*call, r)) {
+      if (auto denied = loadForBatch(txn, *call, ids[i], r)) {
         it.error = std::move(*denied);
         continue;
       }
       if (auto e = txn.remove(spec, ids[i])) {
-        it.error = writeError(e, spec, call->request);
+        it.error = storeError(e, call->request);
         continue;
       }
       it.record = std::move(r);
