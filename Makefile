@@ -28,8 +28,13 @@ test-sanitize: deps
 	cmake --build $(SAN_DIR) -j $(JOBS)
 	cd $(SAN_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
-bench: build
-	@echo "make bench: the benchmark suite arrives with the benchmarks issue; nothing to run yet."
+BENCH_DIR ?= build-bench
+
+bench: deps
+	@bash scripts/install-deps.sh --bench
+	cmake -S . -B $(BENCH_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DRESTD_TESTS=OFF -DRESTD_BENCH=ON
+	cmake --build $(BENCH_DIR) -j $(JOBS)
+	BENCH_BUILD=$(BENCH_DIR) python3 bench/run.py
 
 clean:
-	rm -rf $(BUILD_DIR) $(SAN_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(BENCH_DIR)

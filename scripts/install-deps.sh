@@ -20,6 +20,12 @@ PACKAGES=(
   python3 curl              # end-to-end tests and the README's examples
 )
 
+# `--bench` adds what `make bench` needs: the load generator, a reference
+# server, the chart tool (and Node.js's npm, which the machine already has).
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(wrk nginx-light gnuplot-nox util-linux)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then

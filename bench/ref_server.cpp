@@ -1,0 +1,121 @@
+// Reference servers for `make bench` (not part of restd): the ceilings restd
+// is measured against, on the same machine, in the same run.
+//   ref_server static PORT FILE   R1: returns FILE's bytes for every request (HTTP ceiling)
+//   ref_server sqlite PORT DB     R2: GET /api/v2/things/{id} -> one prepared SQLite point
+//                                 lookup, rendered with RapidJSON (HTTP + one SQLite read)
+// One thread, keep-alive, Boost.Beast: the same HTTP library restd uses.
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <sqlite3.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string gStatic;
+sqlite3* gDb = nullptr;
+sqlite3_stmt* gLookup = nullptr;
+int gColumns = 0;
+
+void render(std::string_view id, http::response<http::string_body>& res) {
+  sqlite3_reset(gLookup);
+  sqlite3_bind_text(gLookup, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+  if (sqlite3_step(gLookup) != SQLITE_ROW) {
+    res.result(http::status::not_found);
+    res.body() = R"({"error":{"code":404}})";
+    return;
+  }
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("data");
+  w.StartObject();
+  for (int c = 0; c < gColumns; ++c) {
+    w.Key(sqlite3_column_name(gLookup, c));
+    switch (sqlite3_column_type(gLookup, c)) {
+      case SQLITE_INTEGER: w.Int64(sqlite3_column_int64(gLookup, c)); break;
+      case SQLITE_FLOAT: w.Double(sqlite3_column_double(gLookup, c)); break;
+      case SQLITE_NULL: w.Null(); break;
+      default:
+        w.String(reinterpret_cast<const char*>(sqlite3_column_text(gLookup, c)),
+                 static_cast<rapidjson::SizeType>(sqlite3_column_bytes(gLookup, c)));
+    }
+  }
+  w.EndObject();
+  w.Key("meta");
+  w.StartObject();
+  w.Key("requestId");
+  w.String("00000000000000000000");
+  w.EndObject();
+  w.EndObject();
+  res.body().assign(sb.GetString(), sb.GetSize());
+}
+
+asio::awaitable<void> session(tcp::socket socket) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request<http::string_body> req;
+    auto [ec, n] = co_await http::async_read(socket, buffer, req, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    http::response<http::string_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "ref");
+    res.set(http::field::content_type, "application/json; charset=utf-8");
+    if (gDb) {
+      std::string_view target = req.target();
+      render(target.substr(target.rfind('/') + 1), res);
+    } else {
+      res.body() = gStatic;
+    }
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    auto [wec, wn] = co_await http::async_write(socket, res, asio::as_tuple(asio::use_awaitable));
+    if (wec || !res.keep_alive()) co_return;
+  }
+}
+
+asio::awaitable<void> listen(tcp::acceptor& acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) continue;
+    socket.set_option(tcp::no_delay(true));
+    asio::co_spawn(acceptor.get_executor(), session(std::move(socket)), asio::detached);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: ref_server static PORT FILE | ref_server sqlite PORT DB\n");
+    return 2;
+  }
+  std::string mode = argv[1];
+  if (mode == "static") {
+    std::ifstream in(argv[3], std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    gStatic = ss.str();
+  } else {
+    if (sqlite3_open_v2(argv[3], &gDb, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return 1;
+    if (sqlite3_prepare_v2(gDb, "SELECT * FROM \"things\" WHERE \"id\" = ?", -1, &gLookup, nullptr) != SQLITE_OK) return 1;
+    gColumns = sqlite3_column_count(gLookup);
+  }
+  asio::io_context ioc(1);
+  tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(std::stoi(argv[2]))});
+  asio::co_spawn(ioc, listen(acceptor), asio::detached);
+  std::printf("ready\n");
+  std::fflush(stdout);
+  ioc.run();
+}

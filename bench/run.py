@@ -1,0 +1,397 @@
+#!/usr/bin/env python3
+"""make bench: restd against references measured in the same run.
+
+Every server is pinned to CPU 0 and wrk to CPU 1 (taskset); every figure is
+the median of 3 measured runs after a warm-up; ratios compare figures from
+this run only. QUICK=1 shortens every run (the whole thing in under 3 min).
+Writes bench/results/latest.md and bench/results/latest.png."""
+import base64
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.path.join(ROOT, os.environ.get("BENCH_BUILD", "build-bench"))
+QUICK = os.environ.get("QUICK") == "1"
+WARM, RUN, REPEAT = (1, 2, 3) if QUICK else (2, 5, 3)
+CONNS = 64
+RECORDS = 100_000
+SERVER_CPU, CLIENT_CPU = "0", "1"
+RESULTS = os.path.join(ROOT, "bench", "results")
+LUA = os.path.join(ROOT, "bench", "lua")
+
+# 10,000 client sockets here and as many in the server (which inherits this).
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (_hard, _hard))
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=30):
+    t = time.time()
+    while time.time() - t < timeout:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start(cmd, env=None, cwd=None):
+    return subprocess.Popen(["taskset", "-c", SERVER_CPU] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(os.environ, **(env or {})), cwd=cwd)
+
+
+def stop(p):
+    if p and p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def wrk(url, script, env, conns=CONNS, duration=None, extra=()):
+    cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{conns}", f"-d{duration or RUN}s", "--latency",
+           "-s", os.path.join(LUA, script)] + list(extra) + [url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **env), timeout=120).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for q in ("50", "99"):
+        m = re.search(rf"\s{q}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
+        if m:
+            v = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+            lat[q] = v
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, lat, int(errors.group(1)) if errors else 0, out
+
+
+def measure(name, url, script, env, conns=CONNS):
+    wrk(url, script, env, conns, duration=WARM)
+    runs = [wrk(url, script, env, conns) for _ in range(REPEAT)]
+    rps = statistics.median(r[0] for r in runs)
+    bad = sum(r[2] for r in runs)
+    log(f"  {name:<28} {rps:>12,.0f} req/s" + (f"   ({bad} non-2xx replies!)" if bad else ""))
+    return rps, bad
+
+
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def request(port, method, path, body=None, headers=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def main():
+    os.makedirs(RESULTS, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="restd-bench-")
+    restd = os.path.join(BUILD, "restd")
+    figures, notes = {}, []
+    procs = []
+    try:
+        # ---------------------------------------------------------------- restd
+        cfg = os.path.join(tmp, "restd.toml")
+        db = os.path.join(tmp, "restd.db")
+        with open(cfg, "w") as f:
+            f.write(f"""[server]
+listen = "127.0.0.1:{free_port()}"
+threads = 1
+access_log = "{os.path.join(tmp, 'access.log')}"
+max_in_flight = 100000
+[storage]
+url = "sqlite:{db}"
+durability = "full"
+[rate_limit]
+requests_per_minute = 0
+[collections.things.fields]
+name  = {{ type = "string", required = true }}
+price = {{ type = "number", min = 0 }}
+tags  = {{ type = "array" }}
+""")
+        port = int(re.search(r":(\d+)\"", open(cfg).read()).group(1))
+        env = {"RESTD_PASSWORD": "bench"}
+        subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg], env=dict(os.environ, **env),
+                       check=True, capture_output=True)
+        key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        p = start([restd, "serve", "--config", cfg])
+        procs.append(p)
+        wait_port(port)
+        st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+        token = json.loads(body)["data"]["access_token"]
+        auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+        log(f"loading {RECORDS:,} records ...")
+        t = time.time()
+        for b in range(RECORDS // 1000):
+            items = [{"name": f"thing {b * 1000 + i}", "price": (b * 1000 + i) % 997 / 10, "tags": ["bench", "x"]}
+                     for i in range(1000)]
+            st, _ = request(port, "POST", "/api/v2/things", json.dumps(items), auth)
+            assert st == 201, st
+        log(f"  loaded in {time.time() - t:.1f} s")
+        ids = [r[0] for r in sqlite3.connect(db).execute('SELECT id FROM "things"')]
+        ids_file = os.path.join(tmp, "ids")
+        open(ids_file, "w").write("\n".join(ids[::10]) + "\n")
+        pages = os.path.join(tmp, "pages")
+        open(pages, "w").write("\n".join(f"/api/v2/things?per_page=20&page={n}" for n in range(1, RECORDS // 20, 7)) + "\n")
+        cursors = os.path.join(tmp, "cursors")
+        with open(cursors, "w") as f:
+            for i in ids[RECORDS // 2::97]:   # deep: the second half of the collection
+                c = base64.urlsafe_b64encode(json.dumps(["", i], separators=(",", ":")).encode()).decode().rstrip("=")
+                f.write(f"/api/v2/things?per_page=20&cursor={c}\n")
+        s1_env = {"IDS": ids_file, "PREFIX": "/api/v2/things/", "TOKEN": token}
+        base = f"http://127.0.0.1:{port}"
+        st, s1_body = request(port, "GET", "/api/v2/things/" + ids[5], headers=auth)
+
+        log("restd:")
+        figures["S1"] = measure("S1 GET one (Bearer)", base, "get_ids.lua", s1_env)[0]
+        figures["S2"] = measure("S2 GET page N + count", base, "get_paths.lua", {"PATHS": pages, "TOKEN": token})[0]
+        figures["S3"] = measure("S3 cursor, deep", base, "get_paths.lua", {"PATHS": cursors, "TOKEN": token})[0]
+        one = os.path.join(tmp, "one.json")
+        open(one, "w").write(json.dumps({"name": "posted", "price": 1.5, "tags": ["a"]}))
+        figures["S4"] = measure("S4 POST one (durable)", base, "post.lua",
+                                {"BODY_FILE": one, "PATH_": "/api/v2/things", "TOKEN": token})[0]
+        thousand = os.path.join(tmp, "thousand.json")
+        open(thousand, "w").write(json.dumps([{"name": f"bulk {i}", "price": 2, "tags": ["b"]} for i in range(1000)]))
+        s5 = measure("S5 POST 1000 (req/s)", base, "post.lua",
+                     {"BODY_FILE": thousand, "PATH_": "/api/v2/things", "TOKEN": token}, conns=4)[0]
+        figures["S5"] = s5 * 1000
+        log(f"  {'S5 records/s':<28} {figures['S5']:>12,.0f}")
+        figures["S6"] = measure("S6 GET /healthz", base, "get_paths.lua",
+                                {"PATHS": _write(tmp, "health", "/healthz\n")})[0]
+        # S8: p50/p99 at half of S1's peak, paced
+        rate = figures["S1"] / 2
+        wrk(base, "paced.lua", dict(s1_env, RATE=str(rate), CONNS="16"), conns=16, duration=WARM)
+        _, lat, _, _ = wrk(base, "paced.lua", dict(s1_env, RATE=str(rate), CONNS="16"), conns=16, duration=RUN * 2)
+        figures["S8_p50_ms"], figures["S8_p99_ms"] = lat.get("50", 0), lat.get("99", 0)
+        log(f"  S8 at {rate:,.0f} req/s: p50 {figures['S8_p50_ms']:.3f} ms, p99 {figures['S8_p99_ms']:.3f} ms")
+        stop(p)
+        procs.remove(p)
+        # S7: memory idle with the data, then with 10,000 idle keep-alive connections
+        p = start([restd, "serve", "--config", cfg])
+        procs.append(p)
+        wait_port(port)
+        time.sleep(1)
+        idle = rss_kb(p.pid)
+        socks = []
+        for _ in range(10_000):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            socks.append(s)
+        for s in socks:
+            s.recv(4096)
+        time.sleep(1)
+        loaded = rss_kb(p.pid)
+        for s in socks:
+            s.close()
+        figures["S7_idle_MB"] = idle / 1024
+        figures["S7_10k_MB"] = (loaded - idle) / 1024
+        log(f"  S7 RSS idle {figures['S7_idle_MB']:.1f} MB; 10,000 idle connections add {figures['S7_10k_MB']:.1f} MB")
+        stop(p)
+        procs.remove(p)
+
+        # ---------------------------------------------------------------- references
+        ref = os.path.join(BUILD, "ref_server")
+        log("references:")
+        body_file = _write(tmp, "s1.json", s1_body.decode())
+        rport = free_port()
+        p = start([ref, "static", str(rport), body_file])
+        procs.append(p)
+        wait_port(rport)
+        figures["R1"] = measure("R1 Beast, bytes from memory", f"http://127.0.0.1:{rport}", "get_ids.lua", s1_env)[0]
+        stop(p)
+        procs.remove(p)
+        rport = free_port()
+        p = start([ref, "sqlite", str(rport), db])
+        procs.append(p)
+        wait_port(rport)
+        figures["R2"] = measure("R2 Beast + SQLite lookup", f"http://127.0.0.1:{rport}", "get_ids.lua", s1_env)[0]
+        stop(p)
+        procs.remove(p)
+        # R3: nginx, one worker, the S1 reply as a static file
+        www = os.path.join(tmp, "www")
+        os.makedirs(www)
+        shutil.copy(body_file, os.path.join(www, "thing.json"))
+        nport = free_port()
+        nconf = _write(tmp, "nginx.conf", f"""worker_processes 1; daemon off; pid {tmp}/nginx.pid;
+error_log {tmp}/nginx.err;
+events {{ worker_connections 4096; }}
+http {{ access_log off; keepalive_requests 100000000;
+  server {{ listen 127.0.0.1:{nport}; root {www};
+    location / {{ default_type application/json; try_files /thing.json =404; }} }} }}
+""")
+        p = start(["nginx", "-c", nconf, "-p", tmp])
+        procs.append(p)
+        wait_port(nport)
+        figures["R3"] = measure("R3 nginx static file", f"http://127.0.0.1:{nport}", "get_ids.lua", s1_env)[0]
+        stop(p)
+        procs.remove(p)
+        # R4: json-server 0.17 with the same 100,000 records
+        js = _json_server()
+        if js:
+            jdb = os.path.join(tmp, "db.json")
+            with open(jdb, "w") as f:
+                json.dump({"things": [{"id": i, "name": f"thing {i}", "price": i % 997 / 10, "tags": ["bench", "x"]}
+                                      for i in range(RECORDS)]}, f)
+            jport = free_port()
+            p = start(["node", js, "--port", str(jport), "--quiet", jdb])
+            procs.append(p)
+            wait_port(jport, timeout=120)
+            jids = _write(tmp, "jids", "\n".join(str(i) for i in range(0, RECORDS, 10)) + "\n")
+            jpages = _write(tmp, "jpages", "\n".join(f"/things?_page={n}&_limit=20" for n in range(1, RECORDS // 20, 7)) + "\n")
+            jurl = f"http://127.0.0.1:{jport}"
+            figures["R4_S1"] = measure("R4 json-server GET one", jurl, "get_ids.lua", {"IDS": jids, "PREFIX": "/things/"})[0]
+            figures["R4_S2"] = measure("R4 json-server GET page", jurl, "get_paths.lua", {"PATHS": jpages})[0]
+            figures["R4_S4"] = measure("R4 json-server POST one", jurl, "post.lua", {"BODY_FILE": one, "PATH_": "/things"},
+                                       conns=8)[0]
+            stop(p)
+            procs.remove(p)
+        else:
+            notes.append("json-server could not be installed from npm: R4 was not measured.")
+        # R5: raw SQLite, Google Benchmark
+        out = subprocess.run(["taskset", "-c", SERVER_CPU, os.path.join(BUILD, "bench_sqlite"), "--benchmark_format=json"]
+                             + (["--benchmark_min_time=0.2"] if QUICK else []),
+                             capture_output=True, text=True, timeout=600).stdout
+        for b in json.loads(out)["benchmarks"]:
+            figures["R5_" + b["name"].split("/")[0].replace("BM_", "")] = b["items_per_second"]
+        log(f"  R5 SQLite: lookups {figures['R5_PointLookup']:,.0f}/s, fsync-per-insert "
+            f"{figures['R5_InsertFsyncEach']:,.0f}/s, bulk {figures['R5_BulkInsert1000']:,.0f} rows/s")
+        micro = subprocess.run([os.path.join(BUILD, "bench_hot_paths"), "--benchmark_format=json"]
+                               + (["--benchmark_min_time=0.05"] if QUICK else ["--benchmark_min_time=0.2"]),
+                               capture_output=True, text=True, timeout=600).stdout
+        micro = [(b["name"], b["cpu_time"], b["time_unit"]) for b in json.loads(micro)["benchmarks"]]
+        report(figures, micro, notes)
+    finally:
+        for p in procs:
+            stop(p)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write(tmp, name, text):
+    path = os.path.join(tmp, name)
+    open(path, "w").write(text)
+    return path
+
+
+def _json_server():
+    """json-server 0.17 from npm, installed once into bench/.cache."""
+    cache = os.path.join(ROOT, "bench", ".cache")
+    cli = os.path.join(cache, "node_modules", "json-server", "lib", "cli", "bin.js")
+    if not os.path.exists(cli):
+        os.makedirs(cache, exist_ok=True)
+        r = subprocess.run(["npm", "install", "--prefix", cache, "--no-audit", "--no-fund", "json-server@0.17.4"],
+                           capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            log(r.stderr[-2000:])
+            return None
+    return cli
+
+
+def report(f, micro, notes):
+    def ratio(a, b):
+        return f.get(a, 0) / f[b] if f.get(b) else 0
+    targets = [
+        ("S1 >= 0.85 x R2", ratio("S1", "R2"), 0.85),
+        ("S1 >= 0.45 x R1", ratio("S1", "R1"), 0.45),
+        ("S6 >= 0.85 x R1", ratio("S6", "R1"), 0.85),
+        ("S1 >= 25 x R4", ratio("S1", "R4_S1"), 25),
+        ("S4 >= 8 x R5 fsync-per-insert", ratio("S4", "R5_InsertFsyncEach"), 8),
+        ("S5 >= 0.40 x R5 bulk insert", ratio("S5", "R5_BulkInsert1000"), 0.40),
+    ]
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    lines = ["# restd benchmark results", "",
+             f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+             f"- machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}",
+             f"- mode: {'QUICK' if QUICK else 'full'} — warm-up {WARM} s, {REPEAT} runs of {RUN} s, median; "
+             f"{CONNS} keep-alive connections; server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}; "
+             f"{RECORDS:,} records; restd with 1 I/O thread, durability full, access log to a file", "",
+             "## Throughput", "", "| scenario | requests/s |", "|---|---:|"]
+    names = {"S1": "S1 GET /things/{id}, Bearer token", "S2": "S2 GET /things?page=N (with total)",
+             "S3": "S3 cursor paging, deep", "S4": "S4 POST one record, durable", "S5": "S5 POST 1000-record arrays (records/s)",
+             "S6": "S6 GET /healthz", "R1": "R1 minimal Beast, S1 bytes from memory",
+             "R2": "R2 minimal Beast + SQLite point lookup", "R3": "R3 nginx, one worker, static file",
+             "R4_S1": "R4 json-server 0.17, GET one", "R4_S2": "R4 json-server 0.17, GET page",
+             "R4_S4": "R4 json-server 0.17, POST one", "R5_PointLookup": "R5 raw SQLite point lookups/s",
+             "R5_InsertFsyncEach": "R5 raw SQLite one-fsync-per-insert/s", "R5_BulkInsert1000": "R5 raw SQLite bulk insert rows/s"}
+    for k, label in names.items():
+        if k in f:
+            lines.append(f"| {label} | {f[k]:,.0f} |")
+    lines += ["", "## Latency and memory", "",
+              f"- S8: GET one at half of S1's peak ({f['S1'] / 2:,.0f} req/s, 16 connections, paced): "
+              f"p50 {f['S8_p50_ms']:.3f} ms, p99 {f['S8_p99_ms']:.3f} ms (target p99 <= 2 ms: "
+              f"{'met' if f['S8_p99_ms'] <= 2 else 'NOT met'})",
+              f"- S7: RSS idle after start with {RECORDS:,} records: {f['S7_idle_MB']:.1f} MB (target <= 40: "
+              f"{'met' if f['S7_idle_MB'] <= 40 else 'NOT met'}); 10,000 idle keep-alive connections add "
+              f"{f['S7_10k_MB']:.1f} MB (target <= 80: {'met' if f['S7_10k_MB'] <= 80 else 'NOT met'})", "",
+              "## Ratios (this run)", "", "| target | ratio | met |", "|---|---:|---|"]
+    for label, value, goal in targets:
+        lines.append(f"| {label} | {value:.2f} | {'yes' if value >= goal else 'NO'} |")
+    lines += ["", "## Micro-benchmarks (bench/micro, CPU time per call)", "", "| benchmark | time |", "|---|---:|"]
+    for name, t, unit in micro:
+        lines.append(f"| {name} | {t:,.0f} {unit} |")
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    text = "\n".join(lines) + "\n"
+    open(os.path.join(RESULTS, "latest.md"), "w").write(text)
+    print(text)
+    chart(f)
+
+
+def chart(f):
+    rows = [(k, f[k]) for k in ("S6", "R1", "R3", "S1", "R2", "R4_S1", "S2", "R4_S2", "S3", "S4", "R4_S4") if k in f]
+    data = os.path.join(RESULTS, "latest.dat")
+    with open(data, "w") as out:
+        for i, (k, v) in enumerate(rows):
+            out.write(f'{i} "{k}" {v:.0f} {1 if k.startswith("S") else 2}\n')
+    script = f"""set terminal png size 1000,520 font ",10"
+set output "{os.path.join(RESULTS, 'latest.png')}"
+set title "restd (blue) beside references (orange), requests/s, same run"
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set logscale y
+set yrange [10:*]
+set xtics rotate by -30
+set grid ytics
+unset key
+plot "{data}" using 1:3:($4==1 ? 0x3b6fb6 : 0xe08a2e):xtic(2) with boxes lc rgb variable, \
+     "" using 1:3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font ",8"
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=False)
+    os.remove(data)
+
+
+if __name__ == "__main__":
+    main()
