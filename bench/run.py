@@ -376,13 +376,13 @@ def chart(f):
     with open(data, "w") as out:
         for i, (k, v) in enumerate(rows):
             out.write(f'{i} "{k}" {v:.0f} {1 if k.startswith("S") else 2}\n')
-    script = f"""set terminal png size 1000,520 font ",10"
+    script = f"""set terminal png size 1000,520 font ",10" noenhanced
 set output "{os.path.join(RESULTS, 'latest.png')}"
 set title "restd (blue) beside references (orange), requests/s, same run"
 set style fill solid 0.8 border -1
 set boxwidth 0.7
 set logscale y
-set yrange [10:*]
+set yrange [1:*]
 set xtics rotate by -30
 set grid ytics
 unset key

@@ -12,19 +12,49 @@ bool AccessLog::open(const std::string& destination) {
   if (destination == "off") return true;
   if (destination == "stdout") {
     out_ = stdout;
-    return true;
+  } else {
+    out_ = std::fopen(destination.c_str(), "a");
+    if (!out_) {
+      std::fprintf(stderr, "restd: cannot open access log %s\n", destination.c_str());
+      return false;
+    }
+    ownsFile_ = true;
   }
-  out_ = std::fopen(destination.c_str(), "a");
-  if (!out_) {
-    std::fprintf(stderr, "restd: cannot open access log %s\n", destination.c_str());
-    return false;
-  }
-  ownsFile_ = true;
+  flusher_ = std::thread([this] { flusherLoop(); });
   return true;
 }
 
 AccessLog::~AccessLog() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+  flush();
   if (ownsFile_ && out_) std::fclose(out_);
+}
+
+void AccessLog::flusherLoop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(100));
+    lock.unlock();
+    flush();
+    lock.lock();
+  }
+}
+
+void AccessLog::flush() {
+  std::string lines;
+  {
+    std::lock_guard lock(mutex_);
+    lines.swap(pending_);
+  }
+  if (lines.empty() || !out_) return;
+  std::lock_guard lock(writeMutex_);
+  std::fwrite(lines.data(), 1, lines.size(), out_);
+  std::fflush(out_);
 }
 
 void AccessLog::write(const AccessRecord& r) {
@@ -42,10 +72,14 @@ void AccessLog::write(const AccessRecord& r) {
   w.Key("bytes"); w.Uint64(r.bytes);
   w.Key("duration"); w.Double(r.durationSeconds);
   w.EndObject();
-  std::lock_guard lock(mutex_);
-  std::fwrite(sb.GetString(), 1, sb.GetSize(), out_);
-  std::fputc('\n', out_);
-  std::fflush(out_);
+  bool full;
+  {
+    std::lock_guard lock(mutex_);
+    pending_.append(sb.GetString(), sb.GetSize());
+    pending_ += '\n';
+    full = pending_.size() >= 64 * 1024;
+  }
+  if (full) wake_.notify_one();
 }
 
 void AccessLog::internalError(std::string_view requestId, std::string_view what) {

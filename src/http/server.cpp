@@ -242,7 +242,13 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     if (buffer.size() == 0) {
       if (!fresh && draining.load()) co_return;
       deadline.arm(fresh ? options.headerTimeout : options.idleTimeout);
-      auto [ec, n] = co_await socket.async_read_some(buffer.prepare(8192), kNoThrow);
+      // Wait for readability first: an idle connection then holds no read
+      // buffer (10,000 idle keep-alive connections must stay cheap).
+      buffer.shrink_to_fit();  // empty here: frees the previous request's bytes
+      auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
+      beast::error_code ec = wec;
+      size_t n = 0;
+      if (!ec) std::tie(ec, n) = co_await socket.async_read_some(buffer.prepare(4096), kNoThrow);
       deadline.disarm();
       if (ec) {
         if (deadline.fired() && fresh) {

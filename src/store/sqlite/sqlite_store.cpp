@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <mutex>
+#include <unordered_map>
 
 #include "common/time.h"
 
@@ -229,10 +231,45 @@ void bindRecord(const CollectionSpec& c, sqlite3_stmt* st, const Record& r) {
   }
 }
 
+// The SQL text of a collection's fixed statements, built once per collection
+// and shared by every connection (each still prepares and caches its own).
+struct CollectionSql {
+  std::string select;   // SELECT <columns> FROM "t"
+  std::string get;      // by id (or slug)
+  std::string insert;
+  std::string update;
+};
+
+const CollectionSql& sqlFor(const CollectionSpec& c) {
+  static std::mutex mutex;
+  static std::unordered_map<const CollectionSpec*, std::unique_ptr<CollectionSql>> cache;
+  std::lock_guard lock(mutex);
+  auto& entry = cache[&c];
+  if (!entry) {
+    entry = std::make_unique<CollectionSql>();
+    entry->select = "SELECT " + selectList(c) + " FROM " + quote(c.name);
+    entry->get = entry->select + " WHERE \"id\" = ?1";
+    if (c.slugFrom) entry->get += " OR \"slug\" = ?1 ORDER BY (\"id\" = ?1) DESC LIMIT 1";
+    std::string cols, marks, sets;
+    int n = 0;
+    for (const auto& col : columnsOf(c)) {
+      if (n++) {
+        cols += ',';
+        marks += ',';
+        sets += ',';
+      }
+      cols += quote(col);
+      marks += '?';
+      sets += quote(col) + " = ?" + std::to_string(n);
+    }
+    entry->insert = "INSERT INTO " + quote(c.name) + " (" + cols + ") VALUES (" + marks + ")";
+    entry->update = "UPDATE " + quote(c.name) + " SET " + sets + " WHERE \"id\" = ?1";
+  }
+  return *entry;
+}
+
 Error getRecord(SqliteConnection& conn, const CollectionSpec& c, std::string_view idOrSlug, Record& out) {
-  std::string sql = "SELECT " + selectList(c) + " FROM " + quote(c.name) + " WHERE \"id\" = ?1";
-  if (c.slugFrom) sql += " OR \"slug\" = ?1 ORDER BY (\"id\" = ?1) DESC LIMIT 1";
-  sqlite3_stmt* st = conn.prepare(sql);
+  sqlite3_stmt* st = conn.prepare(sqlFor(c).get);
   if (!st) return sqlError(conn.db(), sqlite3_errcode(conn.db()));
   StmtGuard g{st};
   bindValue(st, 1, std::string(idOrSlug));
@@ -482,7 +519,14 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
     order += order.empty() ? " ORDER BY " : ", ";
     order += quote(k.column) + (k.descending ? " DESC" : " ASC");
   }
-  std::string sql = "SELECT " + selectList(c) + " FROM " + quote(c.name) + where + order + " LIMIT ? OFFSET ?";
+  std::string sql = sqlFor(c).select + where + order + " LIMIT ? OFFSET ?";
+  bool idOrderOnly = q.sort.empty() && q.filters.empty() && !q.owner && !q.after;
+  if (idOrderOnly && q.offset > 0) {
+    // Deep offsets in id order: skip through the primary-key index alone,
+    // then fetch just the page's rows.
+    sql = sqlFor(c).select + " WHERE \"id\" IN (SELECT \"id\" FROM " + quote(c.name) + order +
+          " LIMIT ? OFFSET ?)" + order;
+  }
 
   std::unique_ptr<SqliteConnection> leased;
   std::unique_lock<std::mutex> memoryLock;
@@ -526,7 +570,10 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
       }
     }
     if (q.count && !q.after) {
-      sqlite3_stmt* cs = conn->prepare("SELECT count(*) FROM " + quote(c.name) + countWhere);
+      bool unfiltered = countWhere.empty();
+      sqlite3_stmt* cs = conn->prepare(unfiltered ? std::string("SELECT n FROM _restd_counts WHERE collection = ?")
+                                                  : "SELECT count(*) FROM " + quote(c.name) + countWhere);
+      if (unfiltered) countParams = {c.name};
       if (!cs) {
         result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
         break;
@@ -555,28 +602,8 @@ class SqliteStore::Txn final : public WriteTxn {
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
     return getRecord(conn_, c, idOrSlug, out);
   }
-  Error insert(const CollectionSpec& c, const Record& r) override {
-    std::string cols, marks;
-    int n = 0;
-    for (const auto& col : columnsOf(c)) {
-      if (n++) {
-        cols += ',';
-        marks += ',';
-      }
-      cols += quote(col);
-      marks += '?';
-    }
-    return run("INSERT INTO " + quote(c.name) + " (" + cols + ") VALUES (" + marks + ")", c, r, false);
-  }
-  Error update(const CollectionSpec& c, const Record& r) override {
-    std::string sets;
-    int n = 1;
-    for (const auto& col : columnsOf(c)) {
-      if (n > 1) sets += ",";
-      sets += quote(col) + " = ?" + std::to_string(n++);
-    }
-    return run("UPDATE " + quote(c.name) + " SET " + sets + " WHERE \"id\" = ?1", c, r, true);
-  }
+  Error insert(const CollectionSpec& c, const Record& r) override { return run(sqlFor(c).insert, c, r, false); }
+  Error update(const CollectionSpec& c, const Record& r) override { return run(sqlFor(c).update, c, r, true); }
   Error remove(const CollectionSpec& c, std::string_view id) override {
     sqlite3_stmt* st = conn_.prepare("DELETE FROM " + quote(c.name) + " WHERE \"id\" = ?");
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
@@ -966,6 +993,15 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
         }
       }
     }
+    // An unfiltered total is a lookup, not a scan: triggers keep the count.
+    // (The name is a validated identifier: [a-z][a-z0-9_]*.)
+    if (!step("CREATE TABLE IF NOT EXISTS _restd_counts (collection TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL)") ||
+        !step("CREATE TRIGGER IF NOT EXISTS " + quote(c.name + "__count_insert") + " AFTER INSERT ON " + quote(c.name) +
+              " BEGIN UPDATE _restd_counts SET n = n + 1 WHERE collection = '" + c.name + "'; END") ||
+        !step("CREATE TRIGGER IF NOT EXISTS " + quote(c.name + "__count_delete") + " AFTER DELETE ON " + quote(c.name) +
+              " BEGIN UPDATE _restd_counts SET n = n - 1 WHERE collection = '" + c.name + "'; END") ||
+        !step("INSERT OR REPLACE INTO _restd_counts (collection, n) SELECT ?, count(*) FROM " + quote(c.name), {c.name}))
+      return fail("cannot set up the record count of " + c.name + ": " + sqlite3_errmsg(db.db()));
     // Unique indexes follow the config: the slug always, declared fields when unique.
     if (!step("CREATE UNIQUE INDEX IF NOT EXISTS " + quote(c.name + "__unique_slug") + " ON " + quote(c.name) +
               " (\"slug\")"))
