@@ -163,6 +163,7 @@ asio::awaitable<void> Server::Impl::listen() {
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
+    socket.non_blocking(true, ignored);  // lets the session try a read before waiting
     auto executor = socket.get_executor();
     asio::co_spawn(executor, session(std::move(socket)), asio::detached);
   }
@@ -244,11 +245,17 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       deadline.arm(fresh ? options.headerTimeout : options.idleTimeout);
       // Wait for readability first: an idle connection then holds no read
       // buffer (10,000 idle keep-alive connections must stay cheap).
-      buffer.shrink_to_fit();  // empty here: frees the previous request's bytes
-      auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
-      beast::error_code ec = wec;
-      size_t n = 0;
-      if (!ec) std::tie(ec, n) = co_await socket.async_read_some(buffer.prepare(4096), kNoThrow);
+      // Bytes already there (a busy client): read them at once. Otherwise
+      // free the buffer and wait for readability before taking one again.
+      beast::error_code ec;
+      size_t n = socket.read_some(buffer.prepare(4096), ec);
+      if (ec == asio::error::would_block) {
+        buffer.shrink_to_fit();
+        auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
+        ec = wec;
+        n = 0;
+        if (!ec) std::tie(ec, n) = co_await socket.async_read_some(buffer.prepare(4096), kNoThrow);
+      }
       deadline.disarm();
       if (ec) {
         if (deadline.fired() && fresh) {

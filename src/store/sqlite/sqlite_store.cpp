@@ -326,6 +326,24 @@ sqlite3_stmt* SqliteConnection::prepare(const std::string& sql) {
 
 bool SqliteConnection::exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
 
+int64_t SqliteConnection::dataVersion() {
+  sqlite3_stmt* st = prepare("PRAGMA data_version");
+  if (!st) return -1;
+  int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  return v;
+}
+
+std::optional<int64_t> SqliteConnection::cachedCount(const std::string& collection, int64_t version) const {
+  auto it = counts_.find(collection);
+  if (version < 0 || it == counts_.end() || it->second.first != version) return std::nullopt;
+  return it->second.second;
+}
+
+void SqliteConnection::rememberCount(const std::string& collection, int64_t version, int64_t count) {
+  if (version >= 0) counts_[collection] = {version, count};
+}
+
 // ---------------------------------------------------------------- store
 
 std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, const StorageConfig& config,
@@ -570,10 +588,17 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
       }
     }
     if (q.count && !q.after) {
+      // An unfiltered total is remembered per connection until the database
+      // changes (PRAGMA data_version moves on any other connection's commit).
       bool unfiltered = countWhere.empty();
-      sqlite3_stmt* cs = conn->prepare(unfiltered ? std::string("SELECT n FROM _restd_counts WHERE collection = ?")
-                                                  : "SELECT count(*) FROM " + quote(c.name) + countWhere);
-      if (unfiltered) countParams = {c.name};
+      int64_t version = unfiltered ? conn->dataVersion() : -1;
+      if (unfiltered) {
+        if (auto cached = conn->cachedCount(c.name, version)) {
+          out.total = *cached;
+          break;
+        }
+      }
+      sqlite3_stmt* cs = conn->prepare("SELECT count(*) FROM " + quote(c.name) + countWhere);
       if (!cs) {
         result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
         break;
@@ -587,6 +612,7 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
         break;
       }
       out.total = sqlite3_column_int64(cs, 0);
+      if (unfiltered) conn->rememberCount(c.name, version, *out.total);
     }
   } while (false);
   conn->exec("COMMIT");
@@ -993,15 +1019,9 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
         }
       }
     }
-    // An unfiltered total is a lookup, not a scan: triggers keep the count.
-    // (The name is a validated identifier: [a-z][a-z0-9_]*.)
-    if (!step("CREATE TABLE IF NOT EXISTS _restd_counts (collection TEXT PRIMARY KEY NOT NULL, n INTEGER NOT NULL)") ||
-        !step("CREATE TRIGGER IF NOT EXISTS " + quote(c.name + "__count_insert") + " AFTER INSERT ON " + quote(c.name) +
-              " BEGIN UPDATE _restd_counts SET n = n + 1 WHERE collection = '" + c.name + "'; END") ||
-        !step("CREATE TRIGGER IF NOT EXISTS " + quote(c.name + "__count_delete") + " AFTER DELETE ON " + quote(c.name) +
-              " BEGIN UPDATE _restd_counts SET n = n - 1 WHERE collection = '" + c.name + "'; END") ||
-        !step("INSERT OR REPLACE INTO _restd_counts (collection, n) SELECT ?, count(*) FROM " + quote(c.name), {c.name}))
-      return fail("cannot set up the record count of " + c.name + ": " + sqlite3_errmsg(db.db()));
+    // (Earlier builds kept counts with triggers; they cost a write per row.)
+    step("DROP TRIGGER IF EXISTS " + quote(c.name + "__count_insert"));
+    step("DROP TRIGGER IF EXISTS " + quote(c.name + "__count_delete"));
     // Unique indexes follow the config: the slug always, declared fields when unique.
     if (!step("CREATE UNIQUE INDEX IF NOT EXISTS " + quote(c.name + "__unique_slug") + " ON " + quote(c.name) +
               " (\"slug\")"))

@@ -30,11 +30,17 @@ class SqliteConnection {
   // A cached prepared statement for `sql`, reset and unbound; nullptr on error.
   sqlite3_stmt* prepare(const std::string& sql);
   bool exec(const char* sql);
+  // PRAGMA data_version: changes when another connection commits.
+  int64_t dataVersion();
+  // Unfiltered record counts remembered at a data_version.
+  std::optional<int64_t> cachedCount(const std::string& collection, int64_t version) const;
+  void rememberCount(const std::string& collection, int64_t version, int64_t count);
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> counts_;  // collection -> (data_version, count)
 };
 
 class SqliteStore final : public Store {
