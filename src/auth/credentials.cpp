@@ -35,11 +35,6 @@ std::string sha256Hex(std::string_view text) {
   return hex;
 }
 
-bool constantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 bool looksLikeToken(std::string_view token) {
   if (token.size() != 40) return false;
   for (char c : token)

@@ -1,5 +1,9 @@
-// Secrets: password hashing (argon2id), random tokens and keys, hashes of
-// them for storage, constant-time comparison. All on libsodium; thread-safe.
+// Secrets: password hashing (argon2id), random tokens and keys, and the
+// hashes they are stored and looked up by. All on libsodium; thread-safe.
+//
+// No secret is ever compared in memory: passwords are checked by
+// crypto_pwhash_str_verify (constant time), and tokens and API keys are found
+// by the SHA-256 of the value sent, so lookup timing says nothing about them.
 #pragma once
 
 #include <optional>
@@ -20,8 +24,6 @@ bool verifyPassword(const std::string& hash, std::string_view password);
 std::string randomHex(size_t bytes);
 // SHA-256 of `text` as lowercase hex: how tokens and API keys are stored.
 std::string sha256Hex(std::string_view text);
-// Constant-time equality of two strings of the same length.
-bool constantTimeEquals(std::string_view a, std::string_view b);
 
 // True when `token` has the shape of an access token (40 lowercase hex).
 bool looksLikeToken(std::string_view token);
