@@ -1,5 +1,6 @@
 // restd's command line: parse, load config, wire the layers, run.
 #include <CLI/CLI.hpp>
+#include <malloc.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -345,7 +346,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   if (!auth::initCrypto()) return fail("cannot initialise libsodium");
-  if (*serveCmd) return serve(common, demo, listen, threads, allowDestructive);
+  if (*serveCmd) {
+    // Request bodies and batch replies are often a few hundred KiB: let glibc
+    // reuse such blocks instead of mapping and unmapping fresh pages for each.
+    mallopt(M_MMAP_THRESHOLD, 16 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    return serve(common, demo, listen, threads, allowDestructive);
+  }
   if (*userCmd) {
     for (auto [cmd, verb] : {std::pair{userAdd, "add"}, {userList, "list"}, {userRemove, "remove"}, {userPasswd, "passwd"}})
       if (*cmd) return userCommand(common, verb, userName, role);
