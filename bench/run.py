@@ -337,7 +337,9 @@ def report(f, micro, notes):
              f"- machine: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}",
              f"- mode: {'QUICK' if QUICK else 'full'} — warm-up {WARM} s, {REPEAT} runs of {RUN} s, median; "
              f"{CONNS} keep-alive connections; server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}; "
-             f"{RECORDS:,} records; restd with 1 I/O thread, durability full, access log to a file", "",
+             f"{RECORDS:,} records; restd with 1 I/O thread, durability full, access log to a file",
+             "- caution: on this shared VM the same unchanged reference has moved by a third between runs minutes "
+             "apart; compare ratios from one run only, and several runs before concluding", "",
              "## Throughput", "", "| scenario | requests/s |", "|---|---:|"]
     names = {"S1": "S1 GET /things/{id}, Bearer token", "S2": "S2 GET /things?page=N (with total)",
              "S3": "S3 cursor paging, deep", "S4": "S4 POST one record, durable", "S5": "S5 POST 1000-record arrays (records/s)",
