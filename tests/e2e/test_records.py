@@ -569,6 +569,39 @@ class Schema(unittest.TestCase):
                                          headers=JSON).status, 201)
 
 
+class MemoryStorage(unittest.TestCase):
+    def test_in_memory_storage_counts_and_revocations_stay_exact(self):
+        import subprocess
+        import http.client
+        from harness import BIN
+        p = subprocess.Popen([BIN, "serve", "--demo", "--listen", "127.0.0.1:0", "--storage", "sqlite::memory:"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            port = int(re.search(r":(\d+) ", p.stdout.readline().decode()).group(1))
+
+            def req(method, path, body=None, token=None):
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                h = {"Content-Type": "application/json"}
+                if token:
+                    h["Authorization"] = "Bearer " + token
+                c.request(method, API + path, body=body, headers=h)
+                r = c.getresponse()
+                return r.status, r.getheader("X-Total-Count"), r.read()
+
+            st, _, body = req("POST", "/authenticate", j({"userName": "api", "apiKey": "demo-key", "password": "api"}))
+            token = json.loads(body)["data"]["access_token"]
+            for n in range(1, 4):
+                self.assertEqual(req("POST", "/things", j({"name": f"m{n}"}), token)[0], 201)
+                self.assertEqual(req("GET", "/things", token=token)[1], str(n))   # no stale cached total
+            self.assertEqual(req("POST", "/logout", b"", token)[0], 200)
+            self.assertEqual(req("GET", "/things", token=token)[0], 401)           # no stale cached token
+        finally:
+            p.terminate()
+            p.wait(timeout=10)
+            p.stdout.close()
+            p.stderr.close()
+
+
 class StorageFailure(unittest.TestCase):
     def test_read_only_or_vanished_database_gives_502_and_recovers(self):
         with RestdServer(CONFIG) as srv:

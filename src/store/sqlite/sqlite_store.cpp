@@ -340,6 +340,18 @@ std::optional<int64_t> SqliteConnection::cachedCount(const std::string& collecti
   return it->second.second;
 }
 
+const TokenOwner* SqliteConnection::cachedToken(const std::string& tokenHash, int64_t version) const {
+  auto it = tokens_.find(tokenHash);
+  if (version < 0 || it == tokens_.end() || it->second.first != version) return nullptr;
+  return &it->second.second;
+}
+
+void SqliteConnection::rememberToken(const std::string& tokenHash, int64_t version, const TokenOwner& owner) {
+  if (version < 0) return;
+  if (tokens_.size() >= 4096) tokens_.clear();
+  tokens_[tokenHash] = {version, owner};
+}
+
 void SqliteConnection::rememberCount(const std::string& collection, int64_t version, int64_t count) {
   if (version >= 0) counts_[collection] = {version, count};
 }
@@ -591,7 +603,9 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
       // An unfiltered total is remembered per connection until the database
       // changes (PRAGMA data_version moves on any other connection's commit).
       bool unfiltered = countWhere.empty();
-      int64_t version = unfiltered ? conn->dataVersion() : -1;
+      // (In memory mode reads share the writer's connection, whose own commits
+      // do not move its data_version: no cache there.)
+      int64_t version = unfiltered && !path_.empty() ? conn->dataVersion() : -1;
       if (unfiltered) {
         if (auto cached = conn->cachedCount(c.name, version)) {
           out.total = *cached;
@@ -840,8 +854,17 @@ Error SqliteStore::listApiKeys(std::vector<ApiKey>& out) {
 
 Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
   bool found = false;
+  std::string hash(tokenHash);
   Error e = withReader([&](SqliteConnection& c) {
-    return query(c,
+    // While the database is unchanged (same data_version), the answer is too:
+    // skip the query. Expiry is checked against the clock every time.
+    int64_t version = path_.empty() ? -1 : c.dataVersion();  // see list(): no cache in memory mode
+    if (const TokenOwner* cached = c.cachedToken(hash, version); cached && cached->expiresAt > now) {
+      out = *cached;
+      found = true;
+      return Error{};
+    }
+    Error qe = query(c,
                  "SELECT u.id, u.userName, u.role, t.apiKeyLabel, t.expiresAt FROM _restd_tokens t "
                  "JOIN _restd_users u ON u.id = t.userId WHERE t.tokenHash = ? AND t.expiresAt > ?",
                  {std::string(tokenHash), now}, [&](sqlite3_stmt* st) {
@@ -852,6 +875,8 @@ Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner
                    out.expiresAt = sqlite3_column_int64(st, 4);
                    found = true;
                  });
+    if (!qe && found) c.rememberToken(hash, version, out);
+    return qe;
   });
   if (!e && !found) e.status = Status::notFound;
   return e;

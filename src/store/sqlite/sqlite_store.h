@@ -35,12 +35,16 @@ class SqliteConnection {
   // Unfiltered record counts remembered at a data_version.
   std::optional<int64_t> cachedCount(const std::string& collection, int64_t version) const;
   void rememberCount(const std::string& collection, int64_t version, int64_t count);
+  // Token owners remembered at a data_version (any commit anywhere invalidates them).
+  const TokenOwner* cachedToken(const std::string& tokenHash, int64_t version) const;
+  void rememberToken(const std::string& tokenHash, int64_t version, const TokenOwner& owner);
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
   std::unordered_map<std::string, std::pair<int64_t, int64_t>> counts_;  // collection -> (data_version, count)
+  std::unordered_map<std::string, std::pair<int64_t, TokenOwner>> tokens_;  // token hash -> (data_version, owner)
 };
 
 class SqliteStore final : public Store {
