@@ -350,6 +350,30 @@ void markRepeatedIds(std::vector<BatchItem>& items, const std::vector<std::strin
       }
 }
 
+// Splits a PATCH or DELETE batch into items. `idOf` returns an item's id, or
+// nullopt when the item is malformed (its message in `why`), which refuses
+// the whole batch; so does an id repeated within it.
+using IdOf = std::function<std::optional<std::string>(const rapidjson::Value& item, size_t index, std::string& why)>;
+std::shared_ptr<std::vector<BatchItem>> splitBatch(const rapidjson::Value& list, const IdOf& idOf,
+                                                   std::vector<std::string>& ids, bool& structural) {
+  auto items = std::make_shared<std::vector<BatchItem>>(list.Size());
+  ids.assign(list.Size(), std::string());
+  structural = false;
+  for (size_t i = 0; i < items->size(); ++i) {
+    BatchItem& it = (*items)[i];
+    it.raw.CopyFrom(list[static_cast<rapidjson::SizeType>(i)], it.raw.GetAllocator());
+    std::string why;
+    if (auto id = idOf(it.raw, i, why)) {
+      ids[i] = std::move(*id);
+    } else {
+      it.error = ErrorObject(Reason::invalid_json, why);
+      structural = true;
+    }
+  }
+  markRepeatedIds(*items, ids, structural);
+  return items;
+}
+
 }  // namespace
 
 std::optional<ErrorObject> Service::batchSize(size_t n) const {
@@ -371,22 +395,19 @@ void Service::patchRecords(const CallPtr& call) {
                                                     "PATCH on a collection takes an array of objects, each with its "
                                                     "\"id\".")));
   if (auto e = batchSize(body.Size())) return finish(*call, Reply::failure(*e));
-  size_t n = body.Size();
-  auto items = std::make_shared<std::vector<BatchItem>>(n);
-  std::vector<std::string> ids(n);
+  std::vector<std::string> ids;
   bool structural = false;
-  for (size_t i = 0; i < n; ++i) {
-    BatchItem& it = (*items)[i];
-    it.raw.CopyFrom(body[static_cast<rapidjson::SizeType>(i)], it.raw.GetAllocator());
-    auto idIt = it.raw.IsObject() ? it.raw.FindMember("id") : it.raw.MemberEnd();
-    if (!it.raw.IsObject() || idIt == it.raw.MemberEnd() || !idIt->value.IsString()) {
-      it.error = ErrorObject(Reason::invalid_json, "Item " + std::to_string(i) + " must be an object with an \"id\".");
-      structural = true;
-      continue;
-    }
-    ids[i].assign(idIt->value.GetString(), idIt->value.GetStringLength());
-  }
-  markRepeatedIds(*items, ids, structural);
+  auto items = splitBatch(
+      body,
+      [](const rapidjson::Value& item, size_t i, std::string& why) -> std::optional<std::string> {
+        auto id = item.IsObject() ? item.FindMember("id") : item.MemberEnd();
+        if (!item.IsObject() || id == item.MemberEnd() || !id->value.IsString()) {
+          why = "Item " + std::to_string(i) + " must be an object with an \"id\".";
+          return std::nullopt;
+        }
+        return std::string(id->value.GetString(), id->value.GetStringLength());
+      },
+      ids, structural);
   submit(call, [this, call, items, ids, atomic = *atomic, structural](store::WriteTxn& txn, bool& keep) {
     const CollectionSpec& spec = *call->collection;
     for (size_t i = 0; i < items->size() && !structural; ++i) {
@@ -440,21 +461,18 @@ void Service::deleteRecords(const CallPtr& call) {
                                                       "DELETE on a collection takes an array of ids, or ?ids=a,b,c.")));
   }
   if (auto e = batchSize(list.Size())) return finish(*call, Reply::failure(*e));
-  size_t n = list.Size();
-  auto items = std::make_shared<std::vector<BatchItem>>(n);
-  std::vector<std::string> ids(n);
+  std::vector<std::string> ids;
   bool structural = false;
-  for (size_t i = 0; i < n; ++i) {
-    BatchItem& it = (*items)[i];
-    it.raw.CopyFrom(list[static_cast<rapidjson::SizeType>(i)], it.raw.GetAllocator());
-    if (!it.raw.IsString() || it.raw.GetStringLength() == 0) {
-      it.error = ErrorObject(Reason::invalid_json, "Item " + std::to_string(i) + " must be a record id (a string).");
-      structural = true;
-      continue;
-    }
-    ids[i].assign(it.raw.GetString(), it.raw.GetStringLength());
-  }
-  markRepeatedIds(*items, ids, structural);
+  auto items = splitBatch(
+      list,
+      [](const rapidjson::Value& item, size_t i, std::string& why) -> std::optional<std::string> {
+        if (!item.IsString() || item.GetStringLength() == 0) {
+          why = "Item " + std::to_string(i) + " must be a record id (a string).";
+          return std::nullopt;
+        }
+        return std::string(item.GetString(), item.GetStringLength());
+      },
+      ids, structural);
   submit(call, [this, call, items, ids, atomic = *atomic, structural](store::WriteTxn& txn, bool& keep) {
     const CollectionSpec& spec = *call->collection;
     for (size_t i = 0; i < items->size() && !structural; ++i) {
