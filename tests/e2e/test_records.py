@@ -602,6 +602,32 @@ class MemoryStorage(unittest.TestCase):
             p.stderr.close()
 
 
+class InternalErrors(unittest.TestCase):
+    def test_a_500_shows_no_internals_and_the_log_has_them_under_the_request_id(self):
+        with RestdServer(CONFIG) as srv:
+            srv.as_admin()
+            self.assertEqual(srv.request("GET", f"{API}/things").status, 200)
+            db = sqlite3.connect(srv.db_path)
+            db.execute('DROP TABLE "things"')   # behind the server's back: its SQL now fails
+            db.commit()
+            db.close()
+            r = srv.request("GET", f"{API}/things", headers={"X-Request-Id": "boom-1"})
+            self.assertEqual(r.status, 500, r)
+            e = r.json()["error"]
+            self.assertEqual((e["reason"], e["type"], e["code"]), ("internal", "system", 500))
+            text = r.body.decode().lower()
+            for leak in ("sqlite", "no such table", "select", "things\""):
+                self.assertNotIn(leak, text)
+            deadline = time.time() + 5
+            logged = []
+            while time.time() < deadline and not logged:
+                logged = [l for l in srv.stderr_lines if '"requestId":"boom-1"' in l]
+                time.sleep(0.05)
+            self.assertTrue(logged, srv.stderr_lines)
+            self.assertIn("no such table", logged[0])
+            self.assertEqual(srv.request("GET", "/healthz").status, 200)   # and it keeps serving
+
+
 class StorageFailure(unittest.TestCase):
     def test_read_only_or_vanished_database_gives_502_and_recovers(self):
         with RestdServer(CONFIG) as srv:
