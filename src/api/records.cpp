@@ -84,7 +84,7 @@ std::optional<ErrorObject> Service::readBody(const Call& call, rapidjson::Docume
   if (media.empty())
     return ErrorObject(Reason::unsupported_media_type,
                        "The request has no Content-Type; send application/json or application/x-www-form-urlencoded.");
-  if (media == "application/json" || media == "application/merge-patch+json" || media.ends_with("+json")) {
+  if (media == "application/json") {  // SPEC §6: JSON or form; anything else with a body is 415
     std::string why;
     if (!parseStrictJson(call.request.body, out, why)) return ErrorObject(Reason::invalid_json, why);
     return std::nullopt;

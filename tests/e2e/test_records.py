@@ -283,6 +283,10 @@ class Records(unittest.TestCase):
 
     def test_unsupported_media_types_415(self):
         self.error(self.post(j({"name": "x"}), headers={"Content-Type": "text/plain"}), 415, "unsupported_media_type")
+        for other in ("application/merge-patch+json", "application/vnd.api+json", "application/xml"):
+            self.error(self.post(j({"name": "x"}), headers={"Content-Type": other}), 415, "unsupported_media_type")
+        self.assertEqual(self.post(j({"name": "charset ok"}), headers={"Content-Type": "application/json; charset=utf-8"})
+                         .status, 201)
         r = self.srv.raw(b"POST /api/v2/things HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\nConnection: close\r\n"
                          b"Authorization: Bearer " + self.token.encode() + b"\r\n\r\n" b'{"name":"x"}')[0]
         self.error(r, 415, "unsupported_media_type")
