@@ -243,10 +243,12 @@ int apikeyCommand(const CommonOptions& common, const std::string& verb, const st
   return 0;
 }
 
-int init(const std::string& dir) {
-  std::filesystem::path path = std::filesystem::path(dir.empty() ? "." : dir) / "restd.toml";
+int init(const std::string& dir, const std::string& configPath) {
+  // --config names the file to write; otherwise DIR/restd.toml.
+  std::filesystem::path path = !configPath.empty() ? std::filesystem::path(configPath)
+                                                   : std::filesystem::path(dir.empty() ? "." : dir) / "restd.toml";
   std::error_code ec;
-  std::filesystem::create_directories(path.parent_path(), ec);
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   if (std::filesystem::exists(path)) {
     std::fprintf(stderr, "restd: %s already exists; not overwriting it\n", path.c_str());
     return 1;
@@ -310,11 +312,13 @@ int main(int argc, char** argv) {
   std::string initDir;
   auto* initCmd = app.add_subcommand("init", "Write a commented restd.toml with an example collection");
   initCmd->add_option("DIR", initDir, "directory to write restd.toml into (default: current directory)");
+  addCommon(initCmd);
 
   auto* checkCmd = app.add_subcommand("check-config", "Validate the configuration; errors name file:line:column");
   addCommon(checkCmd);
 
   auto* versionCmd = app.add_subcommand("version", "Print the version");
+  addCommon(versionCmd);  // accepted like every command's; nothing to configure
 
   std::string userName, role;
   auto* userCmd = app.add_subcommand("user", "Manage users (password from $RESTD_PASSWORD or the first line of stdin)");
@@ -361,7 +365,7 @@ int main(int argc, char** argv) {
     for (auto [cmd, verb] : {std::pair{keyCreate, "create"}, {keyList, "list"}, {keyRevoke, "revoke"}})
       if (*cmd) return apikeyCommand(common, verb, label);
   }
-  if (*initCmd) return init(initDir);
+  if (*initCmd) return init(initDir, common.configPath);
   if (*checkCmd) return checkConfig(common);
   if (*versionCmd) {
     std::printf("restd %s\n", RESTD_VERSION);

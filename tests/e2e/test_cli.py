@@ -34,6 +34,16 @@ class Cli(unittest.TestCase):
         code, out, _ = run_cli("--version")
         self.assertEqual(code, 0)
 
+    def test_every_command_takes_config_and_storage(self):
+        path = os.path.join(self.dir, "custom.toml")
+        code, out, err = run_cli("init", "--config", path, "--storage", "sqlite::memory:")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(os.path.exists(path))
+        self.assertEqual(run_cli("version", "--config", path, "--storage", "sqlite::memory:")[0], 0)
+        self.assertEqual(run_cli("check-config", "--config", path, "--storage", "sqlite::memory:")[0], 0)
+        code, out, err = run_cli("user", "list", "--config", path, "--storage", "sqlite:" + os.path.join(self.dir, "x.db"))
+        self.assertEqual(code, 0, err)
+
     def test_help_lists_the_commands(self):
         code, out, _ = run_cli("--help")
         self.assertEqual(code, 0)
