@@ -141,7 +141,9 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   }
   std::fflush(stdout);
   server.run();
-  // Writes still queued finish (and answer) before anything they use goes away.
+  // Work still queued — password hashing, then writes — finishes and answers
+  // while everything it touches (service, io_context) still exists.
+  authenticator.shutdown();
   store->close();
   std::printf("restd: stopped\n");
   std::fflush(stdout);

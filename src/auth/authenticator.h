@@ -68,6 +68,8 @@ class Authenticator {
              std::function<void(LoginResult)> done);
   // Revokes one token; `done(committed)`.
   void logout(const std::string& tokenHash, std::function<void(bool)> done);
+  // Finishes queued hashing (their callbacks run) and stops the worker threads.
+  void shutdown() { pool_.stop(); }
 
  private:
   const std::string& dummyHash();

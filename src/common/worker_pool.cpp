@@ -19,18 +19,22 @@ WorkerPool::WorkerPool(unsigned threads) {
     });
 }
 
-WorkerPool::~WorkerPool() {
+WorkerPool::~WorkerPool() { stop(); }
+
+void WorkerPool::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
 }
 
 void WorkerPool::post(std::function<void()> task) {
   {
     std::lock_guard lock(mutex_);
+    if (stopping_) return;
     tasks_.push_back(std::move(task));
   }
   cv_.notify_one();

@@ -19,6 +19,8 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   void post(std::function<void()> task);
+  // Runs what is queued, then joins the threads. Idempotent; later posts are dropped.
+  void stop();
 
  private:
   std::mutex mutex_;
