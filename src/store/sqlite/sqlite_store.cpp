@@ -231,45 +231,31 @@ void bindRecord(const CollectionSpec& c, sqlite3_stmt* st, const Record& r) {
   }
 }
 
-// The SQL text of a collection's fixed statements, built once per collection
-// and shared by every connection (each still prepares and caches its own).
-struct CollectionSql {
-  std::string select;   // SELECT <columns> FROM "t"
-  std::string get;      // by id (or slug)
-  std::string insert;
-  std::string update;
-};
-
-const CollectionSql& sqlFor(const CollectionSpec& c) {
-  static std::mutex mutex;
-  static std::unordered_map<const CollectionSpec*, std::unique_ptr<CollectionSql>> cache;
-  std::lock_guard lock(mutex);
-  auto& entry = cache[&c];
-  if (!entry) {
-    entry = std::make_unique<CollectionSql>();
-    entry->select = "SELECT " + selectList(c) + " FROM " + quote(c.name);
-    entry->get = entry->select + " WHERE \"id\" = ?1";
-    if (c.slugFrom) entry->get += " OR \"slug\" = ?1 ORDER BY (\"id\" = ?1) DESC LIMIT 1";
-    std::string cols, marks, sets;
-    int n = 0;
-    for (const auto& col : columnsOf(c)) {
-      if (n++) {
-        cols += ',';
-        marks += ',';
-        sets += ',';
-      }
-      cols += quote(col);
-      marks += '?';
-      sets += quote(col) + " = ?" + std::to_string(n);
+CollectionSql buildSql(const CollectionSpec& c) {
+  CollectionSql q;
+  q.select = "SELECT " + selectList(c) + " FROM " + quote(c.name);
+  q.get = q.select + " WHERE \"id\" = ?1";
+  if (c.slugFrom) q.get += " OR \"slug\" = ?1 ORDER BY (\"id\" = ?1) DESC LIMIT 1";
+  std::string cols, marks, sets;
+  int n = 0;
+  for (const auto& col : columnsOf(c)) {
+    if (n++) {
+      cols += ',';
+      marks += ',';
+      sets += ',';
     }
-    entry->insert = "INSERT INTO " + quote(c.name) + " (" + cols + ") VALUES (" + marks + ")";
-    entry->update = "UPDATE " + quote(c.name) + " SET " + sets + " WHERE \"id\" = ?1";
+    cols += quote(col);
+    marks += '?';
+    sets += quote(col) + " = ?" + std::to_string(n);
   }
-  return *entry;
+  q.insert = "INSERT INTO " + quote(c.name) + " (" + cols + ") VALUES (" + marks + ")";
+  q.update = "UPDATE " + quote(c.name) + " SET " + sets + " WHERE \"id\" = ?1";
+  return q;
 }
 
-Error getRecord(SqliteConnection& conn, const CollectionSpec& c, std::string_view idOrSlug, Record& out) {
-  sqlite3_stmt* st = conn.prepare(sqlFor(c).get);
+Error getRecord(SqliteConnection& conn, const CollectionSql& sql, const CollectionSpec& c, std::string_view idOrSlug,
+                Record& out) {
+  sqlite3_stmt* st = conn.prepare(sql.get);
   if (!st) return sqlError(conn.db(), sqlite3_errcode(conn.db()));
   StmtGuard g{st};
   bindValue(st, 1, std::string(idOrSlug));
@@ -446,12 +432,12 @@ Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Recor
   if (path_.empty()) {
     // In-memory: one connection holds the data; the writer's, under the queue lock.
     std::lock_guard lock(queueMutex_);
-    return getRecord(*writer_, c, idOrSlug, out);
+    return getRecord(*writer_, sqlFor(c), c, idOrSlug, out);
   }
   std::string error;
   auto conn = acquireReader(error);
   if (!conn) return Error{Status::unavailable, {}, error};
-  Error e = getRecord(*conn, c, idOrSlug, out);
+  Error e = getRecord(*conn, sqlFor(c), c, idOrSlug, out);
   releaseReader(std::move(conn));
   return e;
 }
@@ -638,12 +624,12 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
 
 class SqliteStore::Txn final : public WriteTxn {
  public:
-  explicit Txn(SqliteConnection& conn) : conn_(conn) {}
+  Txn(const SqliteStore& store, SqliteConnection& conn) : store_(store), conn_(conn) {}
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
-    return getRecord(conn_, c, idOrSlug, out);
+    return getRecord(conn_, store_.sqlFor(c), c, idOrSlug, out);
   }
-  Error insert(const CollectionSpec& c, const Record& r) override { return run(sqlFor(c).insert, c, r, false); }
-  Error update(const CollectionSpec& c, const Record& r) override { return run(sqlFor(c).update, c, r, true); }
+  Error insert(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).insert, c, r, false); }
+  Error update(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).update, c, r, true); }
   Error remove(const CollectionSpec& c, std::string_view id) override {
     sqlite3_stmt* st = conn_.prepare("DELETE FROM " + quote(c.name) + " WHERE \"id\" = ?");
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
@@ -756,6 +742,7 @@ class SqliteStore::Txn final : public WriteTxn {
     if (mustChange && sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
     return {};
   }
+  const SqliteStore& store_;
   SqliteConnection& conn_;
 };
 
@@ -915,7 +902,7 @@ void SqliteStore::writerLoop() {
       if (writer_->exec("BEGIN IMMEDIATE")) {
         for (auto& p : group) {
           writer_->exec("SAVEPOINT job");
-          Txn txn(*writer_);
+          Txn txn(*this, *writer_);
           bool keep = false;
           try {
             keep = p.job(txn);
@@ -1044,9 +1031,6 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
         }
       }
     }
-    // (Earlier builds kept counts with triggers; they cost a write per row.)
-    step("DROP TRIGGER IF EXISTS " + quote(c.name + "__count_insert"));
-    step("DROP TRIGGER IF EXISTS " + quote(c.name + "__count_delete"));
     // Unique indexes follow the config: the slug always, declared fields when unique.
     if (!step("CREATE UNIQUE INDEX IF NOT EXISTS " + quote(c.name + "__unique_slug") + " ON " + quote(c.name) +
               " (\"slug\")"))
@@ -1069,7 +1053,11 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
     return fail(msg);
   }
   if (!db.exec("COMMIT")) return fail(std::string("cannot commit migration: ") + sqlite3_errmsg(db.db()));
+  // The statements' text, built once; read without locks from here on.
+  for (const auto& c : config.collections) sql_[c.name] = buildSql(c);
   return true;
 }
+
+const CollectionSql& SqliteStore::sqlFor(const CollectionSpec& c) const { return sql_.at(c.name); }
 
 }  // namespace restd::store

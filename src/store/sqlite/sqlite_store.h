@@ -47,6 +47,14 @@ class SqliteConnection {
   std::unordered_map<std::string, std::pair<int64_t, TokenOwner>> tokens_;  // token hash -> (data_version, owner)
 };
 
+// The SQL text of a collection's fixed statements, built from the config once.
+struct CollectionSql {
+  std::string select;  // SELECT <columns> FROM "t"
+  std::string get;     // by id (or slug)
+  std::string insert;
+  std::string update;
+};
+
 class SqliteStore final : public Store {
  public:
   // `path` is a file path or ":memory:". Returns nullptr and sets `error` on failure.
@@ -74,6 +82,10 @@ class SqliteStore final : public Store {
   };
 
   SqliteStore(std::string path, StorageConfig config, std::unique_ptr<SqliteConnection> writer);
+  // Filled by migrate(), which runs before any other use; read-only afterwards.
+  const CollectionSql& sqlFor(const CollectionSpec& c) const;
+  std::unordered_map<std::string, CollectionSql> sql_;
+
   bool fileHealthy();          // the database file is still there, the same, and writable
   bool fileHealthyCached();    // same, re-checked at most every 200 ms
   void writerLoop();
