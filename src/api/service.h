@@ -71,6 +71,12 @@ class Service final : public http::Handler {
   render::Reply batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus,
                            bool deleted, bool& keep) const;
   std::optional<ErrorObject> batchSize(size_t n) const;
+  // PATCH and DELETE batches: loads each item's record (404/403 as item
+  // failures), applies `change` to it, and replies in batch form.
+  using ItemChange =
+      std::function<std::optional<ErrorObject>(store::WriteTxn& txn, store::Record& r, const BatchItem& item)>;
+  void changeEach(const CallPtr& call, std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids,
+                  bool atomic, bool structural, bool deleted, ItemChange change);
   // The record a write may touch: nullopt, or the 404/403 (SPEC: 404 when invisible).
   std::optional<ErrorObject> denyWrite(const Call& call, const store::Record& r) const;
   // A batch item's record, loaded in the transaction: nullopt, or its not_found/forbidden error.

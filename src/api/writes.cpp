@@ -58,11 +58,33 @@ std::string headerJson(const std::vector<std::pair<std::string, std::string>>& h
 
 }  // namespace
 
-static std::optional<bool> atomicMode(const QueryParams& query) {
+// ?atomic=true|false (default true); anything else is a 400.
+static std::optional<ErrorObject> readAtomic(const QueryParams& query, bool& atomic) {
   const std::string* p = findParam(query, "atomic");
-  if (!p || *p == "true") return true;
-  if (*p == "false") return false;
+  atomic = !p || *p == "true";
+  if (p && *p != "true" && *p != "false") return ErrorObject(Reason::invalid_parameter, "atomic must be true or false.");
   return std::nullopt;
+}
+
+void Service::changeEach(const CallPtr& call, std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids,
+                         bool atomic, bool structural, bool deleted, ItemChange change) {
+  submit(call, [this, call, items, ids = std::move(ids), atomic, structural, deleted,
+                change = std::move(change)](store::WriteTxn& txn, bool& keep) {
+    for (size_t i = 0; i < items->size() && !structural; ++i) {
+      BatchItem& it = (*items)[i];
+      store::Record r;
+      if (auto denied = loadForBatch(txn, *call, ids[i], r)) {
+        it.error = std::move(*denied);
+        continue;
+      }
+      if (auto e = change(txn, r, it)) {
+        it.error = std::move(*e);
+        continue;
+      }
+      it.record = std::move(r);
+    }
+    return batchReply(*call, *items, atomic || structural, 200, deleted, keep);
+  });
 }
 
 std::optional<ErrorObject> Service::loadForBatch(store::WriteTxn& txn, const Call& call, const std::string& id,
@@ -147,8 +169,8 @@ void Service::submit(const CallPtr& call, TxnWork work) {
 
 void Service::createRecords(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
-  auto atomic = atomicMode(call->query);
-  if (!atomic) return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
+  bool atomic = true;
+  if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
   rapidjson::Document body;
   if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
   const CollectionSpec* spec = call->collection;
@@ -191,7 +213,7 @@ void Service::createRecords(const CallPtr& call) {
     if (auto e = buildValues(*call->rules, it.raw, WriteMode::create, nullptr, r.values)) it.error = std::move(*e);
     else it.record = std::move(r);
   }
-  submit(call, [this, call, spec, owner, items, atomic = *atomic, structural](store::WriteTxn& txn, bool& keep) {
+  submit(call, [this, call, spec, owner, items, atomic, structural](store::WriteTxn& txn, bool& keep) {
     for (auto& it : *items) {
       if (it.error || structural) continue;
       prepareNew(txn, *spec, owner, *it.record);
@@ -386,8 +408,8 @@ std::optional<ErrorObject> Service::batchSize(size_t n) const {
 
 void Service::patchRecords(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
-  auto atomic = atomicMode(call->query);
-  if (!atomic) return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
+  bool atomic = true;
+  if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
   rapidjson::Document body;
   if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
   if (!body.IsArray())
@@ -408,41 +430,26 @@ void Service::patchRecords(const CallPtr& call) {
         return std::string(id->value.GetString(), id->value.GetStringLength());
       },
       ids, structural);
-  submit(call, [this, call, items, ids, atomic = *atomic, structural](store::WriteTxn& txn, bool& keep) {
-    const CollectionSpec& spec = *call->collection;
-    for (size_t i = 0; i < items->size() && !structural; ++i) {
-      BatchItem& it = (*items)[i];
-      store::Record r;
-      if (auto denied = loadForBatch(txn, *call, ids[i], r)) {
-        it.error = std::move(*denied);
-        continue;
-      }
-      rapidjson::Document patch;
-      patch.CopyFrom(it.raw, patch.GetAllocator());
-      patch.RemoveMember("id");
-      rapidjson::Document merged;
-      if (auto e = buildValues(*call->rules, patch, WriteMode::patch, &r.values, merged)) {
-        it.error = std::move(*e);
-        continue;
-      }
-      r.values.Swap(merged);
-      r.updatedAt = std::max(nowMillis(), r.createdAt);
-      r.version += 1;
-      if (auto e = txn.update(spec, r)) {
-        it.error = storeError(e, call->request);
-        continue;
-      }
-      it.record = std::move(r);
-    }
-    return batchReply(*call, *items, atomic || structural, 200, false, keep);
-  });
+  changeEach(call, items, std::move(ids), atomic, structural, false,
+             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
+               rapidjson::Document patch;
+               patch.CopyFrom(it.raw, patch.GetAllocator());
+               patch.RemoveMember("id");
+               rapidjson::Document merged;
+               if (auto e = buildValues(*call->rules, patch, WriteMode::patch, &r.values, merged)) return e;
+               r.values.Swap(merged);
+               r.updatedAt = std::max(nowMillis(), r.createdAt);
+               r.version += 1;
+               if (auto e = txn.update(*call->collection, r)) return storeError(e, call->request);
+               return std::nullopt;
+             });
 }
 
 void Service::deleteRecords(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic", "ids"}))
     return finish(*call, Reply::failure(*e));
-  auto atomic = atomicMode(call->query);
-  if (!atomic) return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter, "atomic must be true or false.")));
+  bool atomic = true;
+  if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
   // The ids: ?ids=a,b,c or a JSON array body.
   rapidjson::Document list(rapidjson::kArrayType);
   if (const std::string* q = findParam(call->query, "ids")) {
@@ -473,24 +480,11 @@ void Service::deleteRecords(const CallPtr& call) {
         return std::string(item.GetString(), item.GetStringLength());
       },
       ids, structural);
-  submit(call, [this, call, items, ids, atomic = *atomic, structural](store::WriteTxn& txn, bool& keep) {
-    const CollectionSpec& spec = *call->collection;
-    for (size_t i = 0; i < items->size() && !structural; ++i) {
-      BatchItem& it = (*items)[i];
-      store::Record r;
-      if (auto denied = loadForBatch(txn, *call, ids[i], r)) {
-        it.error = std::move(*denied);
-        continue;
-      }
-      if (auto e = txn.remove(spec, ids[i])) {
-        it.error = storeError(e, call->request);
-        continue;
-      }
-      it.record = std::move(r);
-    }
-    return batchReply(*call, *items, atomic || structural, 200, true, keep);
-  });
+  changeEach(call, items, std::move(ids), atomic, structural, true,
+             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
+               if (auto e = txn.remove(*call->collection, r.id)) return storeError(e, call->request);
+               return std::nullopt;
+             });
 }
-
 
 }  // namespace restd::api
