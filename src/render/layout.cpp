@@ -126,6 +126,27 @@ void writeBatchCounts(TreeWriter& w, const BatchCounts& c) {
   }
 }
 
+void writePaginationMembers(TreeWriter& w, const Pagination& p) {
+  if (p.page) { w.key("page"); w.integer(*p.page); }
+  if (p.pagesCount) { w.key("pagesCount"); w.integer(*p.pagesCount); }
+  w.key("recordsPerPage");
+  w.integer(p.perPage);
+  if (p.recordsCount) { w.key("recordsCount"); w.integer(*p.recordsCount); }
+  if (p.nextCursor) { w.key("nextCursor"); w.string(*p.nextCursor); }
+}
+
+void writeMetaMembers(TreeWriter& w, const Reply& r, const RenderContext& ctx) {
+  w.key("requestId");
+  w.string(ctx.requestId);
+  w.key("date");
+  w.string(formatRfc3339(ctx.now));
+  if (r.message) {
+    w.key("message");
+    w.string(*r.message);
+  }
+  if (r.batch) writeBatchCounts(w, *r.batch);
+}
+
 std::string_view recordsKey(const Reply& r) { return r.collection.empty() ? std::string_view("items") : r.collection; }
 std::string_view recordKey(const Reply& r) { return r.singular.empty() ? std::string_view("item") : r.singular; }
 

@@ -31,6 +31,12 @@ bool holdsRecords(const Reply& r);
 
 void writeFailures(TreeWriter& w, const Reply& r, std::string_view docsUrl, const RecordStyle& style);
 void writeBatchCounts(TreeWriter& w, const BatchCounts& c);
+// The members (not the braces) of restd's pagination object: page, pagesCount,
+// recordsPerPage, recordsCount, nextCursor — as far as each is known.
+void writePaginationMembers(TreeWriter& w, const Pagination& p);
+// The members of a `meta` object every restd-style envelope shares:
+// requestId, date, the reply's message and batch counts.
+void writeMetaMembers(TreeWriter& w, const Reply& r, const RenderContext& ctx);
 std::string_view recordsKey(const Reply& r);   // the collection's name ("things")
 std::string_view recordKey(const Reply& r);    // its singular ("thing")
 

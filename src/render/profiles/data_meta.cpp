@@ -2,7 +2,6 @@
 //   {"data": …, "meta": {"code": 200, …}, "pagination": {"total": 93, "page": 2, "perPage": 20, "pagesCount": 5}}
 // (pagination on lists only). Record ids are rendered as "idx".
 // Errors: {"error": true, "message": MESSAGE, "meta": {"code": 422, …}}.
-#include "common/time.h"
 #include "render/layout.h"
 
 namespace restd::render {
@@ -37,15 +36,7 @@ class DataMetaProfile final : public Profile {
         w->string(*r.error->field);
       }
     }
-    w->key("requestId");
-    w->string(ctx.requestId);
-    w->key("date");
-    w->string(formatRfc3339(ctx.now));
-    if (r.message) {
-      w->key("message");
-      w->string(*r.message);
-    }
-    if (r.batch) writeBatchCounts(*w, *r.batch);
+    writeMetaMembers(*w, r, ctx);
     w->endObject();
     if (r.pagination && !r.error) {
       const Pagination& p = *r.pagination;

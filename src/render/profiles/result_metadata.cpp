@@ -61,14 +61,7 @@ class ResultMetadataProfile final : public Profile {
     if (failure) writeFailures(*w, r, ctx.docsUrl, style);
     w->key("metadata");
     w->startObject();
-    if (r.pagination) {
-      const Pagination& p = *r.pagination;
-      if (p.page) { w->key("page"); w->integer(*p.page); }
-      if (p.pagesCount) { w->key("pagesCount"); w->integer(*p.pagesCount); }
-      w->key("recordsPerPage"); w->integer(p.perPage);
-      if (p.recordsCount) { w->key("recordsCount"); w->integer(*p.recordsCount); }
-      if (p.nextCursor) { w->key("nextCursor"); w->string(*p.nextCursor); }
-    }
+    if (r.pagination) writePaginationMembers(*w, *r.pagination);
     if (r.batch) {
       writeBatchCounts(*w, *r.batch);
     } else if (holdsRecords(r) && !isGet) {

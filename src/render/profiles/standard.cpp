@@ -1,7 +1,6 @@
 // `standard`: restd's own envelope (SPEC §6).
 //   success: {"data": …, "pagination": {…}?, "failures": […]?, "meta": {…}}
 //   error:   {"error": {error object}, "failures": […]?, "meta": {…}}
-#include "common/time.h"
 #include "render/layout.h"
 
 namespace restd::render {
@@ -22,29 +21,16 @@ class StandardProfile final : public Profile {
       w->key("data");
       writeData(*w, r, style);
       if (r.pagination) {
-        const Pagination& p = *r.pagination;
         w->key("pagination");
         w->startObject();
-        if (p.page) { w->key("page"); w->integer(*p.page); }
-        if (p.pagesCount) { w->key("pagesCount"); w->integer(*p.pagesCount); }
-        w->key("recordsPerPage"); w->integer(p.perPage);
-        if (p.recordsCount) { w->key("recordsCount"); w->integer(*p.recordsCount); }
-        if (p.nextCursor) { w->key("nextCursor"); w->string(*p.nextCursor); }
+        writePaginationMembers(*w, *r.pagination);
         w->endObject();
       }
     }
     if (!r.failures.empty()) writeFailures(*w, r, ctx.docsUrl, style);
     w->key("meta");
     w->startObject();
-    w->key("requestId");
-    w->string(ctx.requestId);
-    w->key("date");
-    w->string(formatRfc3339(ctx.now));
-    if (r.message) {
-      w->key("message");
-      w->string(*r.message);
-    }
-    if (r.batch) writeBatchCounts(*w, *r.batch);
+    writeMetaMembers(*w, r, ctx);
     w->endObject();
     w->endObject();
     out.body = w->finish();
