@@ -20,11 +20,7 @@ bool startsWithScheme(std::string_view header, std::string_view scheme) {
          header[scheme.size()] == ' ';
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
+using http::trim;
 
 bool isFormBody(const http::Request& r) {
   std::string_view ct = r.header("Content-Type");

@@ -2,34 +2,12 @@
 
 #include <cstdlib>
 
+#include "api/router.h"
 #include "http/message.h"
 
 namespace restd::api {
 
 bool parseQuery(std::string_view query, QueryParams& out) {
-  auto decode = [](std::string_view in, std::string& s) {
-    s.clear();
-    s.reserve(in.size());
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    for (size_t i = 0; i < in.size(); ++i) {
-      char c = in[i];
-      if (c == '+') s += ' ';
-      else if (c != '%') s += c;
-      else {
-        if (i + 2 >= in.size()) return false;
-        int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-        if (hi < 0 || lo < 0) return false;
-        s += static_cast<char>(hi * 16 + lo);
-        i += 2;
-      }
-    }
-    return true;
-  };
   while (!query.empty()) {
     size_t amp = query.find('&');
     std::string_view part = query.substr(0, amp);
@@ -37,8 +15,8 @@ bool parseQuery(std::string_view query, QueryParams& out) {
     if (part.empty()) continue;
     size_t eq = part.find('=');
     std::string k, v;
-    if (!decode(part.substr(0, eq), k)) return false;
-    if (eq != std::string_view::npos && !decode(part.substr(eq + 1), v)) return false;
+    if (!percentDecode(part.substr(0, eq), k, PercentMode::form)) return false;
+    if (eq != std::string_view::npos && !percentDecode(part.substr(eq + 1), v, PercentMode::form)) return false;
     out.emplace_back(std::move(k), std::move(v));
   }
   return true;
@@ -51,11 +29,7 @@ const std::string* findParam(const QueryParams& params, std::string_view name) {
 }
 
 std::optional<render::Format> negotiateFormat(std::string_view accept) {
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
+  using http::trim;
   if (trim(accept).empty()) return render::Format::json;
   // Best q for each format; specific types beat wildcards at equal q by order of checks.
   double json = 0, xml = 0;

@@ -9,6 +9,7 @@
 
 #include "api/negotiation.h"
 #include "common/error.h"
+#include "http/message.h"
 #include "store/store.h"
 
 namespace restd::api {
@@ -21,8 +22,7 @@ inline bool etagListMatches(std::string_view header, const std::string& etag, bo
     size_t comma = header.find(',');
     std::string_view item = header.substr(0, comma);
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    item = http::trim(item);
     if (item == "*") return true;
     if (item.starts_with("W/")) {
       if (!weakOk) continue;

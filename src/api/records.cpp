@@ -78,9 +78,7 @@ Reply Service::recordReply(const Call& call, const store::Record& r, int status,
 
 std::optional<ErrorObject> Service::readBody(const Call& call, rapidjson::Document& out) const {
   std::string_view ct = call.request.header("Content-Type");
-  std::string media = lower(ct.substr(0, ct.find(';')));
-  while (!media.empty() && media.back() == ' ') media.pop_back();
-  while (!media.empty() && media.front() == ' ') media.erase(media.begin());
+  std::string media = lower(http::trim(ct.substr(0, ct.find(';'))));
   if (media.empty())
     return ErrorObject(Reason::unsupported_media_type,
                        "The request has no Content-Type; send application/json or application/x-www-form-urlencoded.");

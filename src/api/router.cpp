@@ -28,7 +28,7 @@ std::string allowHeader(uint16_t methods) {
   return out;
 }
 
-bool percentDecode(std::string_view in, std::string& out) {
+bool percentDecode(std::string_view in, std::string& out, PercentMode mode) {
   out.clear();
   out.reserve(in.size());
   auto hex = [](char c) -> int {
@@ -38,6 +38,10 @@ bool percentDecode(std::string_view in, std::string& out) {
     return -1;
   };
   for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '+' && mode == PercentMode::form) {
+      out += ' ';
+      continue;
+    }
     if (in[i] != '%') {
       out += in[i];
       continue;
@@ -46,7 +50,7 @@ bool percentDecode(std::string_view in, std::string& out) {
     int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
     if (hi < 0 || lo < 0) return false;
     char c = static_cast<char>(hi * 16 + lo);
-    if (c == '\0') return false;
+    if (c == '\0' && mode == PercentMode::path) return false;
     out += c;
     i += 2;
   }

@@ -55,7 +55,10 @@ class Router {
   std::vector<RouteDef> routes_;
 };
 
-// Percent-decodes `in`; false on a malformed escape or a decoded NUL.
-bool percentDecode(std::string_view in, std::string& out);
+// Percent-decodes `in`; false on a malformed escape.
+//   path: '+' is itself, a decoded NUL is refused (no path segment holds one);
+//   form: '+' is a space (application/x-www-form-urlencoded), NUL is kept.
+enum class PercentMode { path, form };
+bool percentDecode(std::string_view in, std::string& out, PercentMode mode = PercentMode::path);
 
 }  // namespace restd::api

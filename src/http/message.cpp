@@ -26,12 +26,13 @@ bool Request::hasHeader(std::string_view name) const {
   return false;
 }
 
-namespace {
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+
+namespace {
 
 // q-value of one list element "token;q=0.5" (1 when absent, 0 when unparsable as > 0).
 double qValue(std::string_view params) {

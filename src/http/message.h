@@ -41,6 +41,8 @@ struct Response {
 };
 
 bool iequals(std::string_view a, std::string_view b);
+// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
+std::string_view trim(std::string_view s);
 
 // True when an Accept-Encoding value accepts gzip (q > 0, directly or via "*").
 bool acceptsGzip(std::string_view acceptEncoding);
