@@ -33,6 +33,13 @@ bool isOpenRoute(RouteId r) {
          r == RouteId::index || r == RouteId::authenticate || r == RouteId::openapi || r == RouteId::metrics;
 }
 
+// The lock-out's 429 (SPEC §4): refused before any password is checked.
+Reply lockedOut(int64_t retryAfterSeconds) {
+  Reply r = Reply::failure(ErrorObject(Reason::rate_limited, "Too many failed logins; try again later."));
+  r.header("Retry-After", std::to_string(retryAfterSeconds));
+  return r;
+}
+
 }  // namespace
 
 ErrorObject Service::tokenMissing() const {
@@ -97,11 +104,8 @@ void Service::authorizeAndDispatch(const CallPtr& call) {
       return unauthorized(ErrorObject(Reason::token_expired), "Bearer error=\"invalid_token\"");
     case Identity::Kind::badBasic:
       return unauthorized(ErrorObject(Reason::invalid_credentials), "Basic realm=\"restd\"");
-    case Identity::Kind::lockedOut: {
-      Reply r = Reply::failure(ErrorObject(Reason::rate_limited, "Too many failed logins; try again later."));
-      r.header("Retry-After", std::to_string(id.retryAfter));
-      return finish(*call, std::move(r));
-    }
+    case Identity::Kind::lockedOut:
+      return finish(*call, lockedOut(id.retryAfter));
     case Identity::Kind::storageDown:
       return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
     case Identity::Kind::user: break;
@@ -155,11 +159,7 @@ void Service::authenticate(const CallPtr& call) {
   auth_.login(values[0], values[1], values[2], std::string(call->request.clientAddress),
               [this, call](auth::LoginResult r) {
                 using K = auth::LoginResult::Kind;
-                if (r.kind == K::lockedOut) {
-                  Reply reply = Reply::failure(ErrorObject(Reason::rate_limited, "Too many failed logins; try again later."));
-                  reply.header("Retry-After", std::to_string(r.retryAfter));
-                  return finish(*call, std::move(reply));
-                }
+                if (r.kind == K::lockedOut) return finish(*call, lockedOut(r.retryAfter));
                 if (r.kind == K::storageDown)
                   return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
                 if (r.kind == K::invalid) {

@@ -38,8 +38,6 @@ class Profile {
 
 // The profile called `name`, or nullptr when there is none.
 const Profile* findProfile(std::string_view name);
-// Names of every profile this build can render.
-std::vector<std::string_view> profileNames();
 
 // Renders `reply` with `profile`; passes ReplyKind::document through and
 // leaves ReplyKind::empty bodiless.
