@@ -79,8 +79,9 @@ class Service final : public http::Handler {
                   bool atomic, bool structural, bool deleted, ItemChange change);
   // The record a write may touch: nullopt, or the 404/403 (SPEC: 404 when invisible).
   std::optional<ErrorObject> denyWrite(const Call& call, const store::Record& r) const;
-  // A batch item's record, loaded in the transaction: nullopt, or its not_found/forbidden error.
-  std::optional<ErrorObject> loadForBatch(store::WriteTxn& txn, const Call& call, const std::string& id,
+  // The record a write (single or batch) is about, loaded in the transaction:
+  // nullopt, or its not_found/forbidden error.
+  std::optional<ErrorObject> loadForWrite(store::WriteTxn& txn, const Call& call, const std::string& id,
                                           store::Record& r) const;
   void patchOrReplace(const CallPtr& call, WriteMode mode);
   // Parses the request body (JSON or form) into `out`, or returns the 415/400 error.

@@ -73,7 +73,7 @@ void Service::changeEach(const CallPtr& call, std::shared_ptr<std::vector<BatchI
     for (size_t i = 0; i < items->size() && !structural; ++i) {
       BatchItem& it = (*items)[i];
       store::Record r;
-      if (auto denied = loadForBatch(txn, *call, ids[i], r)) {
+      if (auto denied = loadForWrite(txn, *call, ids[i], r)) {
         it.error = std::move(*denied);
         continue;
       }
@@ -87,14 +87,12 @@ void Service::changeEach(const CallPtr& call, std::shared_ptr<std::vector<BatchI
   });
 }
 
-std::optional<ErrorObject> Service::loadForBatch(store::WriteTxn& txn, const Call& call, const std::string& id,
+std::optional<ErrorObject> Service::loadForWrite(store::WriteTxn& txn, const Call& call, const std::string& id,
                                                  store::Record& r) const {
-  const CollectionSpec& spec = *call.collection;
-  if (auto e = txn.get(spec, id, r); e || r.id != id) {
-    if (e.status == store::Status::notFound || !e)
-      return ErrorObject(Reason::not_found, "There is no " + spec.singular + " " + id + ".");
-    return storeError(e, call.request);
-  }
+  // By id only. A record you cannot see fails exactly like one that does not
+  // exist (same reason, same message): nothing may tell them apart.
+  if (auto e = txn.get(*call.collection, id, r); e || r.id != id)
+    return e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found) : storeError(e, call.request);
   return denyWrite(call, r);
 }
 
@@ -300,10 +298,7 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
   submit(call, [=, this](store::WriteTxn& txn, bool& keep) {
     const CollectionSpec& spec = *call->collection;
     store::Record r;
-    if (auto e = txn.get(spec, call->match.id, r); e || r.id != call->match.id)
-      return Reply::failure(e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found)
-                                                                      : storeError(e, call->request));
-    if (auto denied = denyWrite(*call, r)) return Reply::failure(*denied);
+    if (auto denied = loadForWrite(txn, *call, call->match.id, r)) return Reply::failure(*denied);
     if (hasIfMatch && !etagListMatches(ifMatch, etagOf(r), false))
       return Reply::failure(ErrorObject(Reason::precondition_failed));
     if (mode == WriteMode::patch) {
@@ -334,10 +329,7 @@ void Service::deleteRecord(const CallPtr& call) {
     const CollectionSpec& spec = *call->collection;
     const std::string& id = call->match.id;
     store::Record r;
-    if (auto e = txn.get(spec, id, r); e || r.id != id)
-      return Reply::failure(e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found)
-                                                                      : storeError(e, call->request));
-    if (auto denied = denyWrite(*call, r)) return Reply::failure(*denied);
+    if (auto denied = loadForWrite(txn, *call, id, r)) return Reply::failure(*denied);
     if (hasIfMatch && !etagListMatches(ifMatch, etagOf(r), false))
       return Reply::failure(ErrorObject(Reason::precondition_failed));
     if (auto e = txn.remove(spec, id)) return Reply::failure(storeError(e, call->request));

@@ -234,6 +234,14 @@ class Auth(unittest.TestCase):
             self.assertEqual(strip_volatile(theirs.body), strip_volatile(nothing.body))
             self.assertEqual(set(dict(theirs.headers)) - {"Date", "X-Request-Id"},
                              set(dict(nothing.headers)) - {"Date", "X-Request-Id"})
+        # batches: another user's record fails exactly like an id that never existed
+        for m, body_of in (("PATCH", lambda i: [{"id": i, "name": "x"}]), ("DELETE", lambda i: [i])):
+            theirs = self.req(m, "/secrets", "wil", body_of(s["id"]))
+            nothing = self.req(m, "/secrets", "wil", body_of(ghost))
+            self.assertEqual(theirs.status, 422)
+            t_err, n_err = theirs.json()["failures"][0]["errors"], nothing.json()["failures"][0]["errors"]
+            self.assertEqual(t_err[0]["reason"], "not_found")
+            self.assertEqual(json.dumps(t_err).replace(s["id"], "ID"), json.dumps(n_err).replace(ghost, "ID"))
         self.error(self.req("GET", "/secrets/wes-secret", "wil"), 404, "not_found")        # by slug too
         self.assertEqual(self.req("GET", "/secrets/wes-secret", "wes").status, 200)
         lst = self.req("GET", "/secrets", "wil")
