@@ -21,9 +21,15 @@ struct Xoshiro {
 }  // namespace
 
 std::string newRequestId() {
+  std::string id;
+  newRequestId(id);
+  return id;
+}
+
+void newRequestId(std::string& id) {
   static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   thread_local Xoshiro rng;
-  std::string id(20, '0');
+  id.assign(20, '0');
   uint64_t a = rng.next(), b = rng.next();
   for (int i = 0; i < 10; ++i) {
     id[i] = kAlphabet[a % 36];
@@ -31,7 +37,6 @@ std::string newRequestId() {
     id[10 + i] = kAlphabet[b % 36];
     b /= 36;
   }
-  return id;
 }
 
 bool isSaneRequestId(std::string_view id) {

@@ -46,25 +46,58 @@ void AccessLog::flusherLoop() {
 }
 
 void AccessLog::flush() {
-  std::string lines;
+  // Two buffers trade places, so neither is reallocated in steady state.
+  std::lock_guard writeLock(writeMutex_);
+  writing_.clear();
   {
     std::lock_guard lock(mutex_);
-    lines.swap(pending_);
+    writing_.swap(pending_);
   }
-  if (lines.empty() || !out_) return;
-  std::lock_guard lock(writeMutex_);
-  std::fwrite(lines.data(), 1, lines.size(), out_);
+  if (writing_.empty() || !out_) return;
+  std::fwrite(writing_.data(), 1, writing_.size(), out_);
   std::fflush(out_);
 }
 
+namespace {
+
+// The log time with milliseconds; the part up to the second is formatted once
+// per second per thread.
+std::string_view logTimeNow(std::string& scratch) {
+  thread_local std::string secondText;
+  thread_local int64_t second = -1;
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  if (ms / 1000 != second) {
+    second = ms / 1000;
+    secondText = formatLogTime(now);
+    secondText.resize(secondText.size() - 4);  // drop "mmmZ", keep "...:SS."
+  }
+  int msPart = static_cast<int>(ms % 1000);
+  scratch.assign(secondText);
+  scratch.push_back(static_cast<char>('0' + msPart / 100));
+  scratch.push_back(static_cast<char>('0' + msPart / 10 % 10));
+  scratch.push_back(static_cast<char>('0' + msPart % 10));
+  scratch.push_back('Z');
+  return scratch;
+}
+
+}  // namespace
+
 void AccessLog::write(const AccessRecord& r) {
   if (!out_) return;
-  rapidjson::StringBuffer sb;
+  // One line per request: the buffers are per thread and keep their capacity.
+  thread_local rapidjson::StringBuffer sb;
+  thread_local std::string time, redacted;
+  sb.Clear();
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  std::string time = formatLogTime(std::chrono::system_clock::now());
-  std::string path = redactAccessToken(r.target);
+  std::string_view timeText = logTimeNow(time);
+  std::string_view path = r.target;
+  if (path.find("access_token") != std::string_view::npos) {
+    redacted = redactAccessToken(r.target);
+    path = redacted;
+  }
   w.StartObject();
-  w.Key("time"); w.String(time.data(), static_cast<rapidjson::SizeType>(time.size()));
+  w.Key("time"); w.String(timeText.data(), static_cast<rapidjson::SizeType>(timeText.size()));
   w.Key("requestId"); w.String(r.requestId.data(), static_cast<rapidjson::SizeType>(r.requestId.size()));
   w.Key("method"); w.String(r.method.data(), static_cast<rapidjson::SizeType>(r.method.size()));
   w.Key("path"); w.String(path.data(), static_cast<rapidjson::SizeType>(path.size()));

@@ -42,6 +42,7 @@ class AccessLog {
   bool stopping_ = false; // guarded by mutex_
   FILE* out_ = nullptr;   // null = off; written only under writeMutex_
   std::mutex writeMutex_;
+  std::string writing_;   // the lines being written; guarded by writeMutex_
   bool ownsFile_ = false;
   std::thread flusher_;
 };

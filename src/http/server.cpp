@@ -20,7 +20,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
 #include <atomic>
+#include <charconv>
+#include <mutex>
 #include <csignal>
 #include <thread>
 #include <vector>
@@ -89,33 +92,132 @@ size_t headerEnd(const beast::flat_buffer& buffer) {
 
 // A timeout that cancels the pending operation instead of closing the socket
 // (as beast::tcp_stream does), so that the session can still answer 408.
-// Lives in the session coroutine; used only on the session's strand.
+//
+// Lazy: arm() and disarm() only record the due time; the timer is scheduled
+// when none is pending and, when it fires early (the deadline moved on), it
+// re-schedules itself. A busy keep-alive connection thus touches the kernel
+// timer once per timeout period, not twice per request (a timerfd_settime
+// syscall each, which showed in the profile of GET /healthz).
+//
+// Thread safety: used only on the session's executor (its strand, or the one
+// I/O thread). The state is shared with the timer's handler, so a handler
+// that runs after the session ended finds `alive` false and touches nothing.
 class Deadline {
  public:
-  explicit Deadline(tcp::socket& socket) : socket_(socket), timer_(socket.get_executor()) {}
+  explicit Deadline(tcp::socket& socket)
+      : state_(std::make_shared<State>(socket)) {}
+  ~Deadline() {
+    state_->alive = false;
+    state_->timer.cancel();
+  }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+
   void arm(std::chrono::milliseconds d) {
-    fired_ = false;
-    uint64_t gen = ++generation_;
-    timer_.expires_after(d);
-    timer_.async_wait([this, gen](beast::error_code ec) {
-      if (ec || gen != generation_) return;  // cancelled or re-armed: `this` may be gone, touch nothing else
-      fired_ = true;
-      beast::error_code ignored;
-      socket_.cancel(ignored);
-    });
+    State& s = *state_;
+    s.fired = false;
+    s.armed = true;
+    s.due = Clock::now() + d;
+    if (!s.waiting || s.due < s.timerDue) schedule(state_);
   }
-  void disarm() {
-    ++generation_;
-    timer_.cancel();
-  }
-  bool fired() const { return fired_; }
+  void disarm() { state_->armed = false; }
+  bool fired() const { return state_->fired; }
 
  private:
-  tcp::socket& socket_;
-  asio::steady_timer timer_;
-  uint64_t generation_ = 0;
-  bool fired_ = false;
+  struct State {
+    explicit State(tcp::socket& s) : socket(s), timer(s.get_executor()) {}
+    tcp::socket& socket;
+    asio::steady_timer timer;
+    Clock::time_point due{};       // when the armed operation times out
+    Clock::time_point timerDue{};  // when the pending timer wait ends
+    uint64_t generation = 0;       // tells a current wait from a replaced one
+    bool armed = false, waiting = false, fired = false, alive = true;
+  };
+
+  static void schedule(const std::shared_ptr<State>& state) {
+    State& s = *state;
+    s.waiting = true;
+    s.timerDue = s.due;
+    uint64_t gen = ++s.generation;
+    s.timer.expires_at(s.due);  // cancels a pending (later) wait, if any
+    s.timer.async_wait([state, gen](beast::error_code) {
+      State& st = *state;
+      if (!st.alive || gen != st.generation) return;  // ended, or replaced by a newer wait
+      st.waiting = false;
+      if (!st.armed) return;                          // nothing to time; the next arm() schedules
+      if (Clock::now() < st.due) {                    // re-armed since: wait for the new due time
+        schedule(state);
+        return;
+      }
+      st.fired = true;
+      st.armed = false;
+      beast::error_code ignored;
+      st.socket.cancel(ignored);
+    });
+  }
+
+  std::shared_ptr<State> state_;
 };
+
+// Hands a reply from Handler::handle() to the session. Most replies arrive
+// inline (reads): then the session goes on without suspending or allocating a
+// completion. A reply from another thread (a durable write) resumes the
+// session through its executor. Shared by the session and the Respond
+// function, so a late reply after shutdown touches only this object.
+class PendingReply {
+ public:
+  void deliver(Response r) {
+    std::unique_lock lock(mutex_);
+    if (delivered_) return;  // exactly once
+    delivered_ = true;
+    if (resume_) {
+      auto resume = std::move(resume_);
+      lock.unlock();
+      resume(std::move(r));
+    } else {
+      response_ = std::move(r);
+    }
+  }
+  // True when the reply is already here; then takeResponse() has it.
+  bool ready() {
+    std::lock_guard lock(mutex_);
+    return delivered_;
+  }
+  Response takeResponse() { return std::move(response_); }
+  // Called when ready() was false: `resume` receives the reply, at once if it
+  // arrived in between.
+  void onReply(std::function<void(Response)> resume) {
+    std::unique_lock lock(mutex_);
+    if (delivered_) {
+      lock.unlock();
+      resume(std::move(response_));
+      return;
+    }
+    resume_ = std::move(resume);
+  }
+
+ private:
+  std::mutex mutex_;
+  bool delivered_ = false;
+  Response response_;
+  std::function<void(Response)> resume_;
+};
+
+// HTTP header values must not carry CR or LF (response splitting); any that
+// slipped through become spaces.
+void appendHeaderText(std::string& out, std::string_view text) {
+  size_t start = out.size();
+  out.append(text);
+  for (size_t i = start; i < out.size(); ++i)
+    if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
+}
+
+void appendHeader(std::string& out, std::string_view name, std::string_view value) {
+  appendHeaderText(out, name);
+  out.append(": ", 2);
+  appendHeaderText(out, value);
+  out.append("\r\n", 2);
+}
 
 bool looksLikeHttpVersion(std::string_view line) {
   size_t p = line.rfind(" HTTP/");
@@ -143,8 +245,8 @@ struct Server::Impl {
 
   asio::awaitable<void> listen();
   asio::awaitable<void> session(tcp::socket socket);
-  asio::awaitable<void> sendReply(tcp::socket& socket, Deadline& deadline, const Request& request,
-                                  Response response, unsigned version, bool head, bool keepAlive,
+  asio::awaitable<void> sendReply(tcp::socket& socket, Deadline& deadline, std::string& head, const Request& request,
+                                  Response response, unsigned version, bool isHead, bool keepAlive,
                                   std::string_view acceptEncoding, Clock::time_point start, bool& closed);
   asio::awaitable<void> lingeringClose(tcp::socket& socket, Deadline& deadline);
   void startDrain();
@@ -153,7 +255,11 @@ struct Server::Impl {
 
 asio::awaitable<void> Server::Impl::listen() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), kNoThrow);
+    // With one I/O thread every handler runs on it: a strand would only add
+    // locking. With several, each connection gets its own strand.
+    asio::any_io_executor executor =
+        options.threads <= 1 ? asio::any_io_executor(ioc.get_executor()) : asio::any_io_executor(asio::make_strand(ioc));
+    auto [ec, socket] = co_await acceptor.async_accept(executor, kNoThrow);
     if (ec) {
       if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
       // Out of file descriptors or a transient error: back off briefly, keep serving.
@@ -164,7 +270,6 @@ asio::awaitable<void> Server::Impl::listen() {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);  // lets the session try a read before waiting
-    auto executor = socket.get_executor();
     asio::co_spawn(executor, session(std::move(socket)), asio::detached);
   }
 }
@@ -185,39 +290,56 @@ asio::awaitable<void> Server::Impl::lingeringClose(tcp::socket& socket, Deadline
   socket.close(ec);
 }
 
-asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& deadline, const Request& request,
-                                              Response r, unsigned version, bool head, bool keepAlive,
-                                              std::string_view acceptEncoding, Clock::time_point start,
-                                              bool& closed) {
-  BeastResponse res;
-  res.version(version);
-  res.result(static_cast<unsigned>(r.status));
-  if (!r.reasonPhrase.empty()) res.reason(r.reasonPhrase);
-  res.set(bhttp::field::server, options.serverHeader);
-  res.set(bhttp::field::date, cachedHttpDate());
-  res.set("X-Request-Id", request.requestId);
+asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& deadline, std::string& head,
+                                              const Request& request, Response r, unsigned version, bool isHead,
+                                              bool keepAlive, std::string_view acceptEncoding,
+                                              Clock::time_point start, bool& closed) {
+  // The status line and headers are written into `head`, a buffer the
+  // connection reuses, and sent with the body in one gathered write.
   bool noBody = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
-  if (!r.contentType.empty() && !noBody) res.set(bhttp::field::content_type, r.contentType);
-  for (auto& [k, v] : r.headers) res.insert(k, v);
+  bool keep = keepAlive && !r.closeConnection && !draining.load(std::memory_order_relaxed);
+  bool gzipped = false, vary = false;
   if (!noBody && r.compressible && r.body.size() >= 1024) {
-    res.insert(bhttp::field::vary, "Accept-Encoding");
+    vary = true;
     std::string gz;
     if (acceptsGzip(acceptEncoding) && gzipCompress(r.body, gz)) {
       r.body.swap(gz);
-      res.set(bhttp::field::content_encoding, "gzip");
+      gzipped = true;
     }
   }
+  head.clear();
+  head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  char number[24];
+  auto [end, ec0] = std::to_chars(number, number + sizeof number, r.status);
+  head.append(number, end);
+  head.push_back(' ');
+  appendHeaderText(head, r.reasonPhrase.empty() ? std::string_view(bhttp::obsolete_reason(bhttp::int_to_status(
+                                                      static_cast<unsigned>(r.status))))
+                                                : std::string_view(r.reasonPhrase));
+  head.append("\r\n");
+  appendHeader(head, "Server", options.serverHeader);
+  appendHeader(head, "Date", cachedHttpDate());
+  appendHeader(head, "X-Request-Id", request.requestId);
+  if (!r.contentType.empty() && !noBody) appendHeader(head, "Content-Type", r.contentType);
+  for (auto& [k, v] : r.headers) appendHeader(head, k, v);
+  if (vary) appendHeader(head, "Vary", "Accept-Encoding");
+  if (gzipped) appendHeader(head, "Content-Encoding", "gzip");
   size_t bytes = noBody ? 0 : r.body.size();
-  if (!noBody) res.set(bhttp::field::content_length, std::to_string(r.body.size()));
-  if (!head && !noBody) res.body() = std::move(r.body);
-  bool keep = keepAlive && !r.closeConnection && !draining.load(std::memory_order_relaxed);
-  res.keep_alive(keep);
+  if (!noBody) {
+    end = std::to_chars(number, number + sizeof number, r.body.size()).ptr;
+    appendHeader(head, "Content-Length", std::string_view(number, static_cast<size_t>(end - number)));
+  }
+  if (version == 10 && keep) head.append("Connection: keep-alive\r\n");
+  if (version != 10 && !keep) head.append("Connection: close\r\n");
+  head.append("\r\n");
+  std::array<asio::const_buffer, 2> wire{asio::buffer(head),
+                                         asio::buffer(r.body.data(), isHead || noBody ? 0 : r.body.size())};
 
   deadline.arm(options.idleTimeout);
-  auto [ec, n] = co_await bhttp::async_write(socket, res, kNoThrow);
+  auto [ec, n] = co_await asio::async_write(socket, wire, kNoThrow);
   deadline.disarm();
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  log.write(AccessRecord{request.requestId, request.method, request.target, r.status, head ? 0 : bytes, seconds});
+  log.write(AccessRecord{request.requestId, request.method, request.target, r.status, isHead ? 0 : bytes, seconds});
   if (ec) {
     beast::error_code ignored;
     socket.close(ignored);
@@ -236,13 +358,16 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
   beast::error_code peerEc;
   std::string peer = socket.remote_endpoint(peerEc).address().to_string();
   bool fresh = true;
+  // Reused from request to request (their capacity stays).
+  std::string requestId, head;
+  Request request;
+  request.clientAddress = peer;
 
   for (;;) {
     // Wait for the first byte of the next request: the idle keep-alive timeout
     // applies between requests, the header timeout on a fresh connection.
     if (buffer.size() == 0) {
       if (!fresh && draining.load()) co_return;
-      deadline.arm(fresh ? options.headerTimeout : options.idleTimeout);
       // Wait for readability first: an idle connection then holds no read
       // buffer (10,000 idle keep-alive connections must stay cheap).
       // Bytes already there (a busy client): read them at once. Otherwise
@@ -250,6 +375,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       beast::error_code ec;
       size_t n = socket.read_some(buffer.prepare(4096), ec);
       if (ec == asio::error::would_block) {
+        deadline.arm(fresh ? options.headerTimeout : options.idleTimeout);
         buffer.shrink_to_fit();
         auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
         ec = wec;
@@ -260,14 +386,15 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       if (ec) {
         if (deadline.fired() && fresh) {
           InFlightGuard guard(inFlight);
-          std::string id = newRequestId();
+          newRequestId(requestId);
           Request partial;
-          partial.requestId = id;
+          partial.requestId = requestId;
           partial.clientAddress = peer;
           bool closed = false;
           Response r = handler.protocolError(Reason::request_timeout, partial);
           r.closeConnection = true;
-          co_await sendReply(socket, deadline, partial, std::move(r), 11, false, false, {}, Clock::now(), closed);
+          co_await sendReply(socket, deadline, head, partial, std::move(r), 11, false, false, {}, Clock::now(),
+                             closed);
         }
         co_return;
       }
@@ -277,9 +404,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     Clock::time_point start = Clock::now();
     InFlightGuard guard(inFlight);
 
-    std::string requestId;
-    Request request;
-    request.clientAddress = peer;
+    requestId.clear();
+    request.headers.clear();
+    request.body = {};
     bool closed = false;
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.headerLimit + 4));
@@ -287,13 +414,13 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
 
     // Replies to a request refused at the protocol level, then closes.
     auto refuse = [&](Reason reason) -> asio::awaitable<void> {
-      if (requestId.empty()) requestId = newRequestId();
+      if (requestId.empty()) newRequestId(requestId);
       request.requestId = requestId;
       unsigned version = parser.is_header_done() ? parser.get().version() : 11;
       if (version != 10) version = 11;
       Response r = handler.protocolError(reason, request);
       r.closeConnection = true;
-      co_await sendReply(socket, deadline, request, std::move(r), version, false, false, {}, start, closed);
+      co_await sendReply(socket, deadline, head, request, std::move(r), version, false, false, {}, start, closed);
       if (!closed) {
         beast::error_code ignored;
         socket.close(ignored);
@@ -303,9 +430,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     // Collect the whole header block ourselves, so the limits apply to the raw
     // bytes: a request line over urlLimit is 414, a header block over
     // headerLimit 431, and a stall past headerTimeout 408.
-    deadline.arm(options.headerTimeout);
     size_t end = headerEnd(buffer);
     bool timedOut = false, gone = false;
+    if (end == std::string_view::npos) deadline.arm(options.headerTimeout);
     while (end == std::string_view::npos && buffer.size() <= options.headerLimit) {
       auto [ec, n] = co_await socket.async_read_some(buffer.prepare(8192), kNoThrow);
       if (ec) {
@@ -350,7 +477,8 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     request.query = qpos == std::string_view::npos ? std::string_view{} : request.target.substr(qpos + 1);
     request.version = req.version();
     std::string_view clientId = req["X-Request-Id"];
-    requestId = isSaneRequestId(clientId) ? std::string(clientId) : newRequestId();
+    if (isSaneRequestId(clientId)) requestId.assign(clientId);
+    else newRequestId(requestId);
     request.requestId = requestId;
 
     if (req.version() != 10 && req.version() != 11) {
@@ -380,7 +508,8 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     if (guard.value() > options.maxInFlight) {
       Response r = handler.protocolError(Reason::overloaded, request);
       r.closeConnection = true;
-      co_await sendReply(socket, deadline, request, std::move(r), req.version(), false, false, {}, start, closed);
+      co_await sendReply(socket, deadline, head, request, std::move(r), req.version(), false, false, {}, start,
+                         closed);
       co_return;
     }
 
@@ -406,31 +535,33 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       }
     }
 
-    request.headers.reserve(16);
     for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
     request.body = req.body();
 
-    Response response = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
-        [&](auto completion) {
-          // The completion resumes this coroutine on its strand, whichever
-          // thread answers. Shared so that std::function can copy it.
-          auto shared = std::make_shared<decltype(completion)>(std::move(completion));
-          auto once = std::make_shared<std::atomic<bool>>(false);
-          Respond respond = [shared, once](Response r) {
-            if (once->exchange(true)) return;
-            auto executor = asio::get_associated_executor(*shared);
-            asio::post(executor, [shared, r = std::move(r)]() mutable { std::move (*shared)(std::move(r)); });
-          };
-          try {
-            handler.handle(request, respond);
-          } catch (const std::exception& e) {
-            AccessLog::internalError(requestId, e.what());
-            respond(handler.protocolError(Reason::internal, request));
-          }
-        },
-        asio::use_awaitable);
-    bool head = verb == bhttp::verb::head;
-    co_await sendReply(socket, deadline, request, std::move(response), req.version(), head, req.keep_alive(),
+    auto pending = std::make_shared<PendingReply>();
+    try {
+      handler.handle(request, [pending](Response r) { pending->deliver(std::move(r)); });
+    } catch (const std::exception& e) {
+      AccessLog::internalError(requestId, e.what());
+      pending->deliver(handler.protocolError(Reason::internal, request));
+    }
+    Response response;
+    if (pending->ready()) {
+      response = pending->takeResponse();
+    } else {
+      // Answered from another thread: resume this coroutine on its executor.
+      response = co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+          [&](auto completion) {
+            auto shared = std::make_shared<decltype(completion)>(std::move(completion));
+            pending->onReply([shared](Response r) {
+              auto executor = asio::get_associated_executor(*shared);
+              asio::post(executor, [shared, r = std::move(r)]() mutable { std::move (*shared)(std::move(r)); });
+            });
+          },
+          asio::use_awaitable);
+    }
+    bool isHead = verb == bhttp::verb::head;
+    co_await sendReply(socket, deadline, head, request, std::move(response), req.version(), isHead, req.keep_alive(),
                        req[bhttp::field::accept_encoding], start, closed);
     if (closed) co_return;
   }

@@ -287,6 +287,41 @@ class HttpCore(unittest.TestCase):
         self.assertGreater(elapsed, 1.5)
         self.assertLess(elapsed, 6)
 
+    def test_busy_connection_outlives_idle_timeout_then_times_out(self):
+        # Deadlines are lazy (the timer re-schedules itself when it fires
+        # early): a connection in use for longer than idle_timeout (2 s) must
+        # stay open, and still close 2 s after its last request.
+        s = self.srv.connect()
+        t_start = time.time()
+        while time.time() - t_start < 3.5:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertEqual(read_responses(s, 1)[0].status, 200)
+            time.sleep(0.4)
+        t0 = time.time()
+        rest = read_all(s, 8)
+        elapsed = time.time() - t0
+        s.close()
+        self.assertEqual(rest, b"")
+        self.assertGreater(elapsed, 1.5)
+        self.assertLess(elapsed, 6)
+
+    def test_header_timeout_after_keep_alive_requests(self):
+        # The header deadline (1 s) is earlier than the idle one already
+        # pending (2 s): the timer must be moved forward, not left waiting.
+        s = self.srv.connect()
+        for _ in range(3):
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            read_responses(s, 1)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+        t0 = time.time()
+        data = read_all(s, 6)
+        elapsed = time.time() - t0
+        s.close()
+        rs = parse_responses(data)
+        self.assertEqual(len(rs), 1)
+        envelope_error(self, rs[0], 408, "request_timeout")
+        self.assertLess(elapsed, 1.8)
+
     # --- content --------------------------------------------------------
     def test_gzip_for_large_replies_when_accepted(self):
         plain = self.srv.request("GET", "/docs/errors")
