@@ -14,7 +14,14 @@
 
 namespace restd::api {
 
-inline std::string etagOf(const store::Record& r) { return "\"" + r.id + "." + std::to_string(r.version) + "\""; }
+inline std::string etagOf(const store::Record& r) {
+  std::string tag;
+  tag.reserve(r.id.size() + 24);
+  tag.push_back('"');
+  tag.append(r.id).push_back('.');
+  tag.append(std::to_string(r.version)).push_back('"');
+  return tag;
+}
 
 // If-Match / If-None-Match: "*" or a list of entity tags (weak ones never match strongly).
 inline bool etagListMatches(std::string_view header, const std::string& etag, bool weakOk) {

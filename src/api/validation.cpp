@@ -102,10 +102,10 @@ CollectionRules CollectionRules::compile(const CollectionSpec& spec) {
     std::string error;
     if (f.pattern) fr.pattern = Pattern::compile(*f.pattern, error);  // validated at load
     fr.defaultValue.SetNull();
-    if (f.defaultJson) fr.defaultValue.Parse(f.defaultJson->c_str());
+    if (f.defaultJson) fr.defaultValue.Parse(f.defaultJson->data(), f.defaultJson->size());
     for (const auto& e : f.enumJson) {
       rapidjson::Document d;
-      d.Parse(e.c_str());
+      d.Parse(e.data(), e.size());
       fr.enumValues.push_back(std::move(d));
     }
     r.fields.push_back(std::move(fr));

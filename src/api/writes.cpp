@@ -133,7 +133,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
             out->contentType = stored.contentType;
             out->body = stored.body;
             rapidjson::Document h;
-            h.Parse(stored.headers.c_str());
+            h.Parse(stored.headers.data(), stored.headers.size());
             if (h.IsObject())
               for (auto& m : h.GetObject()) out->addHeader(m.name.GetString(), m.value.GetString());
             out->addHeader("Idempotent-Replayed", "true");

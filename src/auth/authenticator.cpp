@@ -1,5 +1,11 @@
 #include "auth/authenticator.h"
 
+#include <sodium.h>
+
+#include <array>
+#include <cstring>
+#include <unordered_map>
+
 #include "auth/credentials.h"
 #include "common/record_ids.h"
 #include "common/time.h"
@@ -22,6 +28,40 @@ std::string_view roleName(Role r) {
   return "reader";
 }
 
+namespace {
+
+// SHA-256 of a bearer token, remembered per thread: a client sends the same
+// token with every request, and the hash is a pure function of it. The map is
+// keyed by a 128-bit SipHash of the token under a random per-thread key, so no
+// raw token is kept and an outsider cannot aim at an entry.
+const std::string& tokenHashOf(std::string_view token) {
+  struct Key {
+    std::array<unsigned char, crypto_shorthash_siphashx24_BYTES> bytes;
+    bool operator==(const Key& o) const { return bytes == o.bytes; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      size_t h;
+      std::memcpy(&h, k.bytes.data(), sizeof h);
+      return h;
+    }
+  };
+  thread_local std::unordered_map<Key, std::string, KeyHash> cache;
+  thread_local std::array<unsigned char, crypto_shorthash_siphashx24_KEYBYTES> secret = [] {
+    std::array<unsigned char, crypto_shorthash_siphashx24_KEYBYTES> k;
+    randombytes_buf(k.data(), k.size());
+    return k;
+  }();
+  Key key;
+  crypto_shorthash_siphashx24(key.bytes.data(), reinterpret_cast<const unsigned char*>(token.data()), token.size(),
+                              secret.data());
+  if (auto it = cache.find(key); it != cache.end()) return it->second;
+  if (cache.size() >= 4096) cache.clear();  // bounded; refilled by the tokens in use
+  return cache.emplace(key, sha256Hex(token)).first->second;
+}
+
+}  // namespace
+
 Authenticator::Authenticator(const Config& config, store::Store& store)
     : config_(config), store_(store), lockout_(config.auth.lockoutAttempts, config.auth.lockoutWindow) {}
 
@@ -37,7 +77,8 @@ Identity Authenticator::checkToken(std::string_view token) {
     return id;
   }
   store::TokenOwner owner;
-  store::Error e = store_.findToken(sha256Hex(token), nowMillis(), owner);
+  const std::string& tokenHash = tokenHashOf(token);
+  store::Error e = store_.findToken(tokenHash, nowMillis(), owner);
   if (e.status == store::Status::notFound) {
     id.kind = Identity::Kind::badToken;
     return id;
@@ -48,7 +89,7 @@ Identity Authenticator::checkToken(std::string_view token) {
   }
   id.kind = Identity::Kind::user;
   id.principal = Principal{owner.userId, owner.userName, parseRole(owner.role).value_or(Role::reader),
-                           sha256Hex(token)};
+                           tokenHash};
   return id;
 }
 

@@ -12,17 +12,86 @@ enum class ZoneKind { fixed, local };
 ZoneKind gKind = ZoneKind::fixed;
 int gFixedOffset = 0;
 
-constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-std::tm utcTm(time_t secs) {
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return tm;
+// "YYYY-MM-DDTHH:MM:SS", written in one append (this runs several times for
+// every record rendered).
+void appendCivil(std::string& out, const CivilTime& c) {
+  if (c.year < 0 || c.year > 9999) {  // outside what parseRfc3339Millis accepts; kept general
+    const int parts[] = {c.year, c.month, c.day, c.hour, c.minute, c.second};
+    const char seps[] = {'-', '-', 'T', ':', ':'};
+    for (int i = 0; i < 6; ++i) {
+      if (i > 0) out.push_back(seps[i - 1]);
+      appendPadded(out, parts[i], i == 0 ? 4 : 2);
+    }
+    return;
+  }
+  char b[19];
+  auto two = [&](int at, int v) {
+    b[at] = static_cast<char>('0' + v / 10);
+    b[at + 1] = static_cast<char>('0' + v % 10);
+  };
+  two(0, c.year / 100);
+  two(2, c.year % 100);
+  b[4] = '-';
+  two(5, c.month);
+  b[7] = '-';
+  two(8, c.day);
+  b[10] = 'T';
+  two(11, c.hour);
+  b[13] = ':';
+  two(14, c.minute);
+  b[16] = ':';
+  two(17, c.second);
+  out.append(b, sizeof b);
 }
 
+int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 }  // namespace
+
+const char* const kWeekdayNames[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+const char* const kMonthNames[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+CivilTime civilFromUnix(int64_t unixSeconds) {
+  // Civil from days (Howard Hinnant's public-domain algorithm, re-derived).
+  int64_t days = floorDiv(unixSeconds, 86400);
+  int64_t rem = unixSeconds - days * 86400;
+  CivilTime c{};
+  c.hour = static_cast<int>(rem / 3600);
+  c.minute = static_cast<int>(rem / 60 % 60);
+  c.second = static_cast<int>(rem % 60);
+  c.weekday = static_cast<int>(((days % 7) + 11) % 7);  // 1970-01-01 was a Thursday
+  int64_t z = days + 719468;
+  int64_t era = floorDiv(z, 146097);
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  c.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  c.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  c.year = static_cast<int>(yoe + era * 400 + (c.month <= 2 ? 1 : 0));
+  return c;
+}
+
+void appendPadded(std::string& out, int value, int width) {
+  char digits[12];
+  int n = 0;
+  unsigned v = static_cast<unsigned>(value < 0 ? 0 : value);
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n < 12);
+  for (int i = n; i < width; ++i) out.push_back('0');
+  while (n > 0) out.push_back(digits[--n]);
+}
+
+void appendOffset(std::string& out, int off, bool colon) {
+  int a = (off < 0 ? -off : off) % (100 * 3600);
+  out.push_back(off < 0 ? '-' : '+');
+  appendPadded(out, a / 3600, 2);
+  if (colon) out.push_back(':');
+  appendPadded(out, a / 60 % 60, 2);
+}
 
 bool TimeZone::configure(std::string_view name) {
   if (name == "UTC") {
@@ -55,26 +124,26 @@ int TimeZone::offsetSeconds(SysTime t) {
 
 std::string formatRfc3339(SysTime t) {
   int off = TimeZone::offsetSeconds(t);
-  time_t secs = std::chrono::system_clock::to_time_t(t) + off;
-  std::tm tm = utcTm(secs);
-  char buf[64];
-  int a = off < 0 ? -off : off;
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+', a / 3600, (a / 60) % 60);
-  return buf;
+  std::string out;
+  out.reserve(25);
+  appendCivil(out, civilFromUnix(static_cast<int64_t>(std::chrono::system_clock::to_time_t(t)) + off));
+  appendOffset(out, off, true);
+  return out;
 }
 
 std::string formatRfc3339Millis(int64_t ms) {
-  int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+  int64_t secs = floorDiv(ms, 1000);
   int frac = static_cast<int>(ms - secs * 1000);
-  SysTime t = std::chrono::system_clock::from_time_t(static_cast<time_t>(secs));
-  std::string s = formatRfc3339(t);
+  int off = TimeZone::offsetSeconds(SysTime(std::chrono::seconds(secs)));
+  std::string out;
+  out.reserve(29);
+  appendCivil(out, civilFromUnix(secs + off));
   if (frac != 0) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, ".%03d", frac);
-    s.insert(19, buf);
+    out.push_back('.');
+    appendPadded(out, frac, 3);
   }
-  return s;
+  appendOffset(out, off, true);
+  return out;
 }
 
 int64_t nowMillis() {
@@ -144,7 +213,7 @@ std::optional<int64_t> parseHttpDate(std::string_view s) {
   if (s.size() != 29 || s.substr(25) != " GMT" || s[3] != ',') return std::nullopt;
   int month = -1;
   for (int i = 0; i < 12; ++i)
-    if (s.substr(8, 3) == kMonths[i]) month = i + 1;
+    if (s.substr(8, 3) == kMonthNames[i]) month = i + 1;
   if (month < 0) return std::nullopt;
   std::string iso = std::string(s.substr(12, 4)) + "-" + (month < 10 ? "0" : "") + std::to_string(month) + "-" +
                     std::string(s.substr(5, 2)) + "T" + std::string(s.substr(17, 8)) + "Z";
@@ -155,20 +224,33 @@ std::optional<int64_t> parseHttpDate(std::string_view s) {
 
 std::string formatLogTime(SysTime t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(ms / 1000);
-  std::tm tm = utcTm(secs);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
+  int64_t secs = floorDiv(ms, 1000);
+  std::string out;
+  out.reserve(24);
+  appendCivil(out, civilFromUnix(secs));
+  out.push_back('.');
+  appendPadded(out, static_cast<int>(ms - secs * 1000), 3);
+  out.push_back('Z');
+  return out;
 }
 
 std::string formatHttpDate(SysTime t) {
-  std::tm tm = utcTm(std::chrono::system_clock::to_time_t(t));
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
-                kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  return buf;
+  CivilTime c = civilFromUnix(static_cast<int64_t>(std::chrono::system_clock::to_time_t(t)));
+  std::string out;
+  out.reserve(29);
+  out.append(kWeekdayNames[c.weekday]).append(", ");
+  appendPadded(out, c.day, 2);
+  out.push_back(' ');
+  out.append(kMonthNames[c.month - 1]).push_back(' ');
+  appendPadded(out, c.year, 4);
+  out.push_back(' ');
+  appendPadded(out, c.hour, 2);
+  out.push_back(':');
+  appendPadded(out, c.minute, 2);
+  out.push_back(':');
+  appendPadded(out, c.second, 2);
+  out.append(" GMT");
+  return out;
 }
 
 }  // namespace restd

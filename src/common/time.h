@@ -39,4 +39,19 @@ std::string formatLogTime(SysTime t);
 // IMF-fixdate for the Date header: Tue, 24 Nov 2026 10:00:00 GMT
 std::string formatHttpDate(SysTime t);
 
+// Calendar fields of a Unix time (seconds, UTC or already shifted by an
+// offset). Pure arithmetic: no libc time functions, no locks, no allocation.
+struct CivilTime {
+  int year, month, day;       // month 1-12, day 1-31
+  int hour, minute, second;
+  int weekday;                // 0 = Sunday
+};
+CivilTime civilFromUnix(int64_t unixSeconds);
+// Appends `value` zero-padded to `width` digits (value >= 0).
+void appendPadded(std::string& out, int value, int width);
+// Appends "+HH:MM" (colon) or "+HHMM".
+void appendOffset(std::string& out, int offsetSeconds, bool colon);
+extern const char* const kWeekdayNames[7];  // "Sun".."Sat"
+extern const char* const kMonthNames[12];   // "Jan".."Dec"
+
 }  // namespace restd

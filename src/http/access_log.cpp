@@ -1,5 +1,7 @@
 #include "http/access_log.h"
 
+#include <charconv>
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -81,35 +83,56 @@ std::string_view logTimeNow(std::string& scratch) {
   return scratch;
 }
 
+// Appends `text` as the inside of a JSON string.
+void appendJsonText(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (u == '"' || u == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (u < 0x20) {
+      out.append("\\u00");
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
 }  // namespace
 
 void AccessLog::write(const AccessRecord& r) {
   if (!out_) return;
-  // One line per request: the buffers are per thread and keep their capacity.
-  thread_local rapidjson::StringBuffer sb;
-  thread_local std::string time, redacted;
-  sb.Clear();
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  std::string_view timeText = logTimeNow(time);
+  // One JSON line per request, built in a per-thread buffer that keeps its
+  // capacity (this runs once per request on the I/O thread). Invalid UTF-8
+  // in the path is passed through as received.
+  thread_local std::string line, time, redacted;
   std::string_view path = r.target;
   if (path.find("access_token") != std::string_view::npos) {
     redacted = redactAccessToken(r.target);
     path = redacted;
   }
-  w.StartObject();
-  w.Key("time"); w.String(timeText.data(), static_cast<rapidjson::SizeType>(timeText.size()));
-  w.Key("requestId"); w.String(r.requestId.data(), static_cast<rapidjson::SizeType>(r.requestId.size()));
-  w.Key("method"); w.String(r.method.data(), static_cast<rapidjson::SizeType>(r.method.size()));
-  w.Key("path"); w.String(path.data(), static_cast<rapidjson::SizeType>(path.size()));
-  w.Key("status"); w.Int(r.status);
-  w.Key("bytes"); w.Uint64(r.bytes);
-  w.Key("duration"); w.Double(r.durationSeconds);
-  w.EndObject();
+  line.clear();
+  line.append("{\"time\":\"").append(logTimeNow(time)).append("\",\"requestId\":\"");
+  appendJsonText(line, r.requestId);
+  line.append("\",\"method\":\"");
+  appendJsonText(line, r.method);
+  line.append("\",\"path\":\"");
+  appendJsonText(line, path);
+  char number[32];
+  line.append("\",\"status\":");
+  line.append(number, std::to_chars(number, number + sizeof number, r.status).ptr);
+  line.append(",\"bytes\":");
+  line.append(number, std::to_chars(number, number + sizeof number, r.bytes).ptr);
+  line.append(",\"duration\":");
+  line.append(number, std::to_chars(number, number + sizeof number, r.durationSeconds, std::chars_format::fixed, 6).ptr);
+  line.append("}\n");
   bool full;
   {
     std::lock_guard lock(mutex_);
-    pending_.append(sb.GetString(), sb.GetSize());
-    pending_ += '\n';
+    pending_.append(line);
     full = pending_.size() >= 64 * 1024;
   }
   if (full) wake_.notify_one();

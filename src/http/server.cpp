@@ -23,6 +23,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cstring>
 #include <mutex>
 #include <csignal>
 #include <thread>
@@ -208,6 +209,7 @@ class PendingReply {
 void appendHeaderText(std::string& out, std::string_view text) {
   size_t start = out.size();
   out.append(text);
+  if (!std::memchr(text.data(), '\r', text.size()) && !std::memchr(text.data(), '\n', text.size())) return;
   for (size_t i = start; i < out.size(); ++i)
     if (out[i] == '\r' || out[i] == '\n') out[i] = ' ';
 }

@@ -1,34 +1,21 @@
 #include "render/layout.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <ctime>
 
 #include "common/time.h"
 
 namespace restd::render {
 namespace {
 
-// Splits an instant into local calendar fields in the configured zone.
+// An instant's calendar fields in the configured zone, and that zone's offset.
 struct Local {
-  std::tm tm;
+  CivilTime civil;
   int offset;
 };
 Local local(int64_t ms) {
-  SysTime t{std::chrono::milliseconds(ms)};
-  int off = TimeZone::offsetSeconds(t);
-  time_t secs = static_cast<time_t>((ms >= 0 ? ms / 1000 : (ms - 999) / 1000) + off);
-  Local l{};
-  gmtime_r(&secs, &l.tm);
-  l.offset = off;
-  return l;
-}
-
-std::string offsetText(int off, bool colon) {
-  char buf[24];
-  int a = (off < 0 ? -off : off) % (100 * 3600);
-  std::snprintf(buf, sizeof buf, colon ? "%c%02d:%02d" : "%c%02d%02d", off < 0 ? '-' : '+', a / 3600, (a / 60) % 60);
-  return buf;
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int off = TimeZone::offsetSeconds(SysTime(std::chrono::seconds(secs)));
+  return Local{civilFromUnix(secs + off), off};
 }
 
 }  // namespace
@@ -37,21 +24,43 @@ std::string rfc3339Layout(int64_t ms) { return formatRfc3339Millis(ms); }
 
 std::string compactOffsetLayout(int64_t ms) {
   Local l = local(ms);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", l.tm.tm_year + 1900, l.tm.tm_mon + 1, l.tm.tm_mday,
-                l.tm.tm_hour, l.tm.tm_min, l.tm.tm_sec);
-  return buf + offsetText(l.offset, false);
+  const CivilTime& c = l.civil;
+  std::string out;
+  out.reserve(24);
+  appendPadded(out, c.year, 4);
+  out.push_back('-');
+  appendPadded(out, c.month, 2);
+  out.push_back('-');
+  appendPadded(out, c.day, 2);
+  out.push_back('T');
+  appendPadded(out, c.hour, 2);
+  out.push_back(':');
+  appendPadded(out, c.minute, 2);
+  out.push_back(':');
+  appendPadded(out, c.second, 2);
+  appendOffset(out, l.offset, false);
+  return out;
 }
 
 std::string rfc2822Layout(int64_t ms) {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   Local l = local(ms);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d ", kDays[l.tm.tm_wday], l.tm.tm_mday,
-                kMonths[l.tm.tm_mon], l.tm.tm_year + 1900, l.tm.tm_hour, l.tm.tm_min, l.tm.tm_sec);
-  return buf + offsetText(l.offset, false);
+  const CivilTime& c = l.civil;
+  std::string out;
+  out.reserve(31);
+  out.append(kWeekdayNames[c.weekday]).append(", ");
+  appendPadded(out, c.day, 2);
+  out.push_back(' ');
+  out.append(kMonthNames[c.month - 1]).push_back(' ');
+  appendPadded(out, c.year, 4);
+  out.push_back(' ');
+  appendPadded(out, c.hour, 2);
+  out.push_back(':');
+  appendPadded(out, c.minute, 2);
+  out.push_back(':');
+  appendPadded(out, c.second, 2);
+  out.push_back(' ');
+  appendOffset(out, l.offset, false);
+  return out;
 }
 
 bool holdsRecords(const Reply& r) {

@@ -48,7 +48,8 @@ namespace {
 
 class JsonWriter final : public TreeWriter {
  public:
-  JsonWriter() : w_(sb_) {}
+  // 1 KiB up front: a typical single-record reply fits without regrowing.
+  JsonWriter() : sb_(nullptr, 1024), w_(sb_) {}
   void startObject() override { w_.StartObject(); }
   void endObject() override { w_.EndObject(); }
   void startArray(std::string_view) override { w_.StartArray(); }

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
+#include <vector>
 #include <set>
 
 #include "common/json.h"
@@ -120,6 +122,39 @@ TEST(Time, HttpDates) {
   EXPECT_EQ(parseHttpDate("Tue, 24 Nov 2026 10:00:00 UTC"), std::nullopt);
   EXPECT_EQ(parseHttpDate("yesterday"), std::nullopt);
   EXPECT_EQ(formatHttpDate(std::chrono::system_clock::from_time_t(1795514400)), "Tue, 24 Nov 2026 10:00:00 GMT");
+}
+
+// The calendar arithmetic replaces gmtime_r + snprintf on the hot path; it
+// must agree with libc for every kind of instant: before 1970, leap days,
+// century years, the ends of the four-digit range.
+TEST(Time, CivilFromUnixAgreesWithGmtime) {
+  std::vector<int64_t> instants = {0, -1, 86399, 86400, -86400, 951782400 /* 2000-02-29 */, 4107542400 /* 2100-03-01 */,
+                                   -62135596800 /* 0001-01-01 */, 253402300799 /* 9999-12-31T23:59:59 */};
+  uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < 20000; ++i) {  // xorshift: deterministic spread over years 1..9999
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    instants.push_back(-62135596800 + static_cast<int64_t>(x % 315537897600ULL));
+  }
+  for (int64_t t : instants) {
+    time_t tt = static_cast<time_t>(t);
+    std::tm tm{};
+    ASSERT_NE(gmtime_r(&tt, &tm), nullptr);
+    CivilTime c = civilFromUnix(t);
+    ASSERT_EQ(c.year, tm.tm_year + 1900) << t;
+    ASSERT_EQ(c.month, tm.tm_mon + 1) << t;
+    ASSERT_EQ(c.day, tm.tm_mday) << t;
+    ASSERT_EQ(c.hour, tm.tm_hour) << t;
+    ASSERT_EQ(c.minute, tm.tm_min) << t;
+    ASSERT_EQ(c.second, tm.tm_sec) << t;
+    ASSERT_EQ(c.weekday, tm.tm_wday) << t;
+  }
+  EXPECT_EQ(formatLogTime(SysTime(std::chrono::milliseconds(1795514400007LL))), "2026-11-24T10:00:00.007Z");
+  EXPECT_EQ(formatLogTime(SysTime(std::chrono::milliseconds(-1))), "1969-12-31T23:59:59.999Z");
+  ASSERT_TRUE(TimeZone::configure("-03:00"));
+  EXPECT_EQ(formatRfc3339Millis(-1500), "1969-12-31T20:59:58.500-03:00");
+  ASSERT_TRUE(TimeZone::configure("UTC"));
 }
 
 }  // namespace
