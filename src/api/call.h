@@ -7,7 +7,9 @@ namespace restd::api {
 
 // One item of a batch as it goes through the transaction.
 struct BatchItem {
-  rapidjson::Document raw;                 // as the server understood it (failures' rawData)
+  // The item as received (failures' rawData): points into the request's
+  // parsed body, which the batch's job keeps alive (no copy per item).
+  const rapidjson::Value* raw = nullptr;
   std::optional<ErrorObject> error;        // set when the item failed
   std::optional<store::Record> record;     // set when it succeeded
 };

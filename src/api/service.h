@@ -75,8 +75,10 @@ class Service final : public http::Handler {
   // failures), applies `change` to it, and replies in batch form.
   using ItemChange =
       std::function<std::optional<ErrorObject>(store::WriteTxn& txn, store::Record& r, const BatchItem& item)>;
-  void changeEach(const CallPtr& call, std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids,
-                  bool atomic, bool structural, bool deleted, ItemChange change);
+  // `input` owns the values the items' `raw` point into.
+  void changeEach(const CallPtr& call, std::shared_ptr<const rapidjson::Document> input,
+                  std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids, bool atomic,
+                  bool structural, bool deleted, ItemChange change);
   // The record a write may touch: nullopt, or the 404/403 (SPEC: 404 when invisible).
   std::optional<ErrorObject> denyWrite(const Call& call, const store::Record& r) const;
   // The record a write (single or batch) is about, loaded in the transaction:

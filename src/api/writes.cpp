@@ -66,9 +66,10 @@ static std::optional<ErrorObject> readAtomic(const QueryParams& query, bool& ato
   return std::nullopt;
 }
 
-void Service::changeEach(const CallPtr& call, std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids,
-                         bool atomic, bool structural, bool deleted, ItemChange change) {
-  submit(call, [this, call, items, ids = std::move(ids), atomic, structural, deleted,
+void Service::changeEach(const CallPtr& call, std::shared_ptr<const rapidjson::Document> input,
+                         std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids, bool atomic,
+                         bool structural, bool deleted, ItemChange change) {
+  submit(call, [this, call, input, items, ids = std::move(ids), atomic, structural, deleted,
                 change = std::move(change)](store::WriteTxn& txn, bool& keep) {
     for (size_t i = 0; i < items->size() && !structural; ++i) {
       BatchItem& it = (*items)[i];
@@ -169,7 +170,8 @@ void Service::createRecords(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
   bool atomic = true;
   if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
-  rapidjson::Document body;
+  auto input = std::make_shared<rapidjson::Document>();
+  rapidjson::Document& body = *input;
   if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
   const CollectionSpec* spec = call->collection;
   std::string owner = call->principal() ? call->principal()->userId : std::string(kSystemOwner);
@@ -201,17 +203,17 @@ void Service::createRecords(const CallPtr& call) {
   bool structural = false;
   for (size_t i = 0; i < n; ++i) {
     BatchItem& it = (*items)[i];
-    it.raw.CopyFrom(body[static_cast<rapidjson::SizeType>(i)], it.raw.GetAllocator());
-    if (!it.raw.IsObject()) {
+    it.raw = &body[static_cast<rapidjson::SizeType>(i)];
+    if (!it.raw->IsObject()) {
       it.error = ErrorObject(Reason::invalid_json, "Item " + std::to_string(i) + " is not a JSON object.");
       structural = true;
       continue;
     }
     store::Record r;
-    if (auto e = buildValues(*call->rules, it.raw, WriteMode::create, nullptr, r.values)) it.error = std::move(*e);
+    if (auto e = buildValues(*call->rules, *it.raw, WriteMode::create, nullptr, r.values)) it.error = std::move(*e);
     else it.record = std::move(r);
   }
-  submit(call, [this, call, spec, owner, items, atomic, structural](store::WriteTxn& txn, bool& keep) {
+  submit(call, [this, call, spec, owner, input, items, atomic, structural](store::WriteTxn& txn, bool& keep) {
     for (auto& it : *items) {
       if (it.error || structural) continue;
       prepareNew(txn, *spec, owner, *it.record);
@@ -237,7 +239,7 @@ Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool 
   for (size_t i : counts.invalidItems) {
     render::Failure f;
     f.index = i;
-    f.rawData.CopyFrom(items[i].raw, f.rawData.GetAllocator());
+    f.rawData.CopyFrom(*items[i].raw, f.rawData.GetAllocator());
     f.errors = itemErrors(*items[i].error);
     reply.failures.push_back(std::move(f));
   }
@@ -375,9 +377,9 @@ std::shared_ptr<std::vector<BatchItem>> splitBatch(const rapidjson::Value& list,
   structural = false;
   for (size_t i = 0; i < items->size(); ++i) {
     BatchItem& it = (*items)[i];
-    it.raw.CopyFrom(list[static_cast<rapidjson::SizeType>(i)], it.raw.GetAllocator());
+    it.raw = &list[static_cast<rapidjson::SizeType>(i)];
     std::string why;
-    if (auto id = idOf(it.raw, i, why)) {
+    if (auto id = idOf(*it.raw, i, why)) {
       ids[i] = std::move(*id);
     } else {
       it.error = ErrorObject(Reason::invalid_json, why);
@@ -402,7 +404,8 @@ void Service::patchRecords(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
   bool atomic = true;
   if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
-  rapidjson::Document body;
+  auto input = std::make_shared<rapidjson::Document>();
+  rapidjson::Document& body = *input;
   if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
   if (!body.IsArray())
     return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json,
@@ -422,10 +425,10 @@ void Service::patchRecords(const CallPtr& call) {
         return std::string(id->value.GetString(), id->value.GetStringLength());
       },
       ids, structural);
-  changeEach(call, items, std::move(ids), atomic, structural, false,
+  changeEach(call, input, items, std::move(ids), atomic, structural, false,
              [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
                rapidjson::Document patch;
-               patch.CopyFrom(it.raw, patch.GetAllocator());
+               patch.CopyFrom(*it.raw, patch.GetAllocator());
                patch.RemoveMember("id");
                rapidjson::Document merged;
                if (auto e = buildValues(*call->rules, patch, WriteMode::patch, &r.values, merged)) return e;
@@ -443,7 +446,8 @@ void Service::deleteRecords(const CallPtr& call) {
   bool atomic = true;
   if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
   // The ids: ?ids=a,b,c or a JSON array body.
-  rapidjson::Document list(rapidjson::kArrayType);
+  auto input = std::make_shared<rapidjson::Document>(rapidjson::kArrayType);
+  rapidjson::Document& list = *input;
   if (const std::string* q = findParam(call->query, "ids")) {
     std::string_view rest = *q;
     while (!rest.empty()) {
@@ -472,7 +476,7 @@ void Service::deleteRecords(const CallPtr& call) {
         return std::string(item.GetString(), item.GetStringLength());
       },
       ids, structural);
-  changeEach(call, items, std::move(ids), atomic, structural, true,
+  changeEach(call, input, items, std::move(ids), atomic, structural, true,
              [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
                if (auto e = txn.remove(*call->collection, r.id)) return storeError(e, call->request);
                return std::nullopt;

@@ -30,10 +30,14 @@ struct Record {
   int64_t updatedAt = 0;
   int64_t version = 0;
   std::string owner;
+  // The pool behind `values`: declared first, so it is made before and
+  // destroyed after them, and moves with them. RapidJSON's own default
+  // starts every document with a 64 KiB chunk; for thousands of small
+  // records that made glibc consolidate its free lists on every allocation
+  // (about a third of a 1000-record batch).
+  std::unique_ptr<rapidjson::MemoryPoolAllocator<>> pool = std::make_unique<rapidjson::MemoryPoolAllocator<>>(960);
   // Declared fields (every one, null when unset) then extras, as one object.
-  rapidjson::Document values;
-
-  Record() { values.SetObject(); }
+  rapidjson::Document values{rapidjson::kObjectType, pool.get()};
 };
 
 enum class Status {
