@@ -2,7 +2,13 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <mutex>
@@ -319,12 +325,42 @@ sqlite3_stmt* SqliteConnection::prepare(const std::string& sql) {
 bool SqliteConnection::exec(const char* sql) { return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK; }
 
 int64_t SqliteConnection::dataVersion() {
-  sqlite3_stmt* st = prepare("PRAGMA data_version");
+  if (inSnapshot_ && snapshotDataVersion_ >= 0) return snapshotDataVersion_;
+  static const std::string kSql = "PRAGMA data_version";
+  sqlite3_stmt* st = prepare(kSql);
   if (!st) return -1;
   int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
   sqlite3_reset(st);
+  if (inSnapshot_) snapshotDataVersion_ = v;
   return v;
 }
+
+bool SqliteConnection::beginSnapshot(uint64_t generation) {
+  // Deferred: the WAL read lock is taken by the first statement and kept
+  // until endSnapshot().
+  static const std::string kBegin = "BEGIN";
+  sqlite3_stmt* st = prepare(kBegin);
+  if (!st) return false;
+  bool ok = sqlite3_step(st) == SQLITE_DONE;
+  sqlite3_reset(st);
+  if (!ok) return false;
+  inSnapshot_ = true;
+  snapshotGeneration_ = generation;
+  snapshotStartMs_ = nowMillis();
+  snapshotDataVersion_ = -1;
+  return true;
+}
+
+void SqliteConnection::endSnapshot() {
+  if (!inSnapshot_) return;
+  static const std::string kCommit = "COMMIT";
+  sqlite3_stmt* st = prepare(kCommit);
+  if (!st || sqlite3_step(st) != SQLITE_DONE) exec("ROLLBACK");
+  if (st) sqlite3_reset(st);
+  inSnapshot_ = false;
+}
+
+int64_t SqliteConnection::snapshotAgeMillis() const { return nowMillis() - snapshotStartMs_; }
 
 std::optional<int64_t> SqliteConnection::cachedCount(const std::string& collection, int64_t version) const {
   auto it = counts_.find(collection);
@@ -361,8 +397,53 @@ std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, const St
       s->device_ = st.st_dev;
       s->inode_ = st.st_ino;
     }
+    s->startWatch();
   }
   return s;
+}
+
+bool SqliteStore::startWatch() {
+  // A read makes sure the -wal file exists before it is watched.
+  writer_->exec("SELECT count(*) FROM sqlite_master");
+  std::string wal = path_ + "-wal";
+  watchFd_ = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  wakeFd_ = eventfd(0, EFD_CLOEXEC);
+  if (watchFd_ < 0 || wakeFd_ < 0 ||
+      inotify_add_watch(watchFd_, wal.c_str(), IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
+    if (watchFd_ >= 0) ::close(watchFd_);
+    if (wakeFd_ >= 0) ::close(wakeFd_);
+    watchFd_ = wakeFd_ = -1;
+    return false;
+  }
+  watching_ = true;
+  watchThread_ = std::thread([this] { watchLoop(); });
+  return true;
+}
+
+void SqliteStore::watchLoop() {
+  for (;;) {
+    pollfd fds[2] = {{watchFd_, POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents) return;
+    if (!(fds[0].revents & POLLIN)) continue;
+    alignas(inotify_event) char buf[4096];
+    bool lost = false;
+    ssize_t n;
+    while ((n = ::read(watchFd_, buf, sizeof buf)) > 0) {
+      for (ssize_t off = 0; off < n;) {
+        auto* ev = reinterpret_cast<inotify_event*>(buf + off);
+        if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_Q_OVERFLOW)) lost = true;
+        off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      }
+    }
+    if (lost) watching_ = false;  // the -wal file went away: from now on every read is fresh
+    endIdleSnapshots();
+    if (lost) return;
+  }
+  watching_ = false;
 }
 
 SqliteStore::SqliteStore(std::string path, StorageConfig config, std::unique_ptr<SqliteConnection> writer)
@@ -380,6 +461,14 @@ void SqliteStore::close() {
   }
   queueCv_.notify_all();
   if (writerThread_.joinable()) writerThread_.join();
+  if (wakeFd_ >= 0) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wakeFd_, &one, sizeof one);
+  }
+  if (watchThread_.joinable()) watchThread_.join();
+  if (watchFd_ >= 0) ::close(watchFd_);
+  if (wakeFd_ >= 0) ::close(wakeFd_);
+  watchFd_ = wakeFd_ = -1;
 }
 
 bool SqliteStore::fileHealthy() {
@@ -410,27 +499,52 @@ bool SqliteStore::ready() {
     StmtGuard g{st};
     ok = sqlite3_step(st) == SQLITE_ROW;
   }
-  releaseReader(std::move(conn));
+  releaseReader(std::move(conn), !ok);
   return ok;
 }
 
-std::unique_ptr<SqliteConnection> SqliteStore::acquireReader(std::string& error) {
+std::unique_ptr<SqliteConnection> SqliteStore::acquireReader(std::string& error, bool fresh) {
+  std::unique_ptr<SqliteConnection> c;
   {
     std::lock_guard lock(readersMutex_);
     if (!readers_.empty()) {
-      auto c = std::move(readers_.back());
+      c = std::move(readers_.back());
       readers_.pop_back();
-      return c;
     }
   }
-  auto c = SqliteConnection::open(path_, config_, error);
-  if (c) c->exec("PRAGMA query_only=ON;");
+  if (!c) {
+    c = SqliteConnection::open(path_, config_, error);
+    if (!c) return c;
+    c->exec("PRAGMA query_only=ON;");
+  }
+  // The generation is read before the snapshot starts: a commit in between
+  // makes the snapshot look older than it is, never newer.
+  if (!watching_.load(std::memory_order_relaxed)) fresh = true;
+  uint64_t generation = commitGeneration_.load(std::memory_order_acquire);
+  if (c->inSnapshot() &&
+      (fresh || c->snapshotGeneration() != generation || c->snapshotAgeMillis() > kSnapshotMaxAgeMs))
+    c->endSnapshot();
+  if (!c->inSnapshot() && !c->beginSnapshot(generation)) {
+    error = std::string("cannot start a read transaction: ") + sqlite3_errmsg(c->db());
+    return nullptr;
+  }
   return c;
 }
 
-void SqliteStore::releaseReader(std::unique_ptr<SqliteConnection> c) {
+void SqliteStore::releaseReader(std::unique_ptr<SqliteConnection> c, bool failed) {
   std::lock_guard lock(readersMutex_);
+  // Checked under the lock that endIdleSnapshots() takes after bumping the
+  // generation: either this sees the new generation, or that sweep sees this
+  // connection in the pool. A stale snapshot never idles in the pool.
+  if (failed || c->snapshotGeneration() != commitGeneration_.load(std::memory_order_acquire)) c->endSnapshot();
   if (readers_.size() < 64) readers_.push_back(std::move(c));
+  else c->endSnapshot();
+}
+
+void SqliteStore::endIdleSnapshots() {
+  commitGeneration_.fetch_add(1, std::memory_order_acq_rel);
+  std::lock_guard lock(readersMutex_);
+  for (auto& c : readers_) c->endSnapshot();
 }
 
 Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) {
@@ -444,7 +558,7 @@ Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Recor
   auto conn = acquireReader(error);
   if (!conn) return Error{Status::unavailable, {}, error};
   Error e = getRecord(*conn, sqlFor(c), c, idOrSlug, out);
-  releaseReader(std::move(conn));
+  releaseReader(std::move(conn), e && e.status != Status::notFound);
   return e;
 }
 
@@ -563,8 +677,9 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
     conn = leased.get();
   }
   Error result;
-  // Both statements in one read transaction, so the total matches the page.
-  conn->exec("BEGIN");
+  // Both statements in one read transaction, so the total matches the page
+  // (a leased reader is inside its snapshot already).
+  if (!leased) conn->exec("BEGIN");
   do {
     sqlite3_stmt* st = conn->prepare(sql);
     if (!st) {
@@ -621,8 +736,8 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
       if (unfiltered) conn->rememberCount(c.name, version, *out.total);
     }
   } while (false);
-  conn->exec("COMMIT");
-  if (leased) releaseReader(std::move(leased));
+  if (leased) releaseReader(std::move(leased), static_cast<bool>(result));
+  else conn->exec("COMMIT");
   return result;
 }
 
@@ -753,17 +868,17 @@ class SqliteStore::Txn final : public WriteTxn {
 };
 
 template <typename Fn>
-Error SqliteStore::withReader(Fn&& fn) {
+Error SqliteStore::withReader(Fn&& fn, bool fresh) {
   if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
   if (path_.empty()) {
     std::lock_guard lock(queueMutex_);
     return fn(*writer_);
   }
   std::string error;
-  auto conn = acquireReader(error);
+  auto conn = acquireReader(error, fresh);
   if (!conn) return Error{Status::unavailable, {}, error};
   Error e = fn(*conn);
-  releaseReader(std::move(conn));
+  releaseReader(std::move(conn), e && e.status != Status::notFound);
   return e;
 }
 
@@ -798,6 +913,8 @@ void readUser(sqlite3_stmt* st, User& u) {
 
 }  // namespace
 
+// Users and API keys are read fresh: the CLI adds them from another process,
+// and a key made a moment ago must work at once.
 Error SqliteStore::findUser(std::string_view userName, User& out) {
   bool found = false;
   Error e = withReader([&](SqliteConnection& c) {
@@ -806,7 +923,7 @@ Error SqliteStore::findUser(std::string_view userName, User& out) {
                    readUser(st, out);
                    found = true;
                  });
-  });
+  }, /*fresh=*/true);
   if (!e && !found) e.status = Status::notFound;
   return e;
 }
@@ -818,7 +935,7 @@ Error SqliteStore::listUsers(std::vector<User>& out) {
                    out.emplace_back();
                    readUser(st, out.back());
                  });
-  });
+  }, /*fresh=*/true);
 }
 
 Error SqliteStore::findApiKey(std::string_view keyHash, ApiKey& out) {
@@ -831,7 +948,7 @@ Error SqliteStore::findApiKey(std::string_view keyHash, ApiKey& out) {
                    out.createdAt = sqlite3_column_int64(st, 2);
                    found = true;
                  });
-  });
+  }, /*fresh=*/true);
   if (!e && !found) e.status = Status::notFound;
   return e;
 }
@@ -842,7 +959,7 @@ Error SqliteStore::listApiKeys(std::vector<ApiKey>& out) {
                  [&](sqlite3_stmt* st) {
                    out.push_back(ApiKey{columnText(st, 0), columnText(st, 1), sqlite3_column_int64(st, 2)});
                  });
-  });
+  }, /*fresh=*/true);
 }
 
 Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
@@ -922,6 +1039,7 @@ void SqliteStore::writerLoop() {
         if (!committed) writer_->exec("ROLLBACK");
       }
     }
+    if (committed && !path_.empty()) endIdleSnapshots();
     for (auto& p : group) p.done(committed);
     group.clear();
   }

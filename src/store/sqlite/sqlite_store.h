@@ -30,8 +30,19 @@ class SqliteConnection {
   // A cached prepared statement for `sql`, reset and unbound; nullptr on error.
   sqlite3_stmt* prepare(const std::string& sql);
   bool exec(const char* sql);
-  // PRAGMA data_version: changes when another connection commits.
+  // PRAGMA data_version: changes when another connection commits. Inside a
+  // read snapshot it cannot change, so it is asked once per snapshot.
   int64_t dataVersion();
+
+  // A reader's read transaction, kept open across requests (see
+  // SqliteStore::acquireReader). Used by whichever thread holds the
+  // connection, or by the writer thread while the connection is idle in the
+  // pool under readersMutex_.
+  bool beginSnapshot(uint64_t generation);
+  void endSnapshot();
+  bool inSnapshot() const { return inSnapshot_; }
+  uint64_t snapshotGeneration() const { return snapshotGeneration_; }
+  int64_t snapshotAgeMillis() const;
   // Unfiltered record counts remembered at a data_version.
   std::optional<int64_t> cachedCount(const std::string& collection, int64_t version) const;
   void rememberCount(const std::string& collection, int64_t version, int64_t count);
@@ -42,6 +53,10 @@ class SqliteConnection {
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  bool inSnapshot_ = false;
+  uint64_t snapshotGeneration_ = 0;
+  int64_t snapshotStartMs_ = 0;
+  int64_t snapshotDataVersion_ = -1;  // -1: not asked yet in this snapshot
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
   std::unordered_map<std::string, std::pair<int64_t, int64_t>> counts_;  // collection -> (data_version, count)
   std::unordered_map<std::string, std::pair<int64_t, TokenOwner>> tokens_;  // token hash -> (data_version, owner)
@@ -89,11 +104,32 @@ class SqliteStore final : public Store {
   bool fileHealthy();          // the database file is still there, the same, and writable
   bool fileHealthyCached();    // same, re-checked at most every 200 ms
   void writerLoop();
-  std::unique_ptr<SqliteConnection> acquireReader(std::string& error);
-  void releaseReader(std::unique_ptr<SqliteConnection> c);
+  // A reader connection inside a read snapshot that is no older than the last
+  // commit of this process and at most kSnapshotMaxAgeMs old: consecutive
+  // reads share one SQLite read transaction instead of taking and dropping
+  // the WAL read lock (two fcntl calls) for every statement. `failed` ends
+  // the snapshot on release.
+  // `fresh`: start a new snapshot regardless (reads that must see other
+  // processes' commits at once, e.g. an API key just made with the CLI).
+  std::unique_ptr<SqliteConnection> acquireReader(std::string& error, bool fresh = false);
+  void releaseReader(std::unique_ptr<SqliteConnection> c, bool failed = false);
+  // After each commit: idle readers drop their snapshots, so they neither
+  // serve stale data nor hold back checkpoints.
+  void endIdleSnapshots();
+  static constexpr int64_t kSnapshotMaxAgeMs = 50;  // a backstop; see watchLoop()
+  std::atomic<uint64_t> commitGeneration_{0};
+  // Other processes (the CLI, sqlite3) commit by writing the -wal file: an
+  // inotify watch on it ends the snapshots as soon as they do. Without a
+  // working watch, every read takes a fresh snapshot (the plain behaviour).
+  bool startWatch();
+  void watchLoop();
+  std::atomic<bool> watching_{false};
+  int watchFd_ = -1;  // inotify
+  int wakeFd_ = -1;   // eventfd: stops watchLoop()
+  std::thread watchThread_;
   // Runs `fn` with a reader connection (the writer's, locked, in memory mode).
   template <typename Fn>
-  Error withReader(Fn&& fn);
+  Error withReader(Fn&& fn, bool fresh = false);
 
   std::string path_;   // "" for in-memory
   StorageConfig config_;
