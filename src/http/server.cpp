@@ -406,9 +406,11 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     Clock::time_point start = Clock::now();
     InFlightGuard guard(inFlight);
 
+    // The previous request's views point into its parser, which is gone.
     requestId.clear();
     request.headers.clear();
-    request.body = {};
+    request.method = request.target = request.path = request.query = request.body = request.requestId = {};
+    request.version = 11;
     bool closed = false;
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.headerLimit + 4));
