@@ -27,7 +27,7 @@ struct Db {
                  "CREATE TABLE things (\"id\" TEXT PRIMARY KEY NOT NULL, \"slug\" TEXT, \"createdAt\" INTEGER NOT NULL, "
                  "\"updatedAt\" INTEGER NOT NULL, \"version\" INTEGER NOT NULL, \"owner\" TEXT NOT NULL, "
                  "\"name\" TEXT, \"price\" NUMERIC, \"tags\" TEXT, \"_extra\" TEXT);"
-                 "CREATE UNIQUE INDEX things__unique_slug ON things (\"slug\");",
+                 "CREATE UNIQUE INDEX things__unique_slug ON things (\"slug\") WHERE \"slug\" IS NOT NULL;",
                  nullptr, nullptr, nullptr);
   }
   ~Db() {

@@ -534,6 +534,26 @@ class Schema(unittest.TestCase):
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
             db.close()
 
+    def test_slug_index_is_partial_and_old_full_ones_are_rebuilt(self):
+        with RestdServer(CONFIG) as srv:
+            srv.as_admin()
+            a = srv.request("POST", f"{API}/things", body=j({"name": "Same Name"}), headers=JSON).json()["data"]
+            srv.stop()
+            db = sqlite3.connect(srv.db_path)
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'things__unique_slug'").fetchone()[0]
+            self.assertIn('WHERE "slug" IS NOT NULL', sql)
+            # as an older restd made it: a full index; the next start rebuilds it
+            db.executescript('DROP INDEX things__unique_slug; CREATE UNIQUE INDEX things__unique_slug ON things ("slug");')
+            db.close()
+            srv.start()
+            db = sqlite3.connect(srv.db_path)
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'things__unique_slug'").fetchone()[0]
+            db.close()
+            self.assertIn('WHERE "slug" IS NOT NULL', sql)
+            b = srv.request("POST", f"{API}/things", body=j({"name": "Same Name"}), headers=JSON).json()["data"]
+            self.assertEqual((a["slug"], b["slug"]), ("same-name", "same-name-2"))
+            self.assertEqual(srv.request("GET", f"{API}/things/same-name-2").json()["data"]["id"], b["id"])
+
     def test_migrations(self):
         import subprocess
         from harness import BIN
