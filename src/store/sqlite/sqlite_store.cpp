@@ -206,37 +206,75 @@ void readRecord(const CollectionSpec& c, sqlite3_stmt* st, Record& r) {
   }
 }
 
-// Binds every column of `r` in columnsOf() order starting at parameter 1.
-void bindRecord(const CollectionSpec& c, sqlite3_stmt* st, const Record& r) {
+// Binds every column of `r` in columnsOf() order starting at parameter 1,
+// without copying: text is bound SQLITE_STATIC, pointing into `r` or into
+// `scratch` (JSON written out for object, array and _extra columns). Both
+// must outlive the statement's step; the caller clears the bindings after.
+void bindRecord(const CollectionSpec& c, sqlite3_stmt* st, const Record& r, std::vector<std::string>& scratch) {
+  scratch.clear();
+  scratch.reserve(c.fields.size() + 1);  // no reallocation: bound pointers stay valid
+  auto text = [&](int i, std::string_view t) {
+    sqlite3_bind_text64(st, i, t.data(), t.size(), SQLITE_STATIC, SQLITE_UTF8);
+  };
+  thread_local rapidjson::StringBuffer sb;
+  auto json = [&](int i, const auto& write) {
+    sb.Clear();
+    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+    write(w);
+    scratch.emplace_back(sb.GetString(), sb.GetSize());
+    text(i, scratch.back());
+  };
   int i = 1;
-  bindValue(st, i++, r.id);
-  bindValue(st, i++, r.slug ? SqlValue(*r.slug) : SqlValue(std::monostate{}));
-  bindValue(st, i++, r.createdAt);
-  bindValue(st, i++, r.updatedAt);
-  bindValue(st, i++, r.version);
-  bindValue(st, i++, r.owner);
-  rapidjson::Value null;
+  text(i++, r.id);
+  if (r.slug) text(i++, *r.slug);
+  else sqlite3_bind_null(st, i++);
+  sqlite3_bind_int64(st, i++, r.createdAt);
+  sqlite3_bind_int64(st, i++, r.updatedAt);
+  sqlite3_bind_int64(st, i++, r.version);
+  text(i++, r.owner);
   for (const auto& f : c.fields) {
-    auto it = r.values.FindMember(f.name.c_str());
-    bindValue(st, i++, toSql(f, it == r.values.MemberEnd() ? null : it->value));
+    int col = i++;
+    auto it = r.values.FindMember(rapidjson::StringRef(f.name.data(), f.name.size()));
+    if (it == r.values.MemberEnd() || it->value.IsNull()) {
+      sqlite3_bind_null(st, col);
+      continue;
+    }
+    const rapidjson::Value& v = it->value;
+    switch (f.type) {  // the same conversions as toSql()
+      case FieldType::string: text(col, std::string_view(v.GetString(), v.GetStringLength())); break;
+      case FieldType::integer: sqlite3_bind_int64(st, col, v.GetInt64()); break;
+      case FieldType::number:
+        if (v.IsInt64()) sqlite3_bind_int64(st, col, v.GetInt64());
+        else sqlite3_bind_double(st, col, v.GetDouble());
+        break;
+      case FieldType::boolean: sqlite3_bind_int64(st, col, v.GetBool() ? 1 : 0); break;
+      case FieldType::datetime: {
+        auto ms = parseRfc3339Millis(std::string_view(v.GetString(), v.GetStringLength()));
+        if (ms) sqlite3_bind_int64(st, col, *ms);
+        else sqlite3_bind_null(st, col);
+        break;
+      }
+      case FieldType::object:
+      case FieldType::array: json(col, [&](auto& w) { v.Accept(w); }); break;
+    }
   }
   // Undeclared members (extra_fields = "allow") go to _extra as one JSON object.
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   bool any = false;
-  for (auto& m : r.values.GetObject()) {
-    if (c.field(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
-    if (!any) w.StartObject();
-    any = true;
-    w.Key(m.name.GetString(), m.name.GetStringLength());
-    m.value.Accept(w);
+  for (auto& m : r.values.GetObject())
+    if (!c.field(std::string_view(m.name.GetString(), m.name.GetStringLength()))) any = true;
+  if (!any) {
+    sqlite3_bind_null(st, i);
+    return;
   }
-  if (any) {
+  json(i, [&](auto& w) {
+    w.StartObject();
+    for (auto& m : r.values.GetObject()) {
+      if (c.field(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
+      w.Key(m.name.GetString(), m.name.GetStringLength());
+      m.value.Accept(w);
+    }
     w.EndObject();
-    bindValue(st, i, std::string(sb.GetString(), sb.GetSize()));
-  } else {
-    bindValue(st, i, std::monostate{});
-  }
+  });
 }
 
 CollectionSql buildSql(const CollectionSpec& c) {
@@ -850,8 +888,9 @@ class SqliteStore::Txn final : public WriteTxn {
   Error run(const std::string& sql, const CollectionSpec& c, const Record& r, bool mustExist) {
     sqlite3_stmt* st = conn_.prepare(sql);
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
-    StmtGuard g{st};
-    bindRecord(c, st, r);
+    StmtGuard g{st};  // resets and clears the bindings, which point into `r` and `scratch`
+    thread_local std::vector<std::string> scratch;
+    bindRecord(c, st, r, scratch);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) return sqlError(conn_.db(), sqlite3_extended_errcode(conn_.db()));
     if (mustExist && sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
