@@ -55,8 +55,15 @@ void Service::recordJson(const CollectionSpec& c, const store::Record& r, const 
     if (!wanted(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
     out.AddMember(rapidjson::Value(m.name, a), rapidjson::Value(m.value, a), a);
   }
-  addString("createdAt", formatRfc3339(SysTime(std::chrono::milliseconds(r.createdAt))));
-  addString("updatedAt", formatRfc3339(SysTime(std::chrono::milliseconds(r.updatedAt))));
+  // Formatted only when asked for, and once when both are the same instant
+  // (every new record).
+  std::string created;
+  if (wanted("createdAt") || r.updatedAt == r.createdAt)
+    created = formatRfc3339(SysTime(std::chrono::milliseconds(r.createdAt)));
+  if (wanted("createdAt")) addString("createdAt", created);
+  if (wanted("updatedAt"))
+    addString("updatedAt",
+              r.updatedAt == r.createdAt ? created : formatRfc3339(SysTime(std::chrono::milliseconds(r.updatedAt))));
   if (wanted("version")) out.AddMember("version", rapidjson::Value(r.version), a);
   addString("owner", r.owner);
 }
