@@ -118,8 +118,12 @@ void Service::submit(const CallPtr& call, TxnWork work) {
                   : auth::sha256Hex(std::string(call->request.method) + " " + std::string(call->request.target) + "\n" +
                                     std::string(call->request.body));
   auto out = std::make_shared<http::Response>();
+  // Without an Idempotency-Key nothing stores the rendered reply: the job
+  // hands its Reply over and the I/O thread renders it (the writer thread is
+  // the one thing all writes share).
+  auto unrendered = std::make_shared<std::optional<Reply>>();
   store_.submitWrite(
-      [this, call, work = std::move(work), key, userId, requestHash, out](store::WriteTxn& txn) {
+      [this, call, work = std::move(work), key, userId, requestHash, out, unrendered](store::WriteTxn& txn) {
         if (!key.empty()) {
           store::StoredReply stored;
           store::Error e = txn.getStoredReply(userId, key, nowMillis() - 24 * 3600 * 1000LL, stored);
@@ -147,6 +151,10 @@ void Service::submit(const CallPtr& call, TxnWork work) {
         }
         bool keep = false;
         Reply reply = work(txn, keep);
+        if (key.empty()) {
+          *unrendered = std::move(reply);
+          return keep;
+        }
         *out = toWire(*call, std::move(reply));
         if (!key.empty() && keep) {
           store::StoredReply r{requestHash, out->status, out->contentType, headerJson(out->headers), out->body,
@@ -158,8 +166,11 @@ void Service::submit(const CallPtr& call, TxnWork work) {
         }
         return keep;
       },
-      [this, call, out](bool committed) {
+      [this, call, out, unrendered](bool committed) {
         if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+        if (unrendered->has_value()) {
+          out->render = [this, call, unrendered](http::Response& res) { res = toWire(*call, std::move(**unrendered)); };
+        }
         call->respond(std::move(*out));
       });
 }

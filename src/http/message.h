@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,6 +37,11 @@ struct Response {
   std::string body;
   bool closeConnection = false;  // reply with Connection: close and close after
   bool compressible = true;      // false for streams and already-compressed data
+  // Set when the body is still to be rendered: work finished on another
+  // thread (a write, on the store's writer) hands over its result, and the
+  // server calls this once on the connection's own thread, before sending,
+  // to fill in this response. Keeps rendering off the single writer thread.
+  std::function<void(Response&)> render;
 
   void addHeader(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
 };

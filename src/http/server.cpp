@@ -564,6 +564,16 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
           },
           asio::use_awaitable);
     }
+    if (response.render) {
+      auto render = std::move(response.render);
+      response.render = nullptr;
+      try {
+        render(response);
+      } catch (const std::exception& e) {
+        AccessLog::internalError(requestId, e.what());
+        response = handler.protocolError(Reason::internal, request);
+      }
+    }
     bool isHead = verb == bhttp::verb::head;
     co_await sendReply(socket, deadline, head, request, std::move(response), req.version(), isHead, req.keep_alive(),
                        req[bhttp::field::accept_encoding], start, closed);
