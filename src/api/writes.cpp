@@ -1,9 +1,10 @@
 // Writes (SPEC §3-§5): create, replace, patch and delete, one record or a
 // batch, with Idempotency-Key. Bodies are parsed and, where possible,
 // validated on the I/O thread; the rest runs as one job in the store's shared
-// transaction, which also renders the reply — so an idempotent reply is
-// stored in the same transaction as the write it describes, and a retry can
-// never write twice.
+// transaction. A reply for an Idempotency-Key is rendered inside that job and
+// stored in the same transaction as the write it describes, so a retry can
+// never write twice; any other reply is handed back and rendered on the I/O
+// thread after the commit.
 #include <rapidjson/document.h>
 
 #include "api/call.h"
