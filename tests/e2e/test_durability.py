@@ -121,7 +121,8 @@ class KillNine(unittest.TestCase):
 def wal_commits(wal_path):
     """Counts the commit frames of a SQLite WAL file (frames of the current salt only)."""
     import struct
-    data = open(wal_path, "rb").read()
+    with open(wal_path, "rb") as f:
+        data = f.read()
     if len(data) < 32:
         return 0
     page_size = struct.unpack(">I", data[8:12])[0]
@@ -167,6 +168,22 @@ class GroupCommit(unittest.TestCase):
             # 160 acknowledged durable writes, fewer commits (each commit is one fsync)
             self.assertLess(commits, len(done), f"{commits} commits for {len(done)} writes")
             print(f"\n160 concurrent durable writes in {commits} commits", file=sys.stderr)
+
+    def test_a_thousand_item_batch_is_one_commit(self):
+        # Issue #6 item 6: one transaction and one commit (one fsync) for the
+        # whole batch, not one per item.
+        with RestdServer(CONFIG) as srv:
+            token = srv.as_admin()
+            before = wal_commits(srv.db_path + "-wal")
+            items = [{"name": f"bulk {i}", "n": i} for i in range(1000)]
+            r = srv.request("POST", "/api/v2/things", body=json.dumps(items),
+                            headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+            self.assertEqual(r.status, 201, r)
+            self.assertEqual(len(r.json()["data"]), 1000)
+            self.assertEqual(wal_commits(srv.db_path + "-wal") - before, 1)
+            db = sqlite3.connect(srv.db_path)
+            self.assertEqual(db.execute('SELECT count(*) FROM "things"').fetchone()[0], 1000)
+            db.close()
 
 
 if __name__ == "__main__":
