@@ -71,6 +71,10 @@ class Service final : public http::Handler {
   render::Reply batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus,
                            bool deleted, bool& keep) const;
   std::optional<ErrorObject> batchSize(size_t n) const;
+  // The start of POST and PATCH on a collection: only the parameters they
+  // take, ?atomic, and the parsed body (shared: batch items point into it).
+  std::optional<ErrorObject> readCollectionWrite(const Call& call, bool& atomic,
+                                                 std::shared_ptr<rapidjson::Document>& body) const;
   // PATCH and DELETE batches: loads each item's record (404/403 as item
   // failures), applies `change` to it, and replies in batch form.
   using ItemChange =

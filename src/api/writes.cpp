@@ -178,13 +178,19 @@ void Service::submit(const CallPtr& call, TxnWork work) {
 
 // ------------------------------------------------------------------ create
 
+std::optional<ErrorObject> Service::readCollectionWrite(const Call& call, bool& atomic,
+                                                        std::shared_ptr<rapidjson::Document>& body) const {
+  if (auto e = onlyParams(call.query, {"envelope", "access_token", "atomic"})) return e;
+  if (auto e = readAtomic(call.query, atomic)) return e;
+  body = std::make_shared<rapidjson::Document>();
+  return readBody(call, *body);
+}
+
 void Service::createRecords(const CallPtr& call) {
-  if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
   bool atomic = true;
-  if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
-  auto input = std::make_shared<rapidjson::Document>();
+  std::shared_ptr<rapidjson::Document> input;
+  if (auto e = readCollectionWrite(*call, atomic, input)) return finish(*call, Reply::failure(*e));
   rapidjson::Document& body = *input;
-  if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
   const CollectionSpec* spec = call->collection;
   std::string owner = call->principal() ? call->principal()->userId : std::string(kSystemOwner);
 
@@ -205,11 +211,7 @@ void Service::createRecords(const CallPtr& call) {
     return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json, "The body must be a JSON object (one " +
                                                                               spec->singular + ") or an array of them.")));
   size_t n = body.Size();
-  if (n == 0) return finish(*call, Reply::failure(ErrorObject(Reason::empty_batch)));
-  if (n > config_.server.maxBatchItems)
-    return finish(*call, Reply::failure(ErrorObject(Reason::payload_too_large,
-                                                    "The batch has " + std::to_string(n) + " items; at most " +
-                                                        std::to_string(config_.server.maxBatchItems) + " are allowed.")));
+  if (auto e = batchSize(n)) return finish(*call, Reply::failure(*e));
   // Validate every item first (outside the transaction).
   auto items = std::make_shared<std::vector<BatchItem>>(n);
   bool structural = false;
@@ -413,12 +415,10 @@ std::optional<ErrorObject> Service::batchSize(size_t n) const {
 }
 
 void Service::patchRecords(const CallPtr& call) {
-  if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic"})) return finish(*call, Reply::failure(*e));
   bool atomic = true;
-  if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
-  auto input = std::make_shared<rapidjson::Document>();
+  std::shared_ptr<rapidjson::Document> input;
+  if (auto e = readCollectionWrite(*call, atomic, input)) return finish(*call, Reply::failure(*e));
   rapidjson::Document& body = *input;
-  if (auto e = readBody(*call, body)) return finish(*call, Reply::failure(*e));
   if (!body.IsArray())
     return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json,
                                                     "PATCH on a collection takes an array of objects, each with its "

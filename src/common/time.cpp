@@ -1,7 +1,6 @@
 #include "common/time.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <ctime>
 
@@ -12,9 +11,50 @@ enum class ZoneKind { fixed, local };
 ZoneKind gKind = ZoneKind::fixed;
 int gFixedOffset = 0;
 
-// "YYYY-MM-DDTHH:MM:SS", written in one append (this runs several times for
-// every record rendered).
-void appendCivil(std::string& out, const CivilTime& c) {
+int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+constexpr const char* kWeekdayNames[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+constexpr const char* kMonthNames[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+// Appends `value` zero-padded to `width` digits (value >= 0).
+void appendPadded(std::string& out, int value, int width) {
+  char digits[12];
+  int n = 0;
+  unsigned v = static_cast<unsigned>(value < 0 ? 0 : value);
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n < 12);
+  for (int i = n; i < width; ++i) out.push_back('0');
+  while (n > 0) out.push_back(digits[--n]);
+}
+
+}  // namespace
+
+CivilTime civilFromUnix(int64_t unixSeconds) {
+  // Civil from days (Howard Hinnant's public-domain algorithm, re-derived).
+  int64_t days = floorDiv(unixSeconds, 86400);
+  int64_t rem = unixSeconds - days * 86400;
+  CivilTime c{};
+  c.hour = static_cast<int>(rem / 3600);
+  c.minute = static_cast<int>(rem / 60 % 60);
+  c.second = static_cast<int>(rem % 60);
+  c.weekday = static_cast<int>(((days % 7) + 11) % 7);  // 1970-01-01 was a Thursday
+  int64_t z = days + 719468;
+  int64_t era = floorDiv(z, 146097);
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  c.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  c.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  c.year = static_cast<int>(yoe + era * 400 + (c.month <= 2 ? 1 : 0));
+  return c;
+}
+
+// Written in one append: this runs several times for every record rendered.
+void appendIsoDateTime(std::string& out, const CivilTime& c) {
   if (c.year < 0 || c.year > 9999) {  // outside what parseRfc3339Millis accepts; kept general
     const int parts[] = {c.year, c.month, c.day, c.hour, c.minute, c.second};
     const char seps[] = {'-', '-', 'T', ':', ':'};
@@ -44,45 +84,18 @@ void appendCivil(std::string& out, const CivilTime& c) {
   out.append(b, sizeof b);
 }
 
-int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
-}  // namespace
-
-const char* const kWeekdayNames[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-const char* const kMonthNames[12] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-CivilTime civilFromUnix(int64_t unixSeconds) {
-  // Civil from days (Howard Hinnant's public-domain algorithm, re-derived).
-  int64_t days = floorDiv(unixSeconds, 86400);
-  int64_t rem = unixSeconds - days * 86400;
-  CivilTime c{};
-  c.hour = static_cast<int>(rem / 3600);
-  c.minute = static_cast<int>(rem / 60 % 60);
-  c.second = static_cast<int>(rem % 60);
-  c.weekday = static_cast<int>(((days % 7) + 11) % 7);  // 1970-01-01 was a Thursday
-  int64_t z = days + 719468;
-  int64_t era = floorDiv(z, 146097);
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  c.day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  c.month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  c.year = static_cast<int>(yoe + era * 400 + (c.month <= 2 ? 1 : 0));
-  return c;
-}
-
-void appendPadded(std::string& out, int value, int width) {
-  char digits[12];
-  int n = 0;
-  unsigned v = static_cast<unsigned>(value < 0 ? 0 : value);
-  do {
-    digits[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0 && n < 12);
-  for (int i = n; i < width; ++i) out.push_back('0');
-  while (n > 0) out.push_back(digits[--n]);
+void appendImfDateTime(std::string& out, const CivilTime& c) {
+  out.append(kWeekdayNames[c.weekday]).append(", ");
+  appendPadded(out, c.day, 2);
+  out.push_back(' ');
+  out.append(kMonthNames[c.month - 1]).push_back(' ');
+  appendPadded(out, c.year, 4);
+  out.push_back(' ');
+  appendPadded(out, c.hour, 2);
+  out.push_back(':');
+  appendPadded(out, c.minute, 2);
+  out.push_back(':');
+  appendPadded(out, c.second, 2);
 }
 
 void appendOffset(std::string& out, int off, bool colon) {
@@ -126,7 +139,7 @@ std::string formatRfc3339(SysTime t) {
   int off = TimeZone::offsetSeconds(t);
   std::string out;
   out.reserve(25);
-  appendCivil(out, civilFromUnix(static_cast<int64_t>(std::chrono::system_clock::to_time_t(t)) + off));
+  appendIsoDateTime(out, civilFromUnix(static_cast<int64_t>(std::chrono::system_clock::to_time_t(t)) + off));
   appendOffset(out, off, true);
   return out;
 }
@@ -137,7 +150,7 @@ std::string formatRfc3339Millis(int64_t ms) {
   int off = TimeZone::offsetSeconds(SysTime(std::chrono::seconds(secs)));
   std::string out;
   out.reserve(29);
-  appendCivil(out, civilFromUnix(secs + off));
+  appendIsoDateTime(out, civilFromUnix(secs + off));
   if (frac != 0) {
     out.push_back('.');
     appendPadded(out, frac, 3);
@@ -227,7 +240,7 @@ std::string formatLogTime(SysTime t) {
   int64_t secs = floorDiv(ms, 1000);
   std::string out;
   out.reserve(24);
-  appendCivil(out, civilFromUnix(secs));
+  appendIsoDateTime(out, civilFromUnix(secs));
   out.push_back('.');
   appendPadded(out, static_cast<int>(ms - secs * 1000), 3);
   out.push_back('Z');
@@ -235,20 +248,9 @@ std::string formatLogTime(SysTime t) {
 }
 
 std::string formatHttpDate(SysTime t) {
-  CivilTime c = civilFromUnix(static_cast<int64_t>(std::chrono::system_clock::to_time_t(t)));
   std::string out;
   out.reserve(29);
-  out.append(kWeekdayNames[c.weekday]).append(", ");
-  appendPadded(out, c.day, 2);
-  out.push_back(' ');
-  out.append(kMonthNames[c.month - 1]).push_back(' ');
-  appendPadded(out, c.year, 4);
-  out.push_back(' ');
-  appendPadded(out, c.hour, 2);
-  out.push_back(':');
-  appendPadded(out, c.minute, 2);
-  out.push_back(':');
-  appendPadded(out, c.second, 2);
+  appendImfDateTime(out, civilFromUnix(static_cast<int64_t>(std::chrono::system_clock::to_time_t(t))));
   out.append(" GMT");
   return out;
 }

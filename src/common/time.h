@@ -47,11 +47,11 @@ struct CivilTime {
   int weekday;                // 0 = Sunday
 };
 CivilTime civilFromUnix(int64_t unixSeconds);
-// Appends `value` zero-padded to `width` digits (value >= 0).
-void appendPadded(std::string& out, int value, int width);
+// Appends "2026-11-24T10:00:00".
+void appendIsoDateTime(std::string& out, const CivilTime& c);
+// Appends "Tue, 24 Nov 2026 10:00:00" (RFC 5322 and IMF-fixdate, without the zone).
+void appendImfDateTime(std::string& out, const CivilTime& c);
 // Appends "+HH:MM" (colon) or "+HHMM".
 void appendOffset(std::string& out, int offsetSeconds, bool colon);
-extern const char* const kWeekdayNames[7];  // "Sun".."Sat"
-extern const char* const kMonthNames[12];   // "Jan".."Dec"
 
 }  // namespace restd

@@ -24,40 +24,18 @@ std::string rfc3339Layout(int64_t ms) { return formatRfc3339Millis(ms); }
 
 std::string compactOffsetLayout(int64_t ms) {
   Local l = local(ms);
-  const CivilTime& c = l.civil;
   std::string out;
   out.reserve(24);
-  appendPadded(out, c.year, 4);
-  out.push_back('-');
-  appendPadded(out, c.month, 2);
-  out.push_back('-');
-  appendPadded(out, c.day, 2);
-  out.push_back('T');
-  appendPadded(out, c.hour, 2);
-  out.push_back(':');
-  appendPadded(out, c.minute, 2);
-  out.push_back(':');
-  appendPadded(out, c.second, 2);
+  appendIsoDateTime(out, l.civil);
   appendOffset(out, l.offset, false);
   return out;
 }
 
 std::string rfc2822Layout(int64_t ms) {
   Local l = local(ms);
-  const CivilTime& c = l.civil;
   std::string out;
   out.reserve(31);
-  out.append(kWeekdayNames[c.weekday]).append(", ");
-  appendPadded(out, c.day, 2);
-  out.push_back(' ');
-  out.append(kMonthNames[c.month - 1]).push_back(' ');
-  appendPadded(out, c.year, 4);
-  out.push_back(' ');
-  appendPadded(out, c.hour, 2);
-  out.push_back(':');
-  appendPadded(out, c.minute, 2);
-  out.push_back(':');
-  appendPadded(out, c.second, 2);
+  appendImfDateTime(out, l.civil);
   out.push_back(' ');
   appendOffset(out, l.offset, false);
   return out;
