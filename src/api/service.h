@@ -71,6 +71,10 @@ class Service final : public http::Handler {
   render::Reply batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus,
                            bool deleted, bool& keep) const;
   std::optional<ErrorObject> batchSize(size_t n) const;
+  // Before a single-record write reads its body: the record exists, is
+  // visible and may be changed (404/403 win over body errors). By id only;
+  // the job checks again inside the transaction.
+  std::optional<ErrorObject> checkWritable(const Call& call) const;
   // The start of POST and PATCH on a collection: only the parameters they
   // take, ?atomic, and the parsed body (shared: batch items point into it).
   std::optional<ErrorObject> readCollectionWrite(const Call& call, bool& atomic,

@@ -290,17 +290,19 @@ Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool 
 
 // ------------------------------------------------------------------ one record
 
+std::optional<ErrorObject> Service::checkWritable(const Call& call) const {
+  store::Record current;
+  if (auto e = store_.get(*call.collection, call.match.id, current); e || current.id != call.match.id)
+    return e.status == store::Status::unavailable ? storeError(e, call.request) : ErrorObject(Reason::not_found);
+  return denyWrite(call, current);
+}
+
 void Service::replaceRecord(const CallPtr& call) { patchOrReplace(call, WriteMode::replace); }
 void Service::patchRecord(const CallPtr& call) { patchOrReplace(call, WriteMode::patch); }
 
 void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token"})) return finish(*call, Reply::failure(*e));
-  // The record first (404/403 before any body error), by id only.
-  store::Record current;
-  if (auto e = store_.get(*call->collection, call->match.id, current); e || current.id != call->match.id)
-    return finish(*call, Reply::failure(e.status == store::Status::unavailable ? storeError(e, call->request)
-                                                                               : ErrorObject(Reason::not_found)));
-  if (auto denied = denyWrite(*call, current)) return finish(*call, Reply::failure(*denied));
+  if (auto e = checkWritable(*call)) return finish(*call, Reply::failure(*e));
   auto body = std::make_shared<rapidjson::Document>();
   if (auto e = readBody(*call, *body)) return finish(*call, Reply::failure(*e));
   if (!body->IsObject())
@@ -334,11 +336,7 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
 
 void Service::deleteRecord(const CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token"})) return finish(*call, Reply::failure(*e));
-  store::Record current;
-  if (auto e = store_.get(*call->collection, call->match.id, current); e || current.id != call->match.id)
-    return finish(*call, Reply::failure(e.status == store::Status::unavailable ? storeError(e, call->request)
-                                                                               : ErrorObject(Reason::not_found)));
-  if (auto denied = denyWrite(*call, current)) return finish(*call, Reply::failure(*denied));
+  if (auto e = checkWritable(*call)) return finish(*call, Reply::failure(*e));
   bool hasIfMatch = call->request.hasHeader("If-Match");
   std::string ifMatch(call->request.header("If-Match"));
   submit(call, [=, this](store::WriteTxn& txn, bool& keep) {
