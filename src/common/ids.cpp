@@ -20,12 +20,6 @@ struct Xoshiro {
 
 }  // namespace
 
-std::string newRequestId() {
-  std::string id;
-  newRequestId(id);
-  return id;
-}
-
 void newRequestId(std::string& id) {
   static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
   thread_local Xoshiro rng;

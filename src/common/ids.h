@@ -6,10 +6,8 @@
 
 namespace restd {
 
-// A fresh 20-character id ([0-9a-z]). Thread-safe (per-thread generator
-// seeded from libsodium's CSPRNG).
-std::string newRequestId();
-// The same, written into `out` (reusing its capacity).
+// Writes a fresh 20-character id ([0-9a-z]) into `out`, reusing its
+// capacity. Thread-safe (per-thread generator seeded from libsodium's CSPRNG).
 void newRequestId(std::string& out);
 
 // SPEC §10: a client id is kept when it is 1..128 characters of [A-Za-z0-9._-].

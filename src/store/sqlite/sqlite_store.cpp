@@ -15,6 +15,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/json.h"
 #include "common/time.h"
 
 namespace restd::store {
@@ -115,28 +116,40 @@ std::string selectList(const CollectionSpec& c) {
   return s;
 }
 
-SqlValue toSql(const FieldSpec& f, const rapidjson::Value& v) {
-  if (v.IsNull()) return std::monostate{};
+// Binds one declared field's value to parameter `col` without copying:
+// text points into `v`, or into a string appended to `scratch` (JSON of an
+// object or array). Both must outlive the step. The one place a field's JSON
+// value becomes its SQL value.
+void bindField(sqlite3_stmt* st, int col, const FieldSpec& f, const rapidjson::Value& v,
+               std::vector<std::string>& scratch) {
+  if (v.IsNull()) {
+    sqlite3_bind_null(st, col);
+    return;
+  }
   switch (f.type) {
-    case FieldType::string: return std::string(v.GetString(), v.GetStringLength());
-    case FieldType::integer: return v.GetInt64();
+    case FieldType::string:
+      sqlite3_bind_text64(st, col, v.GetString(), v.GetStringLength(), SQLITE_STATIC, SQLITE_UTF8);
+      break;
+    case FieldType::integer: sqlite3_bind_int64(st, col, v.GetInt64()); break;
     case FieldType::number:
-      if (v.IsInt64()) return v.GetInt64();
-      return v.GetDouble();
-    case FieldType::boolean: return int64_t(v.GetBool() ? 1 : 0);
+      if (v.IsInt64()) sqlite3_bind_int64(st, col, v.GetInt64());
+      else sqlite3_bind_double(st, col, v.GetDouble());
+      break;
+    case FieldType::boolean: sqlite3_bind_int64(st, col, v.GetBool() ? 1 : 0); break;
     case FieldType::datetime: {
       auto ms = parseRfc3339Millis(std::string_view(v.GetString(), v.GetStringLength()));
-      return ms ? SqlValue(*ms) : SqlValue(std::monostate{});
+      if (ms) sqlite3_bind_int64(st, col, *ms);
+      else sqlite3_bind_null(st, col);
+      break;
     }
     case FieldType::object:
     case FieldType::array: {
-      rapidjson::StringBuffer sb;
-      rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-      v.Accept(w);
-      return std::string(sb.GetString(), sb.GetSize());
+      scratch.push_back(toJsonText(v));
+      const std::string& text = scratch.back();
+      sqlite3_bind_text64(st, col, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+      break;
     }
   }
-  return std::monostate{};
 }
 
 void readJsonText(sqlite3_stmt* st, int col, rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
@@ -216,14 +229,6 @@ void bindRecord(const CollectionSpec& c, sqlite3_stmt* st, const Record& r, std:
   auto text = [&](int i, std::string_view t) {
     sqlite3_bind_text64(st, i, t.data(), t.size(), SQLITE_STATIC, SQLITE_UTF8);
   };
-  thread_local rapidjson::StringBuffer sb;
-  auto json = [&](int i, const auto& write) {
-    sb.Clear();
-    rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-    write(w);
-    scratch.emplace_back(sb.GetString(), sb.GetSize());
-    text(i, scratch.back());
-  };
   int i = 1;
   text(i++, r.id);
   if (r.slug) text(i++, *r.slug);
@@ -232,49 +237,30 @@ void bindRecord(const CollectionSpec& c, sqlite3_stmt* st, const Record& r, std:
   sqlite3_bind_int64(st, i++, r.updatedAt);
   sqlite3_bind_int64(st, i++, r.version);
   text(i++, r.owner);
+  static const rapidjson::Value kNull;
   for (const auto& f : c.fields) {
-    int col = i++;
     auto it = r.values.FindMember(rapidjson::StringRef(f.name.data(), f.name.size()));
-    if (it == r.values.MemberEnd() || it->value.IsNull()) {
-      sqlite3_bind_null(st, col);
-      continue;
-    }
-    const rapidjson::Value& v = it->value;
-    switch (f.type) {  // the same conversions as toSql()
-      case FieldType::string: text(col, std::string_view(v.GetString(), v.GetStringLength())); break;
-      case FieldType::integer: sqlite3_bind_int64(st, col, v.GetInt64()); break;
-      case FieldType::number:
-        if (v.IsInt64()) sqlite3_bind_int64(st, col, v.GetInt64());
-        else sqlite3_bind_double(st, col, v.GetDouble());
-        break;
-      case FieldType::boolean: sqlite3_bind_int64(st, col, v.GetBool() ? 1 : 0); break;
-      case FieldType::datetime: {
-        auto ms = parseRfc3339Millis(std::string_view(v.GetString(), v.GetStringLength()));
-        if (ms) sqlite3_bind_int64(st, col, *ms);
-        else sqlite3_bind_null(st, col);
-        break;
-      }
-      case FieldType::object:
-      case FieldType::array: json(col, [&](auto& w) { v.Accept(w); }); break;
-    }
+    bindField(st, i++, f, it == r.values.MemberEnd() ? kNull : it->value, scratch);
   }
   // Undeclared members (extra_fields = "allow") go to _extra as one JSON object.
+  thread_local rapidjson::StringBuffer sb;
+  sb.Clear();
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   bool any = false;
-  for (auto& m : r.values.GetObject())
-    if (!c.field(std::string_view(m.name.GetString(), m.name.GetStringLength()))) any = true;
+  for (auto& m : r.values.GetObject()) {
+    if (c.field(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
+    if (!any) w.StartObject();
+    any = true;
+    w.Key(m.name.GetString(), m.name.GetStringLength());
+    m.value.Accept(w);
+  }
   if (!any) {
     sqlite3_bind_null(st, i);
     return;
   }
-  json(i, [&](auto& w) {
-    w.StartObject();
-    for (auto& m : r.values.GetObject()) {
-      if (c.field(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
-      w.Key(m.name.GetString(), m.name.GetStringLength());
-      m.value.Accept(w);
-    }
-    w.EndObject();
-  });
+  w.EndObject();
+  scratch.emplace_back(sb.GetString(), sb.GetSize());
+  text(i, scratch.back());
 }
 
 CollectionSql buildSql(const CollectionSpec& c) {
@@ -1205,8 +1191,16 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
           // Existing records get the field's default, bound like any other value.
           rapidjson::Document d;
           d.Parse(f.defaultJson->data(), f.defaultJson->size());
-          if (!step("UPDATE " + quote(c.name) + " SET " + quote(f.name) + " = ?", {toSql(f, d)}))
-            return fail("cannot fill " + c.name + "." + f.name + ": " + sqlite3_errmsg(db.db()));
+          sqlite3_stmt* st = nullptr;
+          std::vector<std::string> scratch;
+          bool filled = sqlite3_prepare_v2(db.db(), ("UPDATE " + quote(c.name) + " SET " + quote(f.name) + " = ?").c_str(),
+                                           -1, &st, nullptr) == SQLITE_OK;
+          if (filled) {
+            bindField(st, 1, f, d, scratch);
+            filled = sqlite3_step(st) == SQLITE_DONE;
+          }
+          sqlite3_finalize(st);
+          if (!filled) return fail("cannot fill " + c.name + "." + f.name + ": " + sqlite3_errmsg(db.db()));
         }
       }
     }
