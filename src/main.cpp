@@ -119,6 +119,7 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   options.threads = config->server.threads ? config->server.threads : std::max(1u, std::thread::hardware_concurrency());
   options.maxBodyBytes = config->server.maxBodyBytes;
   options.maxInFlight = config->server.maxInFlight;
+  options.maxConnectionsPerClient = config->server.maxConnectionsPerClient;
   options.headerTimeout = config->server.headerTimeout;
   options.idleTimeout = config->server.idleTimeout;
   options.drainTimeout = config->server.drainTimeout;

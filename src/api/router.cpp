@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/utf8.h"
+
 namespace restd::api {
 
 uint16_t methodBit(std::string_view m) {
@@ -53,6 +55,12 @@ bool percentDecode(std::string_view in, std::string& out, PercentMode mode) {
     if (c == '\0' && mode == PercentMode::path) return false;
     out += c;
     i += 2;
+  }
+  // Decoded text goes into messages, JSON and XML: never as bytes that are not UTF-8.
+  if (!isValidUtf8(out)) {
+    std::string clean;
+    appendSanitizedUtf8(clean, out);
+    out.swap(clean);
   }
   return true;
 }

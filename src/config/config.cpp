@@ -284,7 +284,7 @@ bool isTimezone(std::string_view tz) {
 
 void Loader::loadServer(const toml::table& t, ServerConfig& s) {
   unknownKeys(t, "server.", {"listen", "base_path", "threads", "envelope", "timezone", "max_body_bytes",
-                             "max_batch_items", "docs_url", "max_in_flight", "header_timeout", "idle_timeout",
+                             "max_batch_items", "docs_url", "max_in_flight", "max_connections_per_client", "header_timeout", "idle_timeout",
                              "drain_timeout", "access_log"});
   if (auto v = str(t, "listen", "server.listen")) {
     if (auto a = parseListen(*v)) s.listen = *a;
@@ -313,6 +313,8 @@ void Loader::loadServer(const toml::table& t, ServerConfig& s) {
   if (auto v = integer(t, "max_batch_items", "server.max_batch_items", 1, 1'000'000)) s.maxBatchItems = uint64_t(*v);
   if (auto v = str(t, "docs_url", "server.docs_url")) s.docsUrl = *v;
   if (auto v = integer(t, "max_in_flight", "server.max_in_flight", 1, 10'000'000)) s.maxInFlight = uint64_t(*v);
+  if (auto v = integer(t, "max_connections_per_client", "server.max_connections_per_client", 0, 1'000'000))
+    s.maxConnectionsPerClient = static_cast<unsigned>(*v);
   if (auto v = duration(t, "header_timeout", "server.header_timeout")) s.headerTimeout = *v;
   if (auto v = duration(t, "idle_timeout", "server.idle_timeout")) s.idleTimeout = *v;
   if (auto v = duration(t, "drain_timeout", "server.drain_timeout")) s.drainTimeout = *v;
@@ -662,7 +664,8 @@ timezone = "UTC"               # "UTC", "+HH:MM", or an IANA name such as "Europ
 max_body_bytes = 1048576       # larger request bodies get 413
 max_batch_items = 1000         # larger batches get 413
 docs_url = ""                  # base of error `info` links; "" = this server's /docs/errors
-max_in_flight = 4096           # requests in flight above this get 503 overloaded
+max_in_flight = 4096           # requests in flight above this get 503 overloaded (never /healthz)
+max_connections_per_client = 256  # open connections per client address; more get 503; 0 = no cap
 header_timeout = "10s"         # request line + headers must arrive within this (else 408)
 idle_timeout = "60s"           # idle keep-alive connections are closed after this
 drain_timeout = "30s"          # on SIGTERM, in-flight requests get this long to finish

@@ -63,6 +63,7 @@ struct ServerConfig {
   uint64_t maxBatchItems = 1000;
   std::string docsUrl;
   uint64_t maxInFlight = 4096;
+  unsigned maxConnectionsPerClient = 256;  // 0 = no cap
   std::chrono::milliseconds headerTimeout{10'000};
   std::chrono::milliseconds idleTimeout{60'000};
   std::chrono::milliseconds drainTimeout{30'000};

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -68,19 +69,63 @@ bool acceptsGzip(std::string_view ae) {
   return star > 0;
 }
 
-bool gzipCompress(std::string_view in, std::string& out) {
+struct GzipEncoder::State {
   z_stream zs{};
+  bool ready = false;
+};
+
+GzipEncoder::GzipEncoder(size_t inputSize) : state_(new State) {
   // 15 window bits + 16 = gzip wrapper; level 6 is zlib's balance of speed and size.
-  if (deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
-  out.resize(deflateBound(&zs, static_cast<uLong>(in.size())) + 32);
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return rc == Z_STREAM_END;
+  int level = inputSize >= kFastLevelFrom ? 1 : 6;
+  state_->ready = deflateInit2(&state_->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
+GzipEncoder::~GzipEncoder() {
+  if (state_->ready) deflateEnd(&state_->zs);
+  delete state_;
+}
+
+bool GzipEncoder::step(std::string_view in, std::string& out, size_t slice, bool& failed) {
+  failed = false;
+  if (!state_->ready) {
+    failed = true;
+    return true;
+  }
+  z_stream& zs = state_->zs;
+  size_t take = std::min(slice, in.size() - consumed_);
+  bool last = consumed_ + take == in.size();
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data() + consumed_));
+  zs.avail_in = static_cast<uInt>(take);
+  int flush = last ? Z_FINISH : Z_NO_FLUSH;
+  for (;;) {
+    size_t room = deflateBound(&zs, static_cast<uLong>(zs.avail_in)) + 64;
+    size_t used = out.size();
+    out.resize(used + room);
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + used);
+    zs.avail_out = static_cast<uInt>(room);
+    int rc = deflate(&zs, flush);
+    out.resize(used + room - zs.avail_out);
+    if (rc == Z_STREAM_END) {
+      consumed_ = in.size();
+      return true;
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      failed = true;
+      return true;
+    }
+    if (zs.avail_in == 0 && (!last || zs.avail_out != 0)) break;  // slice consumed (and, when last, not yet ended)
+  }
+  consumed_ += take;
+  return false;
+}
+
+bool gzipCompress(std::string_view in, std::string& out) {
+  out.clear();
+  GzipEncoder encoder(in.size());
+  bool failed = false;
+  while (!encoder.step(in, out, in.size() + 1, failed)) {
+  }
+  return !failed;
 }
 
 std::string redactAccessToken(std::string_view target) {

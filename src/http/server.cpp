@@ -27,10 +27,12 @@
 #include <mutex>
 #include <csignal>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "common/utf8.h"
 #include "http/access_log.h"
 
 namespace restd::http {
@@ -226,6 +228,62 @@ bool looksLikeHttpVersion(std::string_view line) {
   return p != std::string_view::npos && p + 6 < line.size() && line[p + 6] >= '0' && line[p + 6] <= '9';
 }
 
+using Parser = bhttp::request_parser<bhttp::string_body>;
+
+// Feeds what the buffer holds to the parser and drops what it used. Beast
+// throws on some hostile input (a trailer field over 64 KiB: std::length_error
+// "field value too large"); no exception from parsing may leave the session,
+// so each becomes an error code: a size limit as header_limit (431), anything
+// else as a malformed request (400).
+void feed(Parser& parser, beast::flat_buffer& buffer, beast::error_code& ec) {
+  try {
+    size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+  } catch (const std::length_error&) {
+    ec = bhttp::error::header_limit;
+  } catch (const std::bad_alloc&) {
+    ec = bhttp::error::header_limit;
+  } catch (const std::exception&) {
+    ec = bhttp::error::bad_value;
+  }
+}
+
+enum class Framing { ok, malformed, unsupported };
+
+// RFC 9112 §6.1 and §6.3 against request smuggling: the only transfer coding
+// restd decodes is chunked, which must be the final coding and appear once; a
+// Transfer-Encoding together with Content-Length, or in an HTTP/1.0 request,
+// leaves the framing in doubt. Each of those is refused and the connection
+// closed, so no byte of a body is ever read as the next request. A known-last
+// chunked after another coding (`gzip, chunked`) is well framed but asks for a
+// coding restd does not decode: 501.
+Framing checkTransferEncoding(const BeastRequest& req) {
+  auto range = req.equal_range(bhttp::field::transfer_encoding);
+  if (range.first == range.second) return Framing::ok;
+  if (req.version() < 11 || req.count(bhttp::field::content_length) > 0) return Framing::malformed;
+  int chunked = 0;
+  bool lastChunked = false, other = false;
+  for (auto it = range.first; it != range.second; ++it) {
+    std::string_view list = it->value();
+    while (!list.empty()) {
+      size_t comma = list.find(',');
+      std::string_view item = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      std::string_view coding = trim(item.substr(0, item.find(';')));
+      if (coding.empty()) continue;
+      if (iequals(coding, "chunked")) {
+        ++chunked;
+        lastChunked = true;
+      } else {
+        other = true;
+        lastChunked = false;
+      }
+    }
+  }
+  if (chunked != 1 || !lastChunked) return Framing::malformed;
+  return other ? Framing::unsupported : Framing::ok;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -241,6 +299,36 @@ struct Server::Impl {
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
   asio::steady_timer drainTimer{ioc};
   Clock::time_point drainDeadline;
+  // Open connections per client address, for maxConnectionsPerClient.
+  // Touched once when a connection opens and once when it closes.
+  std::mutex clientsMutex;
+  std::unordered_map<std::string, unsigned> clients;  // guarded by clientsMutex
+
+  // Holds one of a client address's connection slots for a session's lifetime.
+  class ClientSlot {
+   public:
+    ClientSlot(Impl& impl, const std::string& address) : impl_(impl), address_(address) {
+      std::lock_guard lock(impl_.clientsMutex);
+      unsigned& n = impl_.clients[address_];
+      admitted_ = impl_.options.maxConnectionsPerClient == 0 || n < impl_.options.maxConnectionsPerClient;
+      if (admitted_) ++n;
+      else if (n == 0) impl_.clients.erase(address_);
+    }
+    ~ClientSlot() {
+      if (!admitted_) return;
+      std::lock_guard lock(impl_.clientsMutex);
+      auto it = impl_.clients.find(address_);
+      if (it != impl_.clients.end() && --it->second == 0) impl_.clients.erase(it);
+    }
+    ClientSlot(const ClientSlot&) = delete;
+    ClientSlot& operator=(const ClientSlot&) = delete;
+    bool admitted() const { return admitted_; }
+
+   private:
+    Impl& impl_;
+    const std::string& address_;
+    bool admitted_ = false;
+  };
 
   Impl(ServerOptions o, Handler& h, AccessLog& l)
       : options(std::move(o)), handler(h), log(l), ioc(static_cast<int>(std::max(1u, options.threads))) {}
@@ -272,7 +360,18 @@ asio::awaitable<void> Server::Impl::listen() {
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
     socket.non_blocking(true, ignored);  // lets the session try a read before waiting
-    asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+    // An exception that escaped a session would end io_context::run() and
+    // with it the process: it ends that one connection instead, and is logged.
+    asio::co_spawn(executor, session(std::move(socket)), [](std::exception_ptr failure) {
+      if (!failure) return;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        AccessLog::internalError("-", std::string("connection ended by an exception: ") + e.what());
+      } catch (...) {
+        AccessLog::internalError("-", "connection ended by an unknown exception");
+      }
+    });
   }
 }
 
@@ -303,10 +402,20 @@ asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& dea
   bool gzipped = false, vary = false;
   if (!noBody && r.compressible && r.body.size() >= 1024) {
     vary = true;
-    std::string gz;
-    if (acceptsGzip(acceptEncoding) && gzipCompress(r.body, gz)) {
-      r.body.swap(gz);
-      gzipped = true;
+    if (acceptsGzip(acceptEncoding)) {  // HEAD too: its headers are GET's
+      // 64 KiB of input is about a millisecond of deflate: between slices the
+      // thread serves other connections, so a 100 MB reply delays nobody else
+      // by more than that. Small bodies finish in one step without yielding.
+      constexpr size_t kSlice = 64 * 1024;
+      std::string gz;
+      GzipEncoder encoder(r.body.size());
+      bool failed = false;
+      while (!encoder.step(r.body, gz, kSlice, failed))
+        co_await asio::post(socket.get_executor(), asio::use_awaitable);
+      if (!failed) {
+        r.body.swap(gz);
+        gzipped = true;
+      }
     }
   }
   head.clear();
@@ -361,9 +470,23 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
   std::string peer = socket.remote_endpoint(peerEc).address().to_string();
   bool fresh = true;
   // Reused from request to request (their capacity stays).
-  std::string requestId, head;
+  std::string requestId, head, cleanTarget;
   Request request;
   request.clientAddress = peer;
+
+  // One client address may hold only so many connections: past that, one
+  // client (4,000 connections that each send a byte, say) could otherwise
+  // keep everyone else waiting. Refused at once, before reading anything.
+  ClientSlot slot(*this, peer);
+  if (!slot.admitted()) {
+    newRequestId(requestId);
+    request.requestId = requestId;
+    Response r = handler.protocolError(Reason::overloaded, request);
+    r.closeConnection = true;
+    bool closed = false;
+    co_await sendReply(socket, deadline, head, request, std::move(r), 11, false, false, {}, Clock::now(), closed);
+    co_return;
+  }
 
   for (;;) {
     // Wait for the first byte of the next request: the idle keep-alive timeout
@@ -387,7 +510,6 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       deadline.disarm();
       if (ec) {
         if (deadline.fired() && fresh) {
-          InFlightGuard guard(inFlight);
           newRequestId(requestId);
           Request partial;
           partial.requestId = requestId;
@@ -404,7 +526,6 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     }
     fresh = false;
     Clock::time_point start = Clock::now();
-    InFlightGuard guard(inFlight);
 
     // The previous request's views point into its parser, which is gone.
     requestId.clear();
@@ -412,7 +533,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     request.method = request.target = request.path = request.query = request.body = request.requestId = {};
     request.version = 11;
     bool closed = false;
-    bhttp::request_parser<bhttp::string_body> parser;
+    Parser parser;
     parser.header_limit(static_cast<std::uint32_t>(options.headerLimit + 4));
     parser.body_limit(options.maxBodyBytes);
 
@@ -463,10 +584,13 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       co_return;
     }
 
-    // The header block is complete in the buffer: this read does not wait.
-    auto [hec, hn] = co_await bhttp::async_read_header(socket, buffer, parser, kNoThrow);
+    // The header block is complete in the buffer: one put() parses all of it.
+    beast::error_code hec;
+    feed(parser, buffer, hec);
+    if (!hec && !parser.is_header_done()) hec = bhttp::error::partial_message;
     if (hec) {
       if (hec == bhttp::error::body_limit) co_await refuse(Reason::payload_too_large);
+      else if (hec == bhttp::error::header_limit) co_await refuse(Reason::headers_too_large);
       else if (hec == bhttp::error::bad_version)
         co_await refuse(looksLikeHttpVersion(line) ? Reason::http_version_not_supported : Reason::bad_request);
       else co_await refuse(Reason::bad_request);
@@ -475,7 +599,9 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
 
     BeastRequest& req = parser.get();
     request.method = req.method_string();
-    request.target = req.target();
+    // Request text enters the program here: bytes that are not UTF-8 become
+    // U+FFFD, so the target can be echoed into JSON, XML and the log.
+    request.target = sanitizedUtf8(req.target(), cleanTarget);
     size_t qpos = request.target.find('?');
     request.path = request.target.substr(0, qpos);
     request.query = qpos == std::string_view::npos ? std::string_view{} : request.target.substr(qpos + 1);
@@ -484,6 +610,8 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     if (isSaneRequestId(clientId)) requestId.assign(clientId);
     else newRequestId(requestId);
     request.requestId = requestId;
+    // The headers as sent, before the body: trailers never pose as headers.
+    for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
 
     if (req.version() != 10 && req.version() != 11) {
       co_await refuse(Reason::http_version_not_supported);
@@ -491,6 +619,17 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     }
     if (request.target.size() > options.urlLimit) {
       co_await refuse(Reason::uri_too_long);
+      co_return;
+    }
+    // RFC 9112 §3.2: exactly one Host in HTTP/1.1, never two in any version.
+    size_t hosts = req.count(bhttp::field::host);
+    if (hosts > 1 || (hosts == 0 && req.version() == 11)) {
+      co_await refuse(Reason::bad_request);
+      co_return;
+    }
+    Framing framing = checkTransferEncoding(req);
+    if (framing != Framing::ok) {
+      co_await refuse(framing == Framing::unsupported ? Reason::not_implemented : Reason::bad_request);
       co_return;
     }
     bool hasLength = req.count(bhttp::field::content_length) > 0;
@@ -509,7 +648,11 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       }
       continueExpected = true;
     }
-    if (guard.value() > options.maxInFlight) {
+    // A request is in flight from its complete header to the last byte of its
+    // reply: connections still sending a header cost a read and a timer, and
+    // the per-client cap bounds them. Liveness is never shed.
+    InFlightGuard guard(inFlight);
+    if (guard.value() > options.maxInFlight && request.path != options.neverShedPath) {
       Response r = handler.protocolError(Reason::overloaded, request);
       r.closeConnection = true;
       co_await sendReply(socket, deadline, head, request, std::move(r), req.version(), false, false, {}, start,
@@ -525,21 +668,52 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
         deadline.disarm();
         if (cec) co_return;
       }
+      // Chunk extensions and trailers count toward the header limit (SPEC
+      // §7) with the header block itself: what the parser cannot consume yet
+      // is one incomplete chunk-size line or the trailer block, and it may
+      // never outgrow what is left of that limit, so the buffer stays bounded.
+      size_t budget = options.headerLimit > end ? options.headerLimit - end : 0;
+      size_t extensionBytes = 0;
+      auto onChunkHeader = [&](std::uint64_t, auto extensions, beast::error_code& ec) {
+        extensionBytes += extensions.size();
+        if (extensionBytes > budget) ec = bhttp::error::header_limit;
+      };
+      parser.on_chunk_header(onChunkHeader);
+      parser.eager(true);
+      Reason failure = Reason::internal;  // internal = none
+      bool quiet = false;                  // the client went away: nothing to answer
       deadline.arm(options.idleTimeout);
-      auto [bec, bn] = co_await bhttp::async_read(socket, buffer, parser, kNoThrow);
+      for (;;) {
+        beast::error_code bec;
+        if (buffer.size() > 0) feed(parser, buffer, bec);
+        if (bec == bhttp::error::need_more) bec = {};
+        if (bec) {
+          failure = bec == bhttp::error::body_limit     ? Reason::payload_too_large
+                    : bec == bhttp::error::header_limit ? Reason::headers_too_large
+                                                        : Reason::bad_request;
+          break;
+        }
+        if (parser.is_done()) break;
+        if (buffer.size() + extensionBytes > budget) {
+          failure = Reason::headers_too_large;
+          break;
+        }
+        auto [rec, n] = co_await socket.async_read_some(buffer.prepare(8192), kNoThrow);
+        if (rec) {
+          if (deadline.fired()) failure = Reason::request_timeout;
+          else quiet = true;
+          break;
+        }
+        buffer.commit(n);
+      }
       deadline.disarm();
-      if (bec) {
-        if (deadline.fired()) co_await refuse(Reason::request_timeout);
-        else if (bec == bhttp::error::body_limit) co_await refuse(Reason::payload_too_large);
-        else if (bec == bhttp::error::end_of_stream || bec == asio::error::eof ||
-                 bec == asio::error::connection_reset || bec == bhttp::error::partial_message)
-          ;  // the client went away mid-body
-        else co_await refuse(Reason::bad_request);
+      if (quiet) co_return;
+      if (failure != Reason::internal) {
+        co_await refuse(failure);
         co_return;
       }
     }
 
-    for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
     request.body = req.body();
 
     auto pending = std::make_shared<PendingReply>();

@@ -39,7 +39,9 @@ struct ServerOptions {
   uint16_t port = 8080;           // 0 = any free port (see Server::port())
   unsigned threads = 1;
   uint64_t maxBodyBytes = 1 << 20;
-  uint64_t maxInFlight = 4096;
+  uint64_t maxInFlight = 4096;     // complete requests in flight; above it 503 overloaded
+  unsigned maxConnectionsPerClient = 256;  // open connections per client address; 0 = no cap
+  std::string neverShedPath = "/healthz";  // liveness: answered even when overloaded
   size_t headerLimit = 16 * 1024; // request line + headers
   size_t urlLimit = 8 * 1024;     // request target
   std::chrono::milliseconds headerTimeout{10'000};

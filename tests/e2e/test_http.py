@@ -430,9 +430,11 @@ class Overload(unittest.TestCase):
             hold.sendall(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                          b"Content-Length: 10\r\n\r\n{")   # in flight until the body completes
             time.sleep(0.2)
-            r = srv.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")[0]
+            r = srv.raw(b"GET /api/v2/ HTTP/1.1\r\nHost: x\r\n\r\n")[0]
             envelope_error(self, r, 503, "overloaded")
             self.assertEqual(r.header("Retry-After"), "1")
+            # Liveness is never shed.
+            self.assertEqual(srv.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")[0].status, 200)
             hold.sendall(b'"a":1234}')
             self.assertEqual(read_responses(hold, 1)[0].status, 405)
             hold.close()
