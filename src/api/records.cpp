@@ -116,7 +116,11 @@ Reply Service::getRecord(const Call& call) const {
     fields = lr.fields;
   }
   store::Record r;
-  if (auto e = store_.get(*call.collection, call.match.id, r)) return Reply::failure(storeError(e, call.request));
+  store::SlugScope scope;
+  if (call.principal()) scope.owner = call.principal()->userId;
+  scope.anyOwner = call.isAdmin();
+  if (auto e = store_.get(*call.collection, call.match.id, r, scope))
+    return Reply::failure(storeError(e, call.request));
   if (!canSee(call, r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
   std::string etag = etagOf(r);
   std::string lastModified = formatHttpDate(SysTime(std::chrono::milliseconds(r.updatedAt)));

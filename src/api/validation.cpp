@@ -1,6 +1,9 @@
 #include "api/validation.h"
 
 #include <cmath>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "common/json.h"
 #include "common/time.h"
@@ -125,10 +128,30 @@ void mergePatch(rapidjson::Value& target, const rapidjson::Value& patch, rapidjs
     return;
   }
   if (!target.IsObject()) target.SetObject();
+  // FindMember is a scan: patching many keys into a large object would be
+  // quadratic, so past a few keys on each side the target is indexed once.
+  std::unordered_map<std::string_view, rapidjson::SizeType> index;
+  bool indexed = patch.MemberCount() > 8 && target.MemberCount() > 8;
+  if (indexed)
+    for (auto m = target.MemberBegin(); m != target.MemberEnd(); ++m)
+      index.emplace(std::string_view(m->name.GetString(), m->name.GetStringLength()),
+                    static_cast<rapidjson::SizeType>(m - target.MemberBegin()));
+  std::vector<bool> erased(indexed ? target.MemberCount() : 0);
+  bool anyErased = false;
   for (auto& m : patch.GetObject()) {
-    auto it = target.FindMember(m.name);
+    auto it = target.MemberEnd();
+    if (!indexed) {
+      it = target.FindMember(m.name);
+    } else if (auto found = index.find(std::string_view(m.name.GetString(), m.name.GetStringLength()));
+               found != index.end()) {
+      it = target.MemberBegin() + found->second;
+    }
     if (m.value.IsNull()) {
-      if (it != target.MemberEnd()) target.EraseMember(it);
+      if (it == target.MemberEnd()) continue;
+      // EraseMember shifts the rest (a scan, and the index would go stale):
+      // indexed removals are marked and compacted once at the end.
+      if (indexed) erased[static_cast<size_t>(it - target.MemberBegin())] = true, anyErased = true;
+      else target.EraseMember(it);
     } else if (it != target.MemberEnd()) {
       mergePatch(it->value, m.value, a);
     } else {
@@ -136,6 +159,13 @@ void mergePatch(rapidjson::Value& target, const rapidjson::Value& patch, rapidjs
       mergePatch(v, m.value, a);
       target.AddMember(rapidjson::Value(m.name, a), v, a);
     }
+  }
+  if (anyErased) {
+    rapidjson::Value kept(rapidjson::kObjectType);
+    size_t i = 0;
+    for (auto m = target.MemberBegin(); m != target.MemberEnd(); ++m, ++i)
+      if (i >= erased.size() || !erased[i]) kept.AddMember(m->name, m->value, a);  // moves
+    target = kept;
   }
 }
 
@@ -147,22 +177,31 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
   auto& a = out.GetAllocator();
   std::vector<ErrorObject> problems;   // declared fields, config order
   std::vector<ErrorObject> unknown;    // then unknown/system fields, body order
+  // A body of 90,000 unknown keys must not become a 15 MB reply: `details`
+  // lists at most kMaxErrorDetails problems, and the rest are only counted.
+  size_t unlisted = 0;
+  auto addUnknown = [&](ErrorObject e) {
+    if (unknown.size() < kMaxErrorDetails) unknown.push_back(std::move(e));
+    else ++unlisted;
+  };
 
   // Keys the client may not write.
   for (auto& m : body.GetObject()) {
     std::string_view key(m.name.GetString(), m.name.GetStringLength());
     if (isSystemField(key)) {
-      unknown.push_back(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) +
-                                                                 "\" is set by the server and cannot be written.")
-                            .withField(std::string(key)));
+      addUnknown(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) +
+                                                          "\" is set by the server and cannot be written.")
+                     .withField(std::string(key)));
     } else if (const FieldRules* fr = rules.field(key)) {
       if (fr->spec->readOnly)
         problems.push_back(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) + "\" is read-only.")
                                .withField(std::string(key)));
     } else if (spec.extraFields == ExtraFields::reject) {
-      unknown.push_back(ErrorObject(Reason::unknown_field, "The field \"" + std::string(key) + "\" is not part of a " +
-                                                               spec.singular + ".")
-                            .withField(std::string(key)));
+      if (unknown.size() >= kMaxErrorDetails) ++unlisted;  // not even its message is built
+      else
+        addUnknown(ErrorObject(Reason::unknown_field, "The field \"" + std::string(key) + "\" is not part of a " +
+                                                          spec.singular + ".")
+                       .withField(std::string(key)));
     }
   }
 
@@ -232,10 +271,17 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
       if (p.field == fr.spec->name) all.push_back(p);
   for (auto& u : unknown) all.push_back(std::move(u));
   if (all.empty()) return std::nullopt;
+  size_t total = all.size() + unlisted;
+  if (all.size() > kMaxErrorDetails) {
+    unlisted += all.size() - kMaxErrorDetails;
+    all.resize(kMaxErrorDetails);
+  }
   ErrorObject top = all.front();
   top.details = std::move(all);
-  if (top.details.size() > 1)
-    top.message = std::to_string(top.details.size()) + " fields are invalid; the first: " + top.message;
+  if (total > 1) top.message = std::to_string(total) + " fields are invalid; the first: " + top.message;
+  if (unlisted > 0)
+    top.description = "details lists the first " + std::to_string(kMaxErrorDetails) + " of " + std::to_string(total) +
+                      " problems; " + std::to_string(unlisted) + " more are not listed.";
   return top;
 }
 
@@ -243,6 +289,9 @@ void formToJson(const CollectionRules& rules, const std::vector<std::pair<std::s
                 rapidjson::Document& out) {
   out.SetObject();
   auto& a = out.GetAllocator();
+  // Where each name already is in `out`: a repeated field replaces its value
+  // without a scan, so a form of 90,000 fields stays linear.
+  std::unordered_map<std::string_view, rapidjson::SizeType> seen;
   for (const auto& [k, v] : form) {
     if (k == "access_token") continue;  // a token sent as a form field is not record data
     rapidjson::Value value;
@@ -262,8 +311,8 @@ void formToJson(const CollectionRules& rules, const std::vector<std::pair<std::s
         default: break;
       }
     }
-    auto it = out.FindMember(k.c_str());
-    if (it != out.MemberEnd()) it->value = value;  // the last of repeated form fields wins
+    auto [it, added] = seen.try_emplace(k, out.MemberCount());
+    if (!added) (out.MemberBegin() + it->second)->value = value;  // the last of repeated form fields wins
     else out.AddMember(rapidjson::Value(k.c_str(), static_cast<rapidjson::SizeType>(k.size()), a), value, a);
   }
 }

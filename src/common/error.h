@@ -78,6 +78,10 @@ std::string_view errorType(int status, bool hasField);
 // Standard reason phrase of an HTTP status ("Not Found").
 std::string_view statusPhrase(int status);
 
+// The most entries an error's `details` lists; the rest are counted in its
+// description (a body with 90,000 unknown keys must not get a 15 MB reply).
+constexpr size_t kMaxErrorDetails = 100;
+
 struct ErrorObject {
   Reason reason = Reason::internal;
   std::string message;                 // defaults to the reason's message

@@ -5,10 +5,70 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <array>
+
+#include <sodium.h>
+
+#include <cstring>
+#include <string_view>
+#include <unordered_set>
 #include <vector>
 
 namespace restd {
 namespace {
+
+// Hashes object keys with SipHash under a random per-process key, so a
+// client cannot choose keys that collide and turn the set quadratic again.
+struct KeyHash {
+  size_t operator()(std::string_view k) const {
+    static const std::array<unsigned char, crypto_shorthash_KEYBYTES> secret = [] {
+      std::array<unsigned char, crypto_shorthash_KEYBYTES> key;
+      if (sodium_init() < 0) std::memset(key.data(), 0x5a, key.size());
+      else randombytes_buf(key.data(), key.size());
+      return key;
+    }();
+    unsigned char out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, reinterpret_cast<const unsigned char*>(k.data()), k.size(), secret.data());
+    size_t h;
+    std::memcpy(&h, out, sizeof h);
+    return h;
+  }
+};
+
+// The keys of one open object. Duplicate detection must stay linear in the
+// body (SPEC §7): small objects, nearly all of them, compare a short list;
+// from kLinearKeys keys on a hash set takes over.
+class ObjectKeys {
+ public:
+  // False when `k` was already there.
+  bool insert(std::string_view k) {
+    if (set_.empty()) {
+      for (const auto& existing : list_)
+        if (existing == k) return false;
+      list_.emplace_back(k);
+      if (list_.size() > kLinearKeys) {
+        set_.reserve(list_.size() * 2);
+        for (auto& key : list_) set_.insert(std::move(key));
+        list_.clear();
+      }
+      return true;
+    }
+    return set_.emplace(k).second;
+  }
+
+ private:
+  static constexpr size_t kLinearKeys = 16;
+  std::vector<std::string> list_;
+  std::unordered_set<std::string, KeyHash, std::equal_to<>> set_;
+};
+
+// At most 64 bytes of a client's key in a message, cut at a character boundary.
+std::string shortened(std::string_view k) {
+  if (k.size() <= 64) return std::string(k);
+  size_t cut = 64;
+  while (cut > 0 && (static_cast<unsigned char>(k[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(k.substr(0, cut)) + "...";
+}
 
 // Forwards SAX events to the document while enforcing depth and unique keys.
 template <typename Target>
@@ -31,14 +91,11 @@ class StrictHandler {
     return target_.StartObject();
   }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) {
-    auto& seen = keys_.back();
     std::string_view k(s, n);
-    for (const auto& existing : seen)
-      if (existing == k) {
-        problem = "The JSON object repeats the key \"" + std::string(k) + "\".";
-        return false;
-      }
-    seen.emplace_back(k);
+    if (!keys_.back().insert(k)) {
+      problem = "The JSON object repeats the key \"" + std::string(shortened(k)) + "\".";
+      return false;
+    }
     return target_.Key(s, n, copy);
   }
   bool EndObject(rapidjson::SizeType n) {
@@ -67,7 +124,7 @@ class StrictHandler {
   }
   Target& target_;
   int depth_ = 0;
-  std::vector<std::vector<std::string>> keys_;  // keys seen, per open object
+  std::vector<ObjectKeys> keys_;  // keys seen, per open object
 };
 
 }  // namespace

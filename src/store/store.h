@@ -119,6 +119,14 @@ struct StoredReply {
   int64_t createdAt = 0;
 };
 
+// Whose records a slug may name in an owner-visibility collection: `owner`'s
+// only, or (anyOwner, for admins) anyone's with `owner`'s own first. Ignored
+// in public collections, where a slug is unique in the whole collection.
+struct SlugScope {
+  std::string_view owner;
+  bool anyOwner = true;
+};
+
 // What a write job may do inside the shared transaction.
 class WriteTxn {
  public:
@@ -140,7 +148,9 @@ class WriteTxn {
   virtual Error insert(const CollectionSpec& c, const Record& r) = 0;
   virtual Error update(const CollectionSpec& c, const Record& r) = 0;  // by r.id
   virtual Error remove(const CollectionSpec& c, std::string_view id) = 0;
-  virtual bool slugTaken(const CollectionSpec& c, std::string_view slug) = 0;
+  // Sets `taken` when a record of `c` has this slug: in an owner-visibility
+  // collection only `owner`'s records count (slugs are unique per owner).
+  virtual Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) = 0;
 };
 
 // A job returns false to undo its own changes (the others in the group stay).
@@ -161,7 +171,10 @@ class Store {
   // sets `destructive` and names collection and field in `error`.
   virtual bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) = 0;
 
-  virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
+  // By id, or by slug within `scope` (SPEC §4: in owner collections slugs
+  // are unique per owner, so a slug names the viewer's record).
+  virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) = 0;
+  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) { return get(c, idOrSlug, out, {}); }
   virtual Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) = 0;
   virtual void submitWrite(WriteJob job, WriteDone done) = 0;
   // submitWrite, waiting for the commit (command-line tools; never on an I/O thread).

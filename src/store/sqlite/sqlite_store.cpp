@@ -68,10 +68,14 @@ Error sqlError(sqlite3* db, int rc) {
   e.detail = std::string("sqlite: ") + sqlite3_errmsg(db);
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
     e.status = Status::uniqueViolation;
-    // "UNIQUE constraint failed: things.code"
+    // "UNIQUE constraint failed: things.code" or, per owner,
+    // "UNIQUE constraint failed: things.code, things.owner": the first column.
     std::string msg = sqlite3_errmsg(db);
-    size_t dot = msg.rfind('.');
-    e.field = dot == std::string::npos ? "id" : msg.substr(dot + 1);
+    size_t colon = msg.find(": ");
+    std::string first = colon == std::string::npos ? std::string() : msg.substr(colon + 2);
+    first = first.substr(0, first.find(','));
+    size_t dot = first.find('.');
+    e.field = dot == std::string::npos ? "id" : first.substr(dot + 1);
   }
   return e;
 }
@@ -267,7 +271,15 @@ CollectionSql buildSql(const CollectionSpec& c) {
   CollectionSql q;
   q.select = "SELECT " + selectList(c) + " FROM " + quote(c.name);
   q.get = q.select + " WHERE \"id\" = ?1";
-  if (c.slugFrom) q.get += " OR \"slug\" = ?1 ORDER BY (\"id\" = ?1) DESC LIMIT 1";
+  // Owner collections: slugs are unique per owner, so a slug may name one
+  // record per owner; the viewer's own comes first, and only it unless ?3.
+  if (c.slugFrom && c.visibility == Visibility::owner)
+    q.get += " OR (\"slug\" = ?1 AND (?3 OR \"owner\" = ?2)) ORDER BY (\"id\" = ?1) DESC, (\"owner\" = ?2) DESC, "
+             "\"id\" LIMIT 1";
+  else if (c.slugFrom)
+    q.get += " OR \"slug\" = ?1 ORDER BY (\"id\" = ?1) DESC LIMIT 1";
+  q.slugTaken = "SELECT 1 FROM " + quote(c.name) + " WHERE \"slug\" = ?1";
+  if (c.visibility == Visibility::owner) q.slugTaken += " AND \"owner\" = ?2";
   std::string cols, marks, sets;
   int n = 0;
   for (const auto& col : columnsOf(c)) {
@@ -286,11 +298,15 @@ CollectionSql buildSql(const CollectionSpec& c) {
 }
 
 Error getRecord(SqliteConnection& conn, const CollectionSql& sql, const CollectionSpec& c, std::string_view idOrSlug,
-                Record& out) {
+                Record& out, SlugScope scope) {
   sqlite3_stmt* st = conn.prepare(sql.get);
   if (!st) return sqlError(conn.db(), sqlite3_errcode(conn.db()));
   StmtGuard g{st};
   bindValue(st, 1, std::string(idOrSlug));
+  if (c.slugFrom && c.visibility == Visibility::owner) {
+    sqlite3_bind_text(st, 2, scope.owner.data(), static_cast<int>(scope.owner.size()), SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, scope.anyOwner ? 1 : 0);
+  }
   int rc = sqlite3_step(st);
   if (rc == SQLITE_DONE) return Error{Status::notFound, {}, {}};
   if (rc != SQLITE_ROW) return sqlError(conn.db(), rc);
@@ -576,17 +592,17 @@ void SqliteStore::endIdleSnapshots() {
   for (auto& c : readers_) c->endSnapshot();
 }
 
-Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) {
+Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) {
   if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
   if (path_.empty()) {
     // In-memory: one connection holds the data; the writer's, under the queue lock.
     std::lock_guard lock(queueMutex_);
-    return getRecord(*writer_, sqlFor(c), c, idOrSlug, out);
+    return getRecord(*writer_, sqlFor(c), c, idOrSlug, out, scope);
   }
   std::string error;
   auto conn = acquireReader(error);
   if (!conn) return Error{Status::unavailable, {}, error};
-  Error e = getRecord(*conn, sqlFor(c), c, idOrSlug, out);
+  Error e = getRecord(*conn, sqlFor(c), c, idOrSlug, out, scope);
   releaseReader(std::move(conn), e && e.status != Status::notFound);
   return e;
 }
@@ -776,7 +792,7 @@ class SqliteStore::Txn final : public WriteTxn {
  public:
   Txn(const SqliteStore& store, SqliteConnection& conn) : store_(store), conn_(conn) {}
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
-    return getRecord(conn_, store_.sqlFor(c), c, idOrSlug, out);
+    return getRecord(conn_, store_.sqlFor(c), c, idOrSlug, out, {});
   }
   Error insert(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).insert, c, r, false); }
   Error update(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).update, c, r, true); }
@@ -853,21 +869,30 @@ class SqliteStore::Txn final : public WriteTxn {
     return {};
   }
   Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override {
-    // Replies older than a day go while we are here.
-    if (auto e = exec("DELETE FROM _restd_idempotency WHERE userId = ? AND createdAt < ?",
-                      {std::string(userId), r.createdAt - 24 * 3600 * 1000LL}))
+    // Replies older than a day go while we are here, a bounded number per
+    // write through the age index: the purge never scans live keys, so keyed
+    // writes cost the same at 7,000 stored keys as at none.
+    if (auto e = exec("DELETE FROM _restd_idempotency WHERE (userId, key) IN (SELECT userId, key FROM "
+                      "_restd_idempotency WHERE createdAt < ? LIMIT 64)",
+                      {r.createdAt - 24 * 3600 * 1000LL}))
       return e;
     return exec("INSERT OR REPLACE INTO _restd_idempotency (userId, key, requestHash, status, contentType, headers, "
                 "body, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 {std::string(userId), std::string(key), r.requestHash, int64_t(r.status), r.contentType, r.headers,
                  r.body, r.createdAt});
   }
-  bool slugTaken(const CollectionSpec& c, std::string_view slug) override {
-    sqlite3_stmt* st = conn_.prepare("SELECT 1 FROM " + quote(c.name) + " WHERE \"slug\" = ?");
-    if (!st) return true;
+  Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) override {
+    taken = false;
+    sqlite3_stmt* st = conn_.prepare(store_.sqlFor(c).slugTaken);
+    if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
     StmtGuard g{st};
-    bindValue(st, 1, std::string(slug));
-    return sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_bind_text(st, 1, slug.data(), static_cast<int>(slug.size()), SQLITE_STATIC);
+    if (c.visibility == Visibility::owner)
+      sqlite3_bind_text(st, 2, owner.data(), static_cast<int>(owner.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) taken = true;
+    else if (rc != SQLITE_DONE) return sqlError(conn_.db(), rc);
+    return {};
   }
 
  private:
@@ -1034,6 +1059,12 @@ void SqliteStore::submitWrite(WriteJob job, WriteDone done) {
   done(false);
 }
 
+// The writer has no request to answer for: its failures go to stderr, with
+// SQLite's own words, while the jobs' replies say only 500 internal.
+void SqliteStore::logWriterError(const std::string& what) const {
+  std::fprintf(stderr, "restd: storage writer: %s (sqlite: %s)\n", what.c_str(), sqlite3_errmsg(writer_->db()));
+}
+
 void SqliteStore::writerLoop() {
   std::vector<Pending> group;
   for (;;) {
@@ -1063,22 +1094,37 @@ void SqliteStore::writerLoop() {
         sqlite3_reset(st);
         return ok;
       };
-      if (run(kBegin)) {
-        for (auto& p : group) {
-          run(kSavepoint);
-          Txn txn(*this, *writer_);
-          bool keep = false;
-          try {
-            keep = p.job(txn);
-          } catch (...) {
-            keep = false;
-          }
-          if (!keep) run(kRollbackTo);
-          run(kRelease);
+      // A savepoint that cannot be set, rolled back to or released leaves
+      // the group's state unknown: then nothing of it is committed and every
+      // job hears `committed = false` (a logged 500), never a silent success.
+      bool intact = run(kBegin);
+      if (!intact) logWriterError("cannot begin the group's transaction");
+      for (size_t i = 0; intact && i < group.size(); ++i) {
+        auto& p = group[i];
+        if (!run(kSavepoint)) {
+          logWriterError("cannot set a savepoint");
+          intact = false;
+          break;
         }
-        committed = run(kCommit);
-        if (!committed) writer_->exec("ROLLBACK");
+        Txn txn(*this, *writer_);
+        bool keep = false;
+        try {
+          keep = p.job(txn);
+        } catch (const std::exception& e) {
+          logWriterError(std::string("a write job threw: ") + e.what());
+        } catch (...) {
+          logWriterError("a write job threw a non-standard exception");
+        }
+        if ((!keep && !run(kRollbackTo)) || !run(kRelease)) {
+          logWriterError("cannot undo or release a job's savepoint");
+          intact = false;
+        }
       }
+      if (intact) {
+        committed = run(kCommit);
+        if (!committed) logWriterError("cannot commit the group");
+      }
+      if (!committed) writer_->exec("ROLLBACK");
     }
     if (committed && !path_.empty()) endIdleSnapshots();
     for (auto& p : group) p.done(committed);
@@ -1112,7 +1158,8 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
                "CREATE INDEX IF NOT EXISTS _restd_tokens_by_user ON _restd_tokens (userId);"
                "CREATE TABLE IF NOT EXISTS _restd_idempotency (userId TEXT NOT NULL, key TEXT NOT NULL, "
                "requestHash TEXT NOT NULL, status INTEGER NOT NULL, contentType TEXT NOT NULL, headers TEXT NOT NULL, "
-               "body BLOB NOT NULL, createdAt INTEGER NOT NULL, PRIMARY KEY (userId, key)) WITHOUT ROWID;"))
+               "body BLOB NOT NULL, createdAt INTEGER NOT NULL, PRIMARY KEY (userId, key)) WITHOUT ROWID;"
+               "CREATE INDEX IF NOT EXISTS _restd_idempotency_by_age ON _restd_idempotency (createdAt);"))
     return fail(std::string("cannot create the user tables: ") + sqlite3_errmsg(db.db()));
 
   auto step = [&](const std::string& sql, const std::vector<SqlValue>& params = {}) -> bool {
@@ -1132,16 +1179,27 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
     bool tableExists = false;
     {
       sqlite3_stmt* st = nullptr;
-      sqlite3_prepare_v2(db.db(), "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st, nullptr);
+      if (sqlite3_prepare_v2(db.db(), "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st,
+                             nullptr) != SQLITE_OK)
+        return fail(std::string("cannot read the schema: ") + sqlite3_errmsg(db.db()));
       sqlite3_bind_text(st, 1, c.name.c_str(), -1, SQLITE_TRANSIENT);
-      tableExists = sqlite3_step(st) == SQLITE_ROW;
+      int rc = sqlite3_step(st);
+      tableExists = rc == SQLITE_ROW;
       sqlite3_finalize(st);
-      sqlite3_prepare_v2(db.db(), "SELECT field, type FROM _restd_schema WHERE collection=?", -1, &st, nullptr);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return fail(std::string("cannot read the schema: ") + sqlite3_errmsg(db.db()));
+      if (sqlite3_prepare_v2(db.db(), "SELECT field, type FROM _restd_schema WHERE collection=?", -1, &st,
+                             nullptr) != SQLITE_OK)
+        return fail(std::string("cannot read _restd_schema: ") + sqlite3_errmsg(db.db()));
       sqlite3_bind_text(st, 1, c.name.c_str(), -1, SQLITE_TRANSIENT);
-      while (sqlite3_step(st) == SQLITE_ROW)
-        existing.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
-                              reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+      while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char* field = sqlite3_column_text(st, 0);
+        const unsigned char* type = sqlite3_column_text(st, 1);
+        if (field && type)
+          existing.emplace_back(reinterpret_cast<const char*>(field), reinterpret_cast<const char*>(type));
+      }
       sqlite3_finalize(st);
+      if (rc != SQLITE_DONE) return fail(std::string("cannot read _restd_schema: ") + sqlite3_errmsg(db.db()));
     }
     if (!tableExists) {
       std::string sql = "CREATE TABLE " + quote(c.name) +
@@ -1171,10 +1229,10 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
                                            " (its data would be dropped)");
           continue;
         }
-        step("DROP INDEX IF EXISTS " + quote(c.name + "__unique_" + name));
-        if (!step("ALTER TABLE " + quote(c.name) + " DROP COLUMN " + quote(name)))
+        if (!step("DROP INDEX IF EXISTS " + quote(c.name + "__unique_" + name)) ||
+            !step("ALTER TABLE " + quote(c.name) + " DROP COLUMN " + quote(name)) ||
+            !step("DELETE FROM _restd_schema WHERE collection = ? AND field = ?", {c.name, name}))
           return fail("cannot drop " + c.name + "." + name + ": " + sqlite3_errmsg(db.db()));
-        step("DELETE FROM _restd_schema WHERE collection = ? AND field = ?", {c.name, name});
       }
       if (!refusals.empty()) continue;
       for (const auto& f : c.fields) {
@@ -1205,30 +1263,57 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
       }
     }
     // Unique indexes follow the config: the slug always, declared fields when
-    // unique. The slug index is partial (records with a slug only), so that a
-    // collection without slug_from pays nothing for it on each insert; one
-    // made by an older restd without the WHERE is rebuilt once.
-    {
+    // unique. In owner collections both are unique per owner (SPEC §4), so
+    // the owner is the index's second column; the first stays the value, so
+    // lookups by slug or value alone still use it. The slug index is partial
+    // (records with a slug only), so a collection without slug_from pays
+    // nothing for it on each insert. An index whose definition differs from
+    // the one wanted (made by an older restd, or before a change of
+    // visibility) is dropped and rebuilt.
+    bool perOwner = c.visibility == Visibility::owner;
+    std::string ownerColumn = perOwner ? ", \"owner\"" : "";
+    auto ensureIndex = [&](const std::string& name, const std::string& create, std::string& why) {
       sqlite3_stmt* st = nullptr;
-      sqlite3_prepare_v2(db.db(), "SELECT sql FROM sqlite_master WHERE type='index' AND name=?", -1, &st, nullptr);
-      std::string indexName = c.name + "__unique_slug";
-      sqlite3_bind_text(st, 1, indexName.c_str(), -1, SQLITE_TRANSIENT);
-      bool full = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
-                  !std::strstr(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "WHERE");
+      if (sqlite3_prepare_v2(db.db(), "SELECT sql FROM sqlite_master WHERE type='index' AND name=?", -1, &st,
+                             nullptr) != SQLITE_OK) {
+        why = sqlite3_errmsg(db.db());
+        return false;
+      }
+      sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+      int rc = sqlite3_step(st);
+      std::string existingSql = rc == SQLITE_ROW && sqlite3_column_text(st, 0)
+                                    ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0))
+                                    : std::string();
       sqlite3_finalize(st);
-      if (full) step("DROP INDEX " + quote(indexName));
-    }
-    if (!step("CREATE UNIQUE INDEX IF NOT EXISTS " + quote(c.name + "__unique_slug") + " ON " + quote(c.name) +
-              " (\"slug\") WHERE \"slug\" IS NOT NULL"))
-      return fail("cannot index " + c.name + ".slug: " + sqlite3_errmsg(db.db()));
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        why = sqlite3_errmsg(db.db());
+        return false;
+      }
+      if (existingSql == create) return true;
+      if ((rc == SQLITE_ROW && !step("DROP INDEX " + quote(name))) || !step(create)) {
+        why = sqlite3_errmsg(db.db());
+        return false;
+      }
+      return true;
+    };
+    std::string why;
+    std::string slugIndex = c.name + "__unique_slug";
+    if (!ensureIndex(slugIndex,
+                     "CREATE UNIQUE INDEX " + quote(slugIndex) + " ON " + quote(c.name) + " (\"slug\"" + ownerColumn +
+                         ") WHERE \"slug\" IS NOT NULL",
+                     why))
+      return fail("cannot index " + c.name + ".slug: " + why);
     for (const auto& f : c.fields) {
-      std::string index = quote(c.name + "__unique_" + f.name);
+      std::string index = c.name + "__unique_" + f.name;
       if (f.unique) {
-        if (!step("CREATE UNIQUE INDEX IF NOT EXISTS " + index + " ON " + quote(c.name) + " (" + quote(f.name) + ")"))
-          return fail("cannot make " + c.name + "." + f.name + " unique: existing records share values (" +
-                      sqlite3_errmsg(db.db()) + ")");
-      } else {
-        step("DROP INDEX IF EXISTS " + index);
+        if (!ensureIndex(index,
+                         "CREATE UNIQUE INDEX " + quote(index) + " ON " + quote(c.name) + " (" + quote(f.name) +
+                             ownerColumn + ")",
+                         why))
+          return fail("cannot make " + c.name + "." + f.name + " unique" +
+                      (perOwner ? " per owner" : "") + ": existing records share values (" + why + ")");
+      } else if (!step("DROP INDEX IF EXISTS " + quote(index))) {
+        return fail("cannot drop the unique index of " + c.name + "." + f.name + ": " + sqlite3_errmsg(db.db()));
       }
     }
   }

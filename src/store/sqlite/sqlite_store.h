@@ -65,7 +65,8 @@ class SqliteConnection {
 // The SQL text of a collection's fixed statements, built from the config once.
 struct CollectionSql {
   std::string select;  // SELECT <columns> FROM "t"
-  std::string get;     // by id (or slug)
+  std::string get;     // by id (or slug: ?2 the viewer, ?3 true when any owner's slug may match)
+  std::string slugTaken;
   std::string insert;
   std::string update;
 };
@@ -79,7 +80,8 @@ class SqliteStore final : public Store {
   std::string_view engine() const override { return "sqlite"; }
   bool ready() override;
   bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) override;
-  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override;
+  using Store::get;
+  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) override;
   Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
   void submitWrite(WriteJob job, WriteDone done) override;
   void close() override;
@@ -104,6 +106,7 @@ class SqliteStore final : public Store {
   bool fileHealthy();          // the database file is still there, the same, and writable
   bool fileHealthyCached();    // same, re-checked at most every 200 ms
   void writerLoop();
+  void logWriterError(const std::string& what) const;
   // A reader connection inside a read snapshot that is no older than the last
   // commit of this process and at most kSnapshotMaxAgeMs old: consecutive
   // reads share one SQLite read transaction instead of taking and dropping
