@@ -141,6 +141,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
                   : auth::sha256Hex(std::string(call->request.method) + " " + std::string(call->request.target) + "\n" +
                                     std::string(call->request.body));
   auto out = std::make_shared<http::Response>();
+  out->status = 0;  // 0 until the job answers: a job that threw answers nothing (500 below)
   // Without an Idempotency-Key nothing stores the rendered reply: the job
   // hands its Reply over and the I/O thread renders it (the writer thread is
   // the one thing all writes share).
@@ -191,6 +192,10 @@ void Service::submit(const CallPtr& call, TxnWork work) {
       },
       [this, call, out, unrendered](bool committed) {
         if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+        if (out->status == 0 && !unrendered->has_value()) {
+          http::AccessLog::internalError(call->request.requestId, "the write job ended without a reply");
+          return finish(*call, Reply::failure(ErrorObject(Reason::internal)));
+        }
         if (unrendered->has_value()) {
           out->render = [this, call, unrendered](http::Response& res) { res = toWire(*call, std::move(**unrendered)); };
         }

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <charconv>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <csignal>
 #include <thread>
@@ -471,6 +472,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
   bool fresh = true;
   // Reused from request to request (their capacity stays).
   std::string requestId, head, cleanTarget;
+  std::deque<std::string> cleanHeaders;  // a deque: views into it stay valid as it grows
   Request request;
   request.clientAddress = peer;
 
@@ -611,7 +613,17 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     else newRequestId(requestId);
     request.requestId = requestId;
     // The headers as sent, before the body: trailers never pose as headers.
-    for (const auto& field : req) request.headers.emplace_back(field.name_string(), field.value());
+    // Header values may carry obs-text: those that are not UTF-8 are cleaned too.
+    cleanHeaders.clear();
+    for (const auto& field : req) {
+      std::string_view value = field.value();
+      if (!isValidUtf8(value)) {
+        cleanHeaders.emplace_back();
+        appendSanitizedUtf8(cleanHeaders.back(), value);
+        value = cleanHeaders.back();
+      }
+      request.headers.emplace_back(field.name_string(), value);
+    }
 
     if (req.version() != 10 && req.version() != 11) {
       co_await refuse(Reason::http_version_not_supported);
