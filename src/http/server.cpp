@@ -35,6 +35,7 @@
 #include "common/time.h"
 #include "common/utf8.h"
 #include "http/access_log.h"
+#include "http/request_reader.h"
 
 namespace restd::http {
 
@@ -73,26 +74,6 @@ class InFlightGuard {
   std::atomic<uint64_t>& counter_;
   uint64_t value_;
 };
-
-// The request line as received (for telling 414 from 431 when the header limit trips).
-std::string_view firstLine(const beast::flat_buffer& buffer) {
-  auto data = buffer.data();
-  std::string_view all(static_cast<const char*>(data.data()), data.size());
-  size_t eol = all.find('\n');
-  return eol == std::string_view::npos ? all : all.substr(0, eol);
-}
-
-// Where the header block ends (index past the blank line), or npos.
-size_t headerEnd(const beast::flat_buffer& buffer) {
-  auto data = buffer.data();
-  std::string_view all(static_cast<const char*>(data.data()), data.size());
-  size_t crlf = all.find("\r\n\r\n");
-  size_t lf = all.find("\n\n");
-  size_t end = std::string_view::npos;
-  if (crlf != std::string_view::npos) end = crlf + 4;
-  if (lf != std::string_view::npos && (end == std::string_view::npos || lf + 2 < end)) end = lf + 2;
-  return end;
-}
 
 // A timeout that cancels the pending operation instead of closing the socket
 // (as beast::tcp_stream does), so that the session can still answer 408.
@@ -222,67 +203,6 @@ void appendHeader(std::string& out, std::string_view name, std::string_view valu
   out.append(": ", 2);
   appendHeaderText(out, value);
   out.append("\r\n", 2);
-}
-
-bool looksLikeHttpVersion(std::string_view line) {
-  size_t p = line.rfind(" HTTP/");
-  return p != std::string_view::npos && p + 6 < line.size() && line[p + 6] >= '0' && line[p + 6] <= '9';
-}
-
-using Parser = bhttp::request_parser<bhttp::string_body>;
-
-// Feeds what the buffer holds to the parser and drops what it used. Beast
-// throws on some hostile input (a trailer field over 64 KiB: std::length_error
-// "field value too large"); no exception from parsing may leave the session,
-// so each becomes an error code: a size limit as header_limit (431), anything
-// else as a malformed request (400).
-void feed(Parser& parser, beast::flat_buffer& buffer, beast::error_code& ec) {
-  try {
-    size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-  } catch (const std::length_error&) {
-    ec = bhttp::error::header_limit;
-  } catch (const std::bad_alloc&) {
-    ec = bhttp::error::header_limit;
-  } catch (const std::exception&) {
-    ec = bhttp::error::bad_value;
-  }
-}
-
-enum class Framing { ok, malformed, unsupported };
-
-// RFC 9112 §6.1 and §6.3 against request smuggling: the only transfer coding
-// restd decodes is chunked, which must be the final coding and appear once; a
-// Transfer-Encoding together with Content-Length, or in an HTTP/1.0 request,
-// leaves the framing in doubt. Each of those is refused and the connection
-// closed, so no byte of a body is ever read as the next request. A known-last
-// chunked after another coding (`gzip, chunked`) is well framed but asks for a
-// coding restd does not decode: 501.
-Framing checkTransferEncoding(const BeastRequest& req) {
-  auto range = req.equal_range(bhttp::field::transfer_encoding);
-  if (range.first == range.second) return Framing::ok;
-  if (req.version() < 11 || req.count(bhttp::field::content_length) > 0) return Framing::malformed;
-  int chunked = 0;
-  bool lastChunked = false, other = false;
-  for (auto it = range.first; it != range.second; ++it) {
-    std::string_view list = it->value();
-    while (!list.empty()) {
-      size_t comma = list.find(',');
-      std::string_view item = list.substr(0, comma);
-      list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
-      std::string_view coding = trim(item.substr(0, item.find(';')));
-      if (coding.empty()) continue;
-      if (iequals(coding, "chunked")) {
-        ++chunked;
-        lastChunked = true;
-      } else {
-        other = true;
-        lastChunked = false;
-      }
-    }
-  }
-  if (chunked != 1 || !lastChunked) return Framing::malformed;
-  return other ? Framing::unsupported : Framing::ok;
 }
 
 }  // namespace
@@ -465,15 +385,13 @@ asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& dea
 }
 
 asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
-  beast::flat_buffer buffer;
+  RequestReader reader(ReaderLimits{options.headerLimit, options.urlLimit, options.maxBodyBytes});
   Deadline deadline(socket);
   beast::error_code peerEc;
   std::string peer = socket.remote_endpoint(peerEc).address().to_string();
   bool fresh = true;
-  // Reused from request to request (their capacity stays).
-  std::string requestId, head, cleanTarget;
-  std::deque<std::string> cleanHeaders;  // a deque: views into it stay valid as it grows
-  Request request;
+  std::string head;  // reused from reply to reply (its capacity stays)
+  Request& request = reader.request();
   request.clientAddress = peer;
 
   // One client address may hold only so many connections: past that, one
@@ -481,6 +399,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
   // keep everyone else waiting. Refused at once, before reading anything.
   ClientSlot slot(*this, peer);
   if (!slot.admitted()) {
+    std::string requestId;
     newRequestId(requestId);
     request.requestId = requestId;
     Response r = handler.protocolError(Reason::overloaded, request);
@@ -490,176 +409,89 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     co_return;
   }
 
+  auto readMore = [&]() -> asio::awaitable<beast::error_code> {
+    std::span<char> room = reader.prepare(RequestReader::kReadSize);
+    auto [ec, n] = co_await socket.async_read_some(asio::buffer(room.data(), room.size()), kNoThrow);
+    if (!ec) reader.commit(n);
+    co_return ec;
+  };
+
   for (;;) {
     // Wait for the first byte of the next request: the idle keep-alive timeout
     // applies between requests, the header timeout on a fresh connection.
-    if (buffer.size() == 0) {
+    if (reader.buffered() == 0) {
       if (!fresh && draining.load()) co_return;
       // Wait for readability first: an idle connection then holds no read
       // buffer (10,000 idle keep-alive connections must stay cheap).
       // Bytes already there (a busy client): read them at once. Otherwise
       // free the buffer and wait for readability before taking one again.
       beast::error_code ec;
-      size_t n = socket.read_some(buffer.prepare(4096), ec);
+      std::span<char> room = reader.prepare(4096);
+      size_t n = socket.read_some(asio::buffer(room.data(), room.size()), ec);
       if (ec == asio::error::would_block) {
         deadline.arm(fresh ? options.headerTimeout : options.idleTimeout);
-        buffer.shrink_to_fit();
+        reader.shrinkIfEmpty();
         auto [wec] = co_await socket.async_wait(tcp::socket::wait_read, kNoThrow);
         ec = wec;
-        n = 0;
-        if (!ec) std::tie(ec, n) = co_await socket.async_read_some(buffer.prepare(4096), kNoThrow);
+        if (!ec) ec = co_await readMore();
+      } else if (!ec) {
+        reader.commit(n);
       }
       deadline.disarm();
       if (ec) {
         if (deadline.fired() && fresh) {
+          reader.startRequest();
+          std::string requestId;
           newRequestId(requestId);
-          Request partial;
-          partial.requestId = requestId;
-          partial.clientAddress = peer;
+          request.requestId = requestId;
           bool closed = false;
-          Response r = handler.protocolError(Reason::request_timeout, partial);
+          Response r = handler.protocolError(Reason::request_timeout, request);
           r.closeConnection = true;
-          co_await sendReply(socket, deadline, head, partial, std::move(r), 11, false, false, {}, Clock::now(),
+          co_await sendReply(socket, deadline, head, request, std::move(r), 11, false, false, {}, Clock::now(),
                              closed);
         }
         co_return;
       }
-      buffer.commit(n);
     }
     fresh = false;
     Clock::time_point start = Clock::now();
-
-    // The previous request's views point into its parser, which is gone.
-    requestId.clear();
-    request.headers.clear();
-    request.method = request.target = request.path = request.query = request.body = request.requestId = {};
-    request.version = 11;
+    reader.startRequest();  // the previous request's views die here
     bool closed = false;
-    Parser parser;
-    parser.header_limit(static_cast<std::uint32_t>(options.headerLimit + 4));
-    parser.body_limit(options.maxBodyBytes);
+    std::string fallbackId;
 
     // Replies to a request refused at the protocol level, then closes.
     auto refuse = [&](Reason reason) -> asio::awaitable<void> {
-      if (requestId.empty()) newRequestId(requestId);
-      request.requestId = requestId;
-      unsigned version = parser.is_header_done() ? parser.get().version() : 11;
-      if (version != 10) version = 11;
+      if (request.requestId.empty()) {
+        newRequestId(fallbackId);
+        request.requestId = fallbackId;
+      }
       Response r = handler.protocolError(reason, request);
       r.closeConnection = true;
-      co_await sendReply(socket, deadline, head, request, std::move(r), version, false, false, {}, start, closed);
+      co_await sendReply(socket, deadline, head, request, std::move(r), reader.version(), false, false, {}, start,
+                         closed);
       if (!closed) {
         beast::error_code ignored;
         socket.close(ignored);
       }
     };
 
-    // Collect the whole header block ourselves, so the limits apply to the raw
-    // bytes: a request line over urlLimit is 414, a header block over
-    // headerLimit 431, and a stall past headerTimeout 408.
-    size_t end = headerEnd(buffer);
-    bool timedOut = false, gone = false;
-    if (end == std::string_view::npos) deadline.arm(options.headerTimeout);
-    while (end == std::string_view::npos && buffer.size() <= options.headerLimit) {
-      auto [ec, n] = co_await socket.async_read_some(buffer.prepare(8192), kNoThrow);
-      if (ec) {
-        timedOut = deadline.fired();
-        gone = !timedOut;
-        break;
+    // The header, within headerTimeout.
+    RequestReader::Step step = reader.readHeader();
+    if (step == RequestReader::Step::needMore) deadline.arm(options.headerTimeout);
+    while (step == RequestReader::Step::needMore) {
+      if (beast::error_code ec = co_await readMore()) {
+        deadline.disarm();
+        if (deadline.fired()) co_await refuse(Reason::request_timeout);
+        co_return;  // else the client went away mid-request: nothing to answer
       }
-      buffer.commit(n);
-      end = headerEnd(buffer);
+      step = reader.readHeader();
     }
     deadline.disarm();
-    if (gone) co_return;  // the client went away mid-request: nothing to answer
-    if (timedOut) {
-      co_await refuse(Reason::request_timeout);
-      co_return;
-    }
-    std::string_view line = firstLine(buffer);
-    if (line.size() > options.urlLimit + 16) {
-      co_await refuse(Reason::uri_too_long);
-      co_return;
-    }
-    if (end == std::string_view::npos || end > options.headerLimit + 4) {
-      co_await refuse(Reason::headers_too_large);
+    if (step == RequestReader::Step::failed) {
+      co_await refuse(reader.failure());
       co_return;
     }
 
-    // The header block is complete in the buffer: one put() parses all of it.
-    beast::error_code hec;
-    feed(parser, buffer, hec);
-    if (!hec && !parser.is_header_done()) hec = bhttp::error::partial_message;
-    if (hec) {
-      if (hec == bhttp::error::body_limit) co_await refuse(Reason::payload_too_large);
-      else if (hec == bhttp::error::header_limit) co_await refuse(Reason::headers_too_large);
-      else if (hec == bhttp::error::bad_version)
-        co_await refuse(looksLikeHttpVersion(line) ? Reason::http_version_not_supported : Reason::bad_request);
-      else co_await refuse(Reason::bad_request);
-      co_return;
-    }
-
-    BeastRequest& req = parser.get();
-    request.method = req.method_string();
-    // Request text enters the program here: bytes that are not UTF-8 become
-    // U+FFFD, so the target can be echoed into JSON, XML and the log.
-    request.target = sanitizedUtf8(req.target(), cleanTarget);
-    size_t qpos = request.target.find('?');
-    request.path = request.target.substr(0, qpos);
-    request.query = qpos == std::string_view::npos ? std::string_view{} : request.target.substr(qpos + 1);
-    request.version = req.version();
-    std::string_view clientId = req["X-Request-Id"];
-    if (isSaneRequestId(clientId)) requestId.assign(clientId);
-    else newRequestId(requestId);
-    request.requestId = requestId;
-    // The headers as sent, before the body: trailers never pose as headers.
-    // Header values may carry obs-text: those that are not UTF-8 are cleaned too.
-    cleanHeaders.clear();
-    for (const auto& field : req) {
-      std::string_view value = field.value();
-      if (!isValidUtf8(value)) {
-        cleanHeaders.emplace_back();
-        appendSanitizedUtf8(cleanHeaders.back(), value);
-        value = cleanHeaders.back();
-      }
-      request.headers.emplace_back(field.name_string(), value);
-    }
-
-    if (req.version() != 10 && req.version() != 11) {
-      co_await refuse(Reason::http_version_not_supported);
-      co_return;
-    }
-    if (request.target.size() > options.urlLimit) {
-      co_await refuse(Reason::uri_too_long);
-      co_return;
-    }
-    // RFC 9112 §3.2: exactly one Host in HTTP/1.1, never two in any version.
-    size_t hosts = req.count(bhttp::field::host);
-    if (hosts > 1 || (hosts == 0 && req.version() == 11)) {
-      co_await refuse(Reason::bad_request);
-      co_return;
-    }
-    Framing framing = checkTransferEncoding(req);
-    if (framing != Framing::ok) {
-      co_await refuse(framing == Framing::unsupported ? Reason::not_implemented : Reason::bad_request);
-      co_return;
-    }
-    bool hasLength = req.count(bhttp::field::content_length) > 0;
-    bool hasEncoding = req.count(bhttp::field::transfer_encoding) > 0;
-    auto verb = req.method();
-    if ((verb == bhttp::verb::post || verb == bhttp::verb::put || verb == bhttp::verb::patch) && !hasLength &&
-        !hasEncoding) {
-      co_await refuse(Reason::length_required);
-      co_return;
-    }
-    bool continueExpected = false;
-    if (req.count(bhttp::field::expect) > 0) {
-      if (!iequals(req[bhttp::field::expect], "100-continue")) {
-        co_await refuse(Reason::expectation_failed);
-        co_return;
-      }
-      continueExpected = true;
-    }
     // A request is in flight from its complete header to the last byte of its
     // reply: connections still sending a header cost a read and a timer, and
     // the per-client cap bounds them. Liveness is never shed.
@@ -667,72 +499,40 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     if (guard.value() > options.maxInFlight && request.path != options.neverShedPath) {
       Response r = handler.protocolError(Reason::overloaded, request);
       r.closeConnection = true;
-      co_await sendReply(socket, deadline, head, request, std::move(r), req.version(), false, false, {}, start,
+      co_await sendReply(socket, deadline, head, request, std::move(r), reader.version(), false, false, {}, start,
                          closed);
       co_return;
     }
 
-    if (!parser.is_done()) {
-      if (continueExpected && buffer.size() == 0) {
-        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, req.version()};
-        deadline.arm(options.idleTimeout);
-        auto [cec, cn] = co_await bhttp::async_write(socket, cont, kNoThrow);
-        deadline.disarm();
-        if (cec) co_return;
-      }
-      // Chunk extensions and trailers count toward the header limit (SPEC
-      // §7) with the header block itself: what the parser cannot consume yet
-      // is one incomplete chunk-size line or the trailer block, and it may
-      // never outgrow what is left of that limit, so the buffer stays bounded.
-      size_t budget = options.headerLimit > end ? options.headerLimit - end : 0;
-      size_t extensionBytes = 0;
-      auto onChunkHeader = [&](std::uint64_t, auto extensions, beast::error_code& ec) {
-        extensionBytes += extensions.size();
-        if (extensionBytes > budget) ec = bhttp::error::header_limit;
-      };
-      parser.on_chunk_header(onChunkHeader);
-      parser.eager(true);
-      Reason failure = Reason::internal;  // internal = none
-      bool quiet = false;                  // the client went away: nothing to answer
+    // The body, within idleTimeout.
+    if (!reader.bodyComplete() && reader.continueExpected() && reader.buffered() == 0) {
+      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, reader.version()};
       deadline.arm(options.idleTimeout);
-      for (;;) {
-        beast::error_code bec;
-        if (buffer.size() > 0) feed(parser, buffer, bec);
-        if (bec == bhttp::error::need_more) bec = {};
-        if (bec) {
-          failure = bec == bhttp::error::body_limit     ? Reason::payload_too_large
-                    : bec == bhttp::error::header_limit ? Reason::headers_too_large
-                                                        : Reason::bad_request;
-          break;
-        }
-        if (parser.is_done()) break;
-        if (buffer.size() + extensionBytes > budget) {
-          failure = Reason::headers_too_large;
-          break;
-        }
-        auto [rec, n] = co_await socket.async_read_some(buffer.prepare(8192), kNoThrow);
-        if (rec) {
-          if (deadline.fired()) failure = Reason::request_timeout;
-          else quiet = true;
-          break;
-        }
-        buffer.commit(n);
-      }
+      auto [cec, cn] = co_await bhttp::async_write(socket, cont, kNoThrow);
       deadline.disarm();
-      if (quiet) co_return;
-      if (failure != Reason::internal) {
-        co_await refuse(failure);
+      if (cec) co_return;
+    }
+    step = reader.readBody();
+    if (step == RequestReader::Step::needMore) deadline.arm(options.idleTimeout);
+    while (step == RequestReader::Step::needMore) {
+      if (beast::error_code ec = co_await readMore()) {
+        deadline.disarm();
+        if (deadline.fired()) co_await refuse(Reason::request_timeout);
         co_return;
       }
+      step = reader.readBody();
     }
-
-    request.body = req.body();
+    deadline.disarm();
+    if (step == RequestReader::Step::failed) {
+      co_await refuse(reader.failure());
+      co_return;
+    }
 
     auto pending = std::make_shared<PendingReply>();
     try {
       handler.handle(request, [pending](Response r) { pending->deliver(std::move(r)); });
     } catch (const std::exception& e) {
-      AccessLog::internalError(requestId, e.what());
+      AccessLog::internalError(request.requestId, e.what());
       pending->deliver(handler.protocolError(Reason::internal, request));
     }
     Response response;
@@ -756,13 +556,12 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       try {
         render(response);
       } catch (const std::exception& e) {
-        AccessLog::internalError(requestId, e.what());
+        AccessLog::internalError(request.requestId, e.what());
         response = handler.protocolError(Reason::internal, request);
       }
     }
-    bool isHead = verb == bhttp::verb::head;
-    co_await sendReply(socket, deadline, head, request, std::move(response), req.version(), isHead, req.keep_alive(),
-                       req[bhttp::field::accept_encoding], start, closed);
+    co_await sendReply(socket, deadline, head, request, std::move(response), reader.version(), reader.isHead(),
+                       reader.keepAlive(), reader.acceptEncoding(), start, closed);
     if (closed) co_return;
   }
 }
