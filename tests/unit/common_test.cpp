@@ -159,3 +159,20 @@ TEST(Time, CivilFromUnixAgreesWithGmtime) {
 
 }  // namespace
 }  // namespace restd
+
+#include "common/utf8.h"
+
+TEST(Utf8, ValidatesAndReplacesMaximalSubparts) {
+  EXPECT_TRUE(restd::isValidUtf8("plain ascii text, longer than a word"));
+  EXPECT_TRUE(restd::isValidUtf8("caf\xC3\xA9 \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(restd::isValidUtf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(restd::isValidUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(restd::isValidUtf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_FALSE(restd::isValidUtf8("abc\xE2\x82"));       // truncated
+  std::string out;
+  restd::appendSanitizedUtf8(out, "a\xE2\x82z\xFF");
+  EXPECT_EQ(out, "a\xEF\xBF\xBDz\xEF\xBF\xBD");  // one U+FFFD per maximal subpart
+  std::string storage;
+  EXPECT_EQ(restd::sanitizedUtf8("fine", storage), "fine");
+  EXPECT_TRUE(storage.empty());
+}
