@@ -4,7 +4,7 @@ SAN_DIR ?= build-sanitize
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-sanitize bench clean
+.PHONY: all deps build run test test-sanitize test-tsan fuzz bench clean
 
 all: build
 
@@ -28,6 +28,24 @@ test-sanitize: deps
 	cmake --build $(SAN_DIR) -j $(JOBS)
 	cd $(SAN_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
+TSAN_DIR ?= build-tsan
+
+# ThreadSanitizer: the whole suite against a TSan build (the e2e tests drive its binary).
+test-tsan: deps
+	cmake -S . -B $(TSAN_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESTD_TSAN=ON
+	cmake --build $(TSAN_DIR) -j $(JOBS)
+	cd $(TSAN_DIR) && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS)
+
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+# libFuzzer under ASan and UBSan: every target for FUZZ_SECONDS each.
+fuzz: deps
+	@bash scripts/install-deps.sh --fuzz
+	CC=clang-14 CXX=clang++-14 cmake -S . -B $(FUZZ_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESTD_FUZZ=ON -DRESTD_TESTS=OFF
+	cmake --build $(FUZZ_DIR) -j $(JOBS)
+	bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
 BENCH_DIR ?= build-bench
 
 bench: deps
@@ -37,4 +55,4 @@ bench: deps
 	BENCH_BUILD=$(BENCH_DIR) python3 bench/run.py
 
 clean:
-	rm -rf $(BUILD_DIR) $(SAN_DIR) $(BENCH_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(TSAN_DIR) $(FUZZ_DIR) $(BENCH_DIR)

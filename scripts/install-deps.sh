@@ -26,6 +26,11 @@ if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(wrk nginx-light gnuplot-nox util-linux)
 fi
 
+# `--fuzz` adds clang and libFuzzer for `make fuzz`.
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then

@@ -464,7 +464,7 @@ void Service::patchRecords(const CallPtr& call) {
       },
       ids, structural);
   changeEach(call, input, items, std::move(ids), atomic, structural, false,
-             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
+             [call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
                rapidjson::Document patch;
                patch.CopyFrom(*it.raw, patch.GetAllocator());
                patch.RemoveMember("id");
@@ -515,7 +515,7 @@ void Service::deleteRecords(const CallPtr& call) {
       },
       ids, structural);
   changeEach(call, input, items, std::move(ids), atomic, structural, true,
-             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
+             [call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
                if (auto e = txn.remove(*call->collection, r.id)) return storeError(e, call->request);
                return std::nullopt;
              });
