@@ -1061,8 +1061,11 @@ void SqliteStore::submitWrite(WriteJob job, WriteDone done) {
 
 // The writer has no request to answer for: its failures go to stderr, with
 // SQLite's own words, while the jobs' replies say only 500 internal.
-void SqliteStore::logWriterError(const std::string& what) const {
-  std::fprintf(stderr, "restd: storage writer: %s (sqlite: %s)\n", what.c_str(), sqlite3_errmsg(writer_->db()));
+void SqliteStore::logWriterError(const std::string& what, bool fromSqlite) const {
+  if (fromSqlite)
+    std::fprintf(stderr, "restd: storage writer: %s (sqlite: %s)\n", what.c_str(), sqlite3_errmsg(writer_->db()));
+  else
+    std::fprintf(stderr, "restd: storage writer: %s\n", what.c_str());
 }
 
 void SqliteStore::writerLoop() {
@@ -1111,9 +1114,9 @@ void SqliteStore::writerLoop() {
         try {
           keep = p.job(txn);
         } catch (const std::exception& e) {
-          logWriterError(std::string("a write job threw: ") + e.what());
+          logWriterError(std::string("a write job threw: ") + e.what(), false);
         } catch (...) {
-          logWriterError("a write job threw a non-standard exception");
+          logWriterError("a write job threw a non-standard exception", false);
         }
         if ((!keep && !run(kRollbackTo)) || !run(kRelease)) {
           logWriterError("cannot undo or release a job's savepoint");

@@ -106,7 +106,7 @@ class SqliteStore final : public Store {
   bool fileHealthy();          // the database file is still there, the same, and writable
   bool fileHealthyCached();    // same, re-checked at most every 200 ms
   void writerLoop();
-  void logWriterError(const std::string& what) const;
+  void logWriterError(const std::string& what, bool fromSqlite = true) const;
   // A reader connection inside a read snapshot that is no older than the last
   // commit of this process and at most kSnapshotMaxAgeMs old: consecutive
   // reads share one SQLite read transaction instead of taking and dropping
