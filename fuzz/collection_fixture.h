@@ -2,6 +2,7 @@
 // against a collection. Aborts on a bad config: that is a bug in the target.
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
@@ -14,7 +15,10 @@ struct CollectionFixture {
   explicit CollectionFixture(std::string_view toml) {
     restd::ConfigErrors errors;
     auto c = restd::parseConfig(toml, "fuzz.toml", errors);
-    if (!c || c->collections.empty()) std::abort();
+    if (!c || c->collections.empty()) {
+      for (const auto& m : errors.messages) std::fprintf(stderr, "fuzz fixture: %s\n", m.c_str());
+      std::abort();
+    }
     config = std::move(*c);
     rules = restd::api::CollectionRules::compile(config.collections.front());
   }

@@ -17,7 +17,7 @@ extra_fields = "allow"
 [collections.things.fields]
 name  = { type = "string", required = true, max_length = 50, min_length = 1 }
 price = { type = "number", min = 0, max = 1000 }
-count = { type = "integer", min = -5, max = 5, default = 1 }
+qty   = { type = "integer", min = -5, max = 5, default = 1 }
 flag  = { type = "boolean" }
 when  = { type = "datetime" }
 meta  = { type = "object" }
@@ -30,7 +30,7 @@ fixed = { type = "string", read_only = true, default = "x" }
 struct Fixture : CollectionFixture {
   rapidjson::Document current;
   Fixture() : CollectionFixture(kConfig) {
-    current.Parse(R"({"name":"a","price":1,"count":2,"tags":["x"],"meta":{"k":{"n":1}},"extra":true})");
+    current.Parse(R"({"name":"a","price":1,"qty":2,"tags":["x"],"meta":{"k":{"n":1}},"extra":true})");
   }
 };
 

@@ -15,9 +15,9 @@ constexpr std::string_view kConfig = R"toml(
 [collections.things]
 slug_from = "name"
 [collections.things.fields]
-name  = { type = "string", index = true }
+name  = { type = "string" }
 price = { type = "number" }
-count = { type = "integer" }
+qty   = { type = "integer" }
 flag  = { type = "boolean" }
 when  = { type = "datetime" }
 meta  = { type = "object" }

@@ -15,6 +15,8 @@ targets=("$@")
 root="$(cd "$(dirname "$0")/.." && pwd)"
 mkdir -p "$build/fuzz-artifacts"
 failed=0
+export UBSAN_OPTIONS="suppressions=$root/fuzz/ubsan.supp:halt_on_error=1:print_stacktrace=1"
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1"
 for t in "${targets[@]}"; do
   work="$build/fuzz-corpus/$t"
   mkdir -p "$work"

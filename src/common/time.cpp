@@ -144,10 +144,18 @@ std::string formatRfc3339(SysTime t) {
   return out;
 }
 
+SysTime sysTimeFromSeconds(int64_t secs) {
+  using namespace std::chrono;
+  constexpr int64_t kDay = 86400;
+  const int64_t maxSecs = duration_cast<seconds>(SysTime::duration::max()).count() - kDay;
+  const int64_t minSecs = duration_cast<seconds>(SysTime::duration::min()).count() + kDay;
+  return SysTime(duration_cast<SysTime::duration>(seconds(std::clamp(secs, minSecs, maxSecs))));
+}
+
 std::string formatRfc3339Millis(int64_t ms) {
   int64_t secs = floorDiv(ms, 1000);
   int frac = static_cast<int>(ms - secs * 1000);
-  int off = TimeZone::offsetSeconds(SysTime(std::chrono::seconds(secs)));
+  int off = TimeZone::offsetSeconds(sysTimeFromSeconds(secs));
   std::string out;
   out.reserve(29);
   appendIsoDateTime(out, civilFromUnix(secs + off));

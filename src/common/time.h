@@ -13,6 +13,12 @@ namespace restd {
 
 using SysTime = std::chrono::system_clock::time_point;
 
+// The instant `secs` after the epoch as a SysTime, clamped to what SysTime can
+// hold (about 1678 to 2262 with nanosecond ticks). Dates in records reach
+// 0000-9999, so time-zone lookups of such dates use the nearest representable
+// instant instead of overflowing (found by fuzz/json_validation).
+SysTime sysTimeFromSeconds(int64_t secs);
+
 class TimeZone {
  public:
   // "UTC", "+HH:MM"/"-HH:MM", or an IANA name (sets TZ for the process).

@@ -14,7 +14,7 @@ struct Local {
 };
 Local local(int64_t ms) {
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
-  int off = TimeZone::offsetSeconds(SysTime(std::chrono::seconds(secs)));
+  int off = TimeZone::offsetSeconds(sysTimeFromSeconds(secs));
   return Local{civilFromUnix(secs + off), off};
 }
 
@@ -143,6 +143,13 @@ std::unique_ptr<TreeWriter> writerFor(const RenderContext& ctx, std::string_view
 
 std::string contentTypeFor(const RenderContext& ctx) {
   return ctx.format == Format::xml ? "application/xml; charset=utf-8" : "application/json; charset=utf-8";
+}
+
+const rapidjson::Value& memberOrNull(const rapidjson::Value& v, const char* key) {
+  static const rapidjson::Value null;
+  if (!v.IsObject()) return null;
+  auto it = v.FindMember(key);
+  return it == v.MemberEnd() ? null : it->value;
 }
 
 }  // namespace restd::render

@@ -28,6 +28,9 @@ void writeRecord(TreeWriter& w, const Reply& r, const rapidjson::Value& record, 
 void writeData(TreeWriter& w, const Reply& r, const RecordStyle& style);
 // Is this reply's data made of records (so ids and dates get the profile's style)?
 bool holdsRecords(const Reply& r);
+// `v[key]`, or null when `v` is not an object or has no such member: a
+// profile never trusts the payload's shape (RapidJSON's operator[] asserts).
+const rapidjson::Value& memberOrNull(const rapidjson::Value& v, const char* key);
 
 void writeFailures(TreeWriter& w, const Reply& r, std::string_view docsUrl, const RecordStyle& style);
 void writeBatchCounts(TreeWriter& w, const BatchCounts& c);

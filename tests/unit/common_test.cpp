@@ -176,3 +176,16 @@ TEST(Utf8, ValidatesAndReplacesMaximalSubparts) {
   EXPECT_EQ(restd::sanitizedUtf8("fine", storage), "fine");
   EXPECT_TRUE(storage.empty());
 }
+
+#include "common/time.h"
+
+// Found by fuzz/json_validation: a date after 2262 overflowed SysTime's
+// nanoseconds while the zone offset was looked up.
+TEST(Time, DatesBeyondSysTimeRangeFormat) {
+  auto ms = restd::parseRfc3339Millis("2602-01-02T03:04:05Z");
+  ASSERT_TRUE(ms);
+  EXPECT_EQ(restd::formatRfc3339Millis(*ms), "2602-01-02T03:04:05+00:00");
+  auto early = restd::parseRfc3339Millis("0001-01-01T00:00:00Z");
+  ASSERT_TRUE(early);
+  EXPECT_EQ(restd::formatRfc3339Millis(*early), "0001-01-01T00:00:00+00:00");
+}

@@ -39,7 +39,7 @@ class ResultMetadataProfile final : public Profile {
           if (r.kind == ReplyKind::deleted || (r.kind == ReplyKind::batch && r.action == "deleted")) {
             w->startObject();
             w->key("id");
-            w->value(rec["id"]);
+            w->value(memberOrNull(rec, "id"));
             w->endObject();
           } else {
             writeRecord(*w, r, rec, style);

@@ -43,7 +43,7 @@ class SuccessFlagProfile final : public Profile {
       w->boolean(true);
       for (const char* k : {"statusMessage", "logged_in"}) {
         w->key(k);
-        w->value(r.data[k]);
+        w->value(memberOrNull(r.data, k));
       }
       w->endObject();
     } else if (get && r.kind != ReplyKind::authenticate) {
@@ -59,9 +59,12 @@ class SuccessFlagProfile final : public Profile {
           w->string("authenticated");
           for (const char* k : {"access_token", "expires"}) {
             w->key(k);
-            auto ms = k == std::string_view("expires") ? parseRfc3339Millis(r.data[k].GetString()) : std::nullopt;
+            const rapidjson::Value& v = memberOrNull(r.data, k);
+            auto ms = k == std::string_view("expires") && v.IsString()
+                          ? parseRfc3339Millis(std::string_view(v.GetString(), v.GetStringLength()))
+                          : std::nullopt;
             if (ms) w->string(kDates(*ms));
-            else w->value(r.data[k]);
+            else w->value(v);
           }
           break;
         case ReplyKind::created:
@@ -73,7 +76,7 @@ class SuccessFlagProfile final : public Profile {
         case ReplyKind::deleted:
           w->string(singular + " deleted");
           w->key("id");
-          w->value(r.data["id"]);
+          w->value(memberOrNull(r.data, "id"));
           break;
         case ReplyKind::batch: {
           size_t n = r.data.IsArray() ? r.data.Size() : 0;
@@ -86,7 +89,7 @@ class SuccessFlagProfile final : public Profile {
         }
         default:
           // Any other action (logout, …): its own statusMessage, then its payload.
-          if (r.data.IsObject() && r.data.HasMember("statusMessage")) w->value(r.data["statusMessage"]);
+          if (r.data.IsObject() && r.data.HasMember("statusMessage")) w->value(memberOrNull(r.data, "statusMessage"));
           else w->string("ok");
           if (r.data.IsObject())
             for (auto& m : r.data.GetObject()) {
