@@ -24,16 +24,11 @@ std::string_view view(const beast::flat_buffer& buffer) {
   return {static_cast<const char*>(data.data()), data.size()};
 }
 
-// The request line as received (for telling 414 from 431 when the header limit trips).
-std::string_view firstLine(std::string_view all) {
-  size_t eol = all.find('\n');
-  return eol == std::string_view::npos ? all : all.substr(0, eol);
-}
-
-// Where the header block ends (index past the blank line), or npos.
-size_t headerEnd(std::string_view all) {
-  size_t crlf = all.find("\r\n\r\n");
-  size_t lf = all.find("\n\n");
+// Where the header block ends (index past the blank line), or npos; the
+// search starts at `from` (a blank line cannot end before it).
+size_t headerEnd(std::string_view all, size_t from) {
+  size_t crlf = all.find("\r\n\r\n", from);
+  size_t lf = all.find("\n\n", from);
   size_t end = std::string_view::npos;
   if (crlf != std::string_view::npos) end = crlf + 4;
   if (lf != std::string_view::npos && (end == std::string_view::npos || lf + 2 < end)) end = lf + 2;
@@ -107,6 +102,10 @@ struct RequestReader::Impl {
   size_t headerBytes = 0;     // size of the header block, once found
   size_t extensionBytes = 0;  // chunk extensions seen so far
   size_t budget = 0;          // what is left of the header limit for extensions and trailers
+  // How far the header search has looked, so a header arriving a byte at a
+  // time is scanned once in all, not once per read (which is quadratic).
+  size_t scanned = 0;
+  size_t lineEnd = std::string_view::npos;  // index of the request line's '\n', once seen
   std::string requestId, cleanTarget;
   std::deque<std::string> cleanHeaders;  // a deque: views into it stay valid as it grows
   // Called by Beast for each chunk header; stored by address, so it lives here.
@@ -139,7 +138,8 @@ void RequestReader::startRequest() {
   m.parser.emplace();
   m.parser->header_limit(static_cast<std::uint32_t>(limits_.headerLimit + 4));
   m.parser->body_limit(limits_.maxBodyBytes);
-  m.headerBytes = m.extensionBytes = m.budget = 0;
+  m.headerBytes = m.extensionBytes = m.budget = m.scanned = 0;
+  m.lineEnd = std::string_view::npos;
   m.requestId.clear();
   m.cleanHeaders.clear();
   // Field by field, so the header vector keeps its capacity (no allocation
@@ -168,10 +168,12 @@ RequestReader::Step RequestReader::readHeader() {
   // bytes: a request line over urlLimit is 414, a header block over
   // headerLimit 431.
   std::string_view all = view(m.buffer);
-  size_t end = headerEnd(all);
-  std::string_view line = firstLine(all);
-  if (line.size() > limits_.urlLimit + 16 && (end == std::string_view::npos || line.size() < end))
-    return fail(Reason::uri_too_long);
+  size_t from = m.scanned;
+  size_t end = headerEnd(all, from >= 3 ? from - 3 : 0);
+  if (m.lineEnd == std::string_view::npos) m.lineEnd = all.find('\n', from);
+  m.scanned = all.size();
+  std::string_view line = all.substr(0, m.lineEnd);  // the request line as received (414 or 431?)
+  if (line.size() > limits_.urlLimit + 16) return fail(Reason::uri_too_long);
   if (end == std::string_view::npos) {
     if (all.size() > limits_.headerLimit) return fail(Reason::headers_too_large);
     return Step::needMore;
