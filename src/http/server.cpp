@@ -217,8 +217,12 @@ struct Server::Impl {
   // session coroutines, whose guards still touch the counters.
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
-  asio::signal_set signals{ioc, SIGINT, SIGTERM};
-  asio::steady_timer drainTimer{ioc};
+  // The acceptor, the signal handler that closes it and the drain poll run on
+  // one strand: with several I/O threads, closing the acceptor while the
+  // accept loop used it on another thread was a data race (found by TSan).
+  asio::strand<asio::io_context::executor_type> control{ioc.get_executor()};
+  asio::signal_set signals{control, SIGINT, SIGTERM};
+  asio::steady_timer drainTimer{control};
   Clock::time_point drainDeadline;
   // Open connections per client address, for maxConnectionsPerClient.
   // Touched once when a connection opens and once when it closes.
@@ -626,7 +630,7 @@ void Server::run() {
   impl.signals.async_wait([&impl](beast::error_code ec, int) {
     if (!ec) impl.startDrain();
   });
-  asio::co_spawn(impl.ioc, impl.listen(), asio::detached);
+  asio::co_spawn(impl.control, impl.listen(), asio::detached);
   unsigned n = std::max(1u, impl.options.threads);
   std::vector<std::thread> threads;
   threads.reserve(n - 1);
