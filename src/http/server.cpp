@@ -1,6 +1,9 @@
-// The only translation unit that includes Boost.Beast (compile cost, and the
+// Sockets, timeouts, replies and drain, with Boost.Asio (Beast's parser lives
+// in request_reader.cpp; no other file includes either: compile cost, and the
 // HTTP layer's details stay here). One io_context run by N threads; each
 // connection is a coroutine on its own strand: read -> handle -> write -> read.
+// Every limit and framing rule is the RequestReader's; the session adds the
+// timeouts, the per-client cap and shedding.
 //
 // Pipelining: requests are answered strictly in order, one at a time per
 // connection; bytes of the next pipelined request wait in the read buffer, so
