@@ -447,6 +447,9 @@ class Shedding(unittest.TestCase):
 class Compression(unittest.TestCase):
     """Item 6: compressing a large reply does not stall other connections."""
 
+    # Under ThreadSanitizer rendering 14 MB is some 20 times slower and the
+    # bound would measure TSan, not the server; every other sanitizer runs it.
+    @unittest.skipIf(SLOWDOWN >= 10, "a latency bound; meaningless under ThreadSanitizer")
     def test_6_large_gzip_replies_do_not_stall_healthz(self):
         cfg = CONFIG.replace("threads = 2", "threads = 1\nmax_body_bytes = 2000000")
         with RestdServer(cfg) as srv:
