@@ -14,6 +14,7 @@
 namespace restd::api {
 namespace {
 
+constexpr int64_t kMaxPage = 1'000'000'000'000;
 constexpr std::string_view kListParams[] = {"page",     "per_page", "sort", "fields", "cursor",
                                             "count",    "envelope", "ids",  "atomic", "access_token"};
 
@@ -182,9 +183,11 @@ std::optional<ErrorObject> parseListRequest(const CollectionRules& rules, const 
   bool pageGiven = false;
   for (const auto& [key, value] : params) {
     if (key == "page" || key == "per_page") {
+      // A page beyond kMaxPage would overflow the offset ((page - 1) * per_page)
+      // and the Link header's next page (found by fuzz/list_query).
       auto n = parseInt(value);
-      if (!n || *n < 1 || (key == "per_page" && *n > 100))
-        return invalid(key, key == "page" ? "The parameter \"page\" must be a whole number from 1."
+      if (!n || *n < 1 || (key == "per_page" && *n > 100) || (key == "page" && *n > kMaxPage))
+        return invalid(key, key == "page" ? "The parameter \"page\" must be a whole number from 1 to 1000000000000."
                                           : "The parameter \"per_page\" must be a whole number from 1 to 100.");
       (key == "page" ? out.page : out.perPage) = *n;
       if (key == "page") pageGiven = true;

@@ -256,6 +256,15 @@ class Parsing(unittest.TestCase):
         self.assertEqual(data["k2"], -2)
         self.assertNotIn("k1", data)
 
+    def test_fuzz_finding_huge_page_is_400_not_overflow(self):
+        # Found by fuzz/list_query: (page - 1) * per_page overflowed int64.
+        r = self.srv.request("GET", "/api/v2/things?page=277777027777707777&per_page=50")
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json()["error"]["reason"], "invalid_parameter")
+        r = self.srv.request("GET", "/api/v2/things?page=1000000000000&per_page=100")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["data"], [])
+
     def test_9_invalid_utf8_in_the_path_is_replaced(self):
         for path in (b"/api/v2/th\xffings", b"/api/v2/things%FF%C0", b"/api/v2/things/\xed\xa0\x80x",
                      b"/api/v2/things/%FFx.xml", b"/api/v2/things?name=%FF\xfe"):
