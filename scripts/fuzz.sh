@@ -26,6 +26,7 @@ for t in "${targets[@]}"; do
   # longer inputs only repeat what those reach, and cost time.
   max_len=65536
   [ "$t" = http_reader ] && max_len=8192
+  [ "$t" = list_query ] && max_len=8192   # a request target is at most 8 KiB
   echo "fuzz: $t for ${seconds}s" >&2
   budget=(-max_total_time="$seconds")
   [ -n "${FUZZ_RUNS:-}" ] && budget=(-runs="$FUZZ_RUNS")
