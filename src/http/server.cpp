@@ -27,7 +27,6 @@
 #include <atomic>
 #include <charconv>
 #include <cstring>
-#include <deque>
 #include <mutex>
 #include <csignal>
 #include <thread>
@@ -51,8 +50,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-using BeastRequest = bhttp::request<bhttp::string_body>;
-using BeastResponse = bhttp::response<bhttp::string_body>;
 
 // The Date header changes once a second; format it once per thread per second.
 const std::string& cachedHttpDate() {

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 import http.client
 
 BIN = os.path.abspath(os.environ.get("RESTD_BIN") or os.path.join(
@@ -197,6 +198,21 @@ class RestdServer:
             return parse_responses(read_all(s, timeout), head=head)
         finally:
             s.close()
+
+
+class SharedServerTest(unittest.TestCase):
+    """One server for every test of the class, started from `config`."""
+    config = BASE_CONFIG
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = RestdServer(cls.config)
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.srv.tmp.cleanup()
 
 
 def read_all(sock, timeout=10):

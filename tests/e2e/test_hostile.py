@@ -13,7 +13,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer, parse_responses, read_all, read_responses  # noqa: E402
+from harness import RestdServer, SharedServerTest, parse_responses, read_all  # noqa: E402
 
 CONFIG = """
 [server]
@@ -64,18 +64,9 @@ def error_of(resp):
     return body["error"]["code"], body["error"]["reason"]
 
 
-class Framing(unittest.TestCase):
+class Framing(SharedServerTest):
     """Items 1-4: framing over raw sockets."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = RestdServer(CONFIG)
-        cls.srv.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        cls.srv.tmp.cleanup()
+    config = CONFIG
 
     def alive(self):
         r = self.srv.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -177,19 +168,14 @@ class Framing(unittest.TestCase):
         self.assertEqual(r[0].status, 200)
 
 
-class Parsing(unittest.TestCase):
-    """Items 5, 9, 10: bodies and text."""
+class Parsing(SharedServerTest):
+    """Items 5 and 9: bodies and text."""
+    config = CONFIG.replace("threads = 2", 'threads = 2\nmax_body_bytes = 4194304\naccess_log = "access.log"')
 
     @classmethod
     def setUpClass(cls):
-        cls.srv = RestdServer(CONFIG.replace("threads = 2", 'threads = 2\nmax_body_bytes = 4194304\naccess_log = "access.log"'))
-        cls.srv.start()
+        super().setUpClass()
         cls.token = cls.srv.as_admin()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        cls.srv.tmp.cleanup()
 
     def timed(self, *args, **kw):
         t = time.monotonic()
