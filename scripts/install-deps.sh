@@ -11,6 +11,7 @@ PACKAGES=(
   libcli11-dev              # command line
   libsqlite3-dev sqlite3    # embedded storage
   libpq-dev                 # PostgreSQL client
+  postgresql-15             # the tests' private cluster (initdb, pg_ctl), make cluster
   libsodium-dev             # argon2id, random, constant-time compare
   libpugixml-dev            # XML output
   libpcre2-dev              # field `pattern` rules (bounded backtracking, no recursion)

@@ -31,6 +31,16 @@ void printErrors(const ConfigErrors& errors) {
 }
 
 // The config file to use: --config, else RESTD_CONFIG, else ./restd.toml if present.
+// A storage URL fit for a log line: a PostgreSQL URL's password is hidden.
+std::string redactedStorageUrl(const std::string& url) {
+  size_t scheme = url.find("://");
+  size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+  size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 std::string resolveConfigPath(const CommonOptions& o) {
   if (!o.configPath.empty()) return o.configPath;
   if (const char* e = std::getenv("RESTD_CONFIG"); e && *e) return e;
@@ -133,7 +143,7 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   actual.port = server.port();
   std::string url = "http://" + actual.toString();
   std::printf("restd %s listening on %s (API under %s%s, %u threads, storage %s)\n", RESTD_VERSION, url.c_str(),
-              url.c_str(), config->server.basePath.c_str(), options.threads, config->storage.url.c_str());
+              url.c_str(), config->server.basePath.c_str(), options.threads, redactedStorageUrl(config->storage.url).c_str());
   if (demo) {
     std::printf("Demo mode: collections things, announcements, connections.\n");
     std::printf("Demo account: user api, password api, API key demo-key (admin).\n");
@@ -142,8 +152,10 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   }
   std::fflush(stdout);
   server.run();
-  // Work still queued — password hashing, then writes — finishes and answers
+  // Work still queued — requests waiting for a storage thread, password
+  // hashing, then writes — finishes and answers
   // while everything it touches (service, io_context) still exists.
+  service.shutdown();
   authenticator.shutdown();
   store->close();
   std::printf("restd: stopped\n");

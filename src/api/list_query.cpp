@@ -81,26 +81,6 @@ std::optional<store::SqlValue> convert(Kind k, std::string_view v) {
   return std::nullopt;
 }
 
-// `*` is the wildcard, `\*` a literal star; `%` and `_` are literal.
-std::string likePattern(std::string_view v) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) {
-    char c = v[i];
-    if (c == '\\' && i + 1 < v.size() && v[i + 1] == '*') {
-      out += '*';
-      ++i;
-    } else if (c == '*') {
-      out += '%';
-    } else if (c == '%' || c == '_' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 std::optional<store::FilterOp> opFromName(std::string_view s) {
   using O = store::FilterOp;
   if (s == "eq") return O::eq;
@@ -239,7 +219,7 @@ std::optional<ErrorObject> parseListRequest(const CollectionRules& rules, const 
       f.op = op;
       if (op == store::FilterOp::like) {
         if (*kind != Kind::text) return invalid(key, "The like operator works only on text fields.");
-        f.values.push_back(likePattern(value));
+        f.values.push_back(store::SqlValue(std::string(value)));  // the store turns the pattern into its own
       } else if (op == store::FilterOp::in) {
         for (auto part : splitCommas(value)) {
           auto v = convert(*kind, part);

@@ -50,9 +50,25 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
   if (!defaultProfile_) defaultProfile_ = render::findProfile("standard");
   rules_.reserve(config.collections.size());
   for (const auto& c : config.collections) rules_.push_back(CollectionRules::compile(c));
+  if (store.blocking()) storeWorkers_ = std::make_unique<WorkerPool>(std::max(1u, store.poolSize()));
+}
+
+Service::~Service() { shutdown(); }
+
+void Service::shutdown() {
+  if (storeWorkers_) storeWorkers_->stop();
 }
 
 void Service::handle(const http::Request& request, http::Respond respond) {
+  if (storeWorkers_ && request.path != "/healthz") {
+    // `request` stays valid until `respond` is called (http::Handler).
+    storeWorkers_->post([this, &request, respond = std::move(respond)]() mutable { handleHere(request, std::move(respond)); });
+    return;
+  }
+  handleHere(request, std::move(respond));
+}
+
+void Service::handleHere(const http::Request& request, http::Respond respond) {
   auto call = std::make_shared<Call>(request, std::move(respond));
   call->match = router_.match(request.method, request.path);
   call->profile = defaultProfile_;

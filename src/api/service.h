@@ -16,6 +16,7 @@
 #include "api/router.h"
 #include "api/validation.h"
 #include "auth/authenticator.h"
+#include "common/worker_pool.h"
 #include "config/config.h"
 #include "http/server.h"
 #include "render/profile.h"
@@ -29,13 +30,21 @@ class Service final : public http::Handler {
  public:
   Service(const Config& config, store::Store& store, auth::Authenticator& authenticator);
 
+  ~Service() override;
+  // When the store blocks on the network (PostgreSQL), requests run on a
+  // pool of store.poolSize() threads instead of the I/O thread that read
+  // them: requests beyond the pool wait in its queue, never fail, and I/O
+  // threads never wait on the database. /healthz is answered at once.
   void handle(const http::Request& request, http::Respond respond) override;
+  // Finishes the requests queued for the pool and stops it (idempotent).
+  void shutdown();
   http::Response protocolError(Reason reason, const http::Request& request) override;
 
  private:
   struct Call;  // one request's parsed state; shared while a write is pending
   using CallPtr = std::shared_ptr<Call>;
 
+  void handleHere(const http::Request& request, http::Respond respond);
   void dispatch(const CallPtr& call);
   // auth_handlers.cpp: who is calling, whether they may, and the auth endpoints.
   void resolveIdentity(const CallPtr& call);
@@ -110,6 +119,7 @@ class Service final : public http::Handler {
   const render::Profile* defaultProfile_;
   std::string docsHtml_;        // /docs, rendered once at start
   std::string errorsHtml_;      // /docs/errors, rendered once at start
+  std::unique_ptr<WorkerPool> storeWorkers_;  // only for a blocking store
 };
 
 // The HTML pages served at /docs and /docs/errors (docs_pages.cpp).

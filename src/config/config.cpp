@@ -330,7 +330,7 @@ bool isStorageUrl(std::string_view url) {
 }
 
 void Loader::loadStorage(const toml::table& t, StorageConfig& s) {
-  unknownKeys(t, "storage.", {"url", "durability"});
+  unknownKeys(t, "storage.", {"url", "durability", "pool_size"});
   if (auto v = str(t, "url", "storage.url")) {
     if (isStorageUrl(*v)) s.url = *v;
     else error(t.get("url")->source(), "storage.url",
@@ -340,6 +340,7 @@ void Loader::loadStorage(const toml::table& t, StorageConfig& s) {
     if (*v == "full" || *v == "normal") s.durability = *v;
     else error(t.get("durability")->source(), "storage.durability", "must be \"full\" or \"normal\"");
   }
+  if (auto v = integer(t, "pool_size", "storage.pool_size", 1, 1000)) s.poolSize = static_cast<unsigned>(*v);
 }
 
 void Loader::loadAuth(const toml::table& t, AuthConfig& a) {
@@ -410,7 +411,7 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
     return;
   }
   unknownKeys(*t, full + ".", {"type", "required", "unique", "default", "enum", "min", "max", "min_length",
-                               "max_length", "pattern", "read_only"});
+                               "max_length", "pattern", "read_only", "index"});
   auto typeName = str(*t, "type", full + ".type");
   if (!typeName) {
     if (!t->get("type")) error(node.source(), full, "needs a type");
@@ -428,6 +429,9 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
   if (auto v = boolean(*t, "read_only", full + ".read_only")) f.readOnly = *v;
   if (f.unique && (f.type == FieldType::object || f.type == FieldType::array))
     error(t->get("unique")->source(), full + ".unique", "object and array fields cannot be unique");
+  if (auto v = boolean(*t, "index", full + ".index")) f.index = *v;
+  if (f.index && (f.type == FieldType::object || f.type == FieldType::array))
+    error(t->get("index")->source(), full + ".index", "object and array fields cannot be indexed");
 
   bool numeric = f.type == FieldType::integer || f.type == FieldType::number;
   for (auto key : {"min", "max"}) {
@@ -674,6 +678,7 @@ access_log = "stdout"          # "stdout", "off", or a file path (JSON lines)
 [storage]
 url = "sqlite:restd.db"        # or "sqlite::memory:"; RESTD_STORAGE and --storage override it
 durability = "full"            # "full": a 2xx write is on disk before the reply; "normal": faster, may lose the last writes on power loss
+pool_size = 10                 # PostgreSQL: most connections one node uses for requests (plus one writer)
 
 [auth]
 token_ttl = "24h"

@@ -24,6 +24,7 @@ struct FieldSpec {
   bool required = false;
   bool unique = false;
   bool readOnly = false;
+  bool index = false;                       // a plain database index for filters and sorting (unique ones have theirs)
   std::optional<std::string> defaultJson;   // the default as JSON text
   std::vector<std::string> enumJson;        // allowed values as JSON text
   std::optional<double> min, max;           // number / integer bounds
@@ -73,6 +74,7 @@ struct ServerConfig {
 struct StorageConfig {
   std::string url = "sqlite:restd.db";
   std::string durability = "full";    // "full" or "normal"
+  unsigned poolSize = 10;             // PostgreSQL: connections (and request threads) per node for requests
 };
 
 struct AuthConfig {

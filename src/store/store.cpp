@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 #include <future>
@@ -26,8 +27,8 @@ std::unique_ptr<Store> openStore(const Config& config, std::string& error) {
     if (path == ":memory:") return SqliteStore::open(":memory:", config.storage, error);
     return SqliteStore::open(path, config.storage, error);
   }
-  error = "PostgreSQL storage (" + url.substr(0, url.find(':')) +
-          "://) is not available in this version of restd yet; use a sqlite: URL";
+  if (url.starts_with("postgres://") || url.starts_with("postgresql://")) return PgStore::open(url, config.storage, error);
+  error = "unknown storage URL \"" + url + "\": use sqlite:PATH or postgres://user:password@host:port/database";
   return nullptr;
 }
 

@@ -2,7 +2,9 @@
 // implementations (store/sqlite/, later store/postgres/).
 //
 // Records travel as JSON values (RapidJSON) in every layer. Reads are
-// synchronous and cheap (prepared statements on a per-thread connection).
+// synchronous: cheap in SQLite (pooled connections in a shared snapshot);
+// in PostgreSQL they wait on the network, so blocking() says to call them
+// off the I/O threads.
 // Writes are jobs run by one writer in shared transactions (group commit):
 // submitWrite() returns at once and calls `done` after the commit is durable.
 //
@@ -62,7 +64,7 @@ enum class FilterOp { eq, ne, gt, gte, lt, lte, in, like };
 struct Filter {
   std::string column;              // a declared field or system field (validated by the caller)
   FilterOp op = FilterOp::eq;
-  std::vector<SqlValue> values;    // one, or several for `in`; `like` takes a SQL LIKE pattern with '\' escapes
+  std::vector<SqlValue> values;    // one, or several for `in`; `like` takes SPEC §10's pattern (`*` any run, `\*` a star)
 };
 
 struct SortKey {
@@ -163,6 +165,10 @@ class Store {
  public:
   virtual ~Store() = default;
   virtual std::string_view engine() const = 0;
+  // True when calls wait on the network (PostgreSQL): callers on I/O threads
+  // must hand them to other threads, at most poolSize() at a time.
+  virtual bool blocking() const { return false; }
+  virtual unsigned poolSize() const { return 0; }
   // True when the storage can serve reads and writes right now (/readyz).
   virtual bool ready() = 0;
 

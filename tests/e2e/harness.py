@@ -3,6 +3,11 @@ talks to it over real sockets. Standard library only.
 
     with RestdServer(config_toml) as srv:
         status, headers, body = srv.request("GET", "/healthz")
+
+The storage engine comes from the environment: RESTD_TEST_ENGINE=postgres
+with RESTD_TEST_PG_STATE (the directory scripts/pg_cluster.sh wrote) runs
+every server on a fresh database of that PostgreSQL cluster; otherwise each
+server gets a fresh SQLite file.
 """
 import json
 import os
@@ -14,10 +19,53 @@ import tempfile
 import threading
 import time
 import unittest
+import uuid
 import http.client
 
 BIN = os.path.abspath(os.environ.get("RESTD_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "restd"))
+
+ENGINE = os.environ.get("RESTD_TEST_ENGINE", "sqlite")
+
+# Tests of SQLite's own files (WAL, the database file, sqlite_master).
+sqlite_only = unittest.skipIf(ENGINE != "sqlite", "about SQLite's files; PostgreSQL has its own tests")
+postgres_only = unittest.skipIf(ENGINE != "postgres", "needs PostgreSQL (RESTD_TEST_ENGINE=postgres)")
+
+
+def pg_base_url():
+    state = os.environ.get("RESTD_TEST_PG_STATE")
+    if not state:
+        raise RuntimeError("RESTD_TEST_ENGINE=postgres needs RESTD_TEST_PG_STATE (scripts/pg_cluster.sh start DIR)")
+    with open(os.path.join(state, "url")) as f:
+        return f.read().strip()
+
+
+def psql(url, sql):
+    """Runs one SQL command with psql; returns its unaligned output."""
+    p = subprocess.run(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError(f"psql failed: {p.stderr}")
+    return p.stdout
+
+
+class PgDatabase:
+    """A fresh, empty database in the test cluster, dropped by drop()."""
+    def __init__(self):
+        self.base = pg_base_url()
+        self.name = "restd_" + uuid.uuid4().hex[:16]
+        psql(self.base + "/postgres", f'CREATE DATABASE "{self.name}"')
+        self.url = self.base + "/" + self.name
+
+    def sql(self, query):
+        return psql(self.url, query)
+
+    def drop(self):
+        try:
+            psql(self.base + "/postgres", f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        except RuntimeError:
+            pass
+
 
 BASE_CONFIG = """
 [server]
@@ -83,9 +131,11 @@ class RestdServer:
         with open(self.config_path, "w") as f:
             f.write(config)
         self.db_path = os.path.join(self.dir, "restd.db")
+        self.pg = PgDatabase() if db and ENGINE == "postgres" else None
+        self.storage_url = self.pg.url if self.pg else "sqlite:" + self.db_path
         self.args = [BIN, "serve", "--config", self.config_path]
         if db:
-            self.args += ["--storage", "sqlite:" + self.db_path]
+            self.args += ["--storage", self.storage_url]
         self.args += list(extra_args)
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
@@ -100,6 +150,11 @@ class RestdServer:
 
     def __exit__(self, *exc):
         self.stop()
+        self.cleanup()
+
+    def cleanup(self):
+        if self.pg:
+            self.pg.drop()
         self.tmp.cleanup()
 
     def start(self):
@@ -144,7 +199,7 @@ class RestdServer:
     # --- accounts ---------------------------------------------------------
     def cli(self, *args, input=None, env=None):
         """Runs a restd command on this server's config and database."""
-        return run_cli(*args, "--config", self.config_path, "--storage", "sqlite:" + self.db_path,
+        return run_cli(*args, "--config", self.config_path, "--storage", self.storage_url,
                        input=input, env=env)
 
     def add_user(self, name, role, password):
@@ -212,7 +267,7 @@ class SharedServerTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.srv.tmp.cleanup()
+        cls.srv.cleanup()
 
 
 def read_all(sock, timeout=10):

@@ -11,7 +11,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer  # noqa: E402
+from harness import RestdServer, sqlite_only  # noqa: E402
 
 API = "/api/v2"
 JSON = {"Content-Type": "application/json"}
@@ -69,7 +69,7 @@ class Auth(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.srv.tmp.cleanup()
+        cls.srv.cleanup()
 
     def req(self, method, path, who=None, body=None, headers=None):
         h = dict(headers or {})
@@ -97,6 +97,7 @@ class Auth(unittest.TestCase):
         t2 = self.srv.login("wes", "wes-pw", self.key)
         self.assertNotEqual(t2, d["access_token"])  # every call issues a new token
 
+    @sqlite_only
     def test_only_a_hash_of_each_token_is_stored(self):
         token = self.srv.login("wes", "wes-pw", self.key)
         db = sqlite3.connect(self.srv.db_path)

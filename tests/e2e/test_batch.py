@@ -10,7 +10,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer  # noqa: E402
+from harness import RestdServer, sqlite_only  # noqa: E402
 
 API = "/api/v2"
 JSON = {"Content-Type": "application/json"}
@@ -46,7 +46,7 @@ class Batch(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.srv.tmp.cleanup()
+        cls.srv.cleanup()
 
     def post(self, body, query="", headers=None):
         return self.srv.request("POST", f"{API}/things{query}", body=j(body), headers={**JSON, **(headers or {})})
@@ -230,6 +230,7 @@ class Batch(unittest.TestCase):
         self.assertEqual(p2.header("Idempotent-Replayed"), "true")
         self.assertEqual(self.srv.request("GET", f"{API}/things/{rid}").json()["data"]["version"], 2)
 
+    @sqlite_only
     def test_keys_are_per_user_and_stored_in_the_database(self):
         key = self.srv.api_key("second")
         self.srv.add_user("other", "writer", "pw")

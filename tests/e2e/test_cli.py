@@ -102,7 +102,7 @@ class Cli(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("restd init", p.stderr)
 
-    def test_postgres_url_is_refused_clearly_for_now(self):
+    def test_unreachable_postgres_is_refused_in_one_clear_line(self):
         path = self.write("pg.toml", '[server]\nlisten = "127.0.0.1:0"\n')
         p = subprocess.run([BIN, "serve", "--config", path, "--storage", "postgres://u:p@127.0.0.1:1/db"],
                            capture_output=True, text=True, timeout=20)

@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer  # noqa: E402
+from harness import RestdServer, sqlite_only  # noqa: E402
 
 CONFIG = """
 [server]
@@ -70,6 +70,7 @@ def writer(port, token, stop, acked, updates, lock, seed):
 
 
 class KillNine(unittest.TestCase):
+    @sqlite_only
     def test_no_acknowledged_write_is_lost_across_ten_kills(self):
         srv = RestdServer(CONFIG)
         acked, updates, lock = [], {}, threading.Lock()
@@ -115,7 +116,7 @@ class KillNine(unittest.TestCase):
                   f"~{sum(rates) / len(rates):.0f} acknowledged creates/s with {WRITERS} writers", file=sys.stderr)
         finally:
             srv.stop(sig=signal.SIGKILL)
-            srv.tmp.cleanup()
+            srv.cleanup()
 
 
 def wal_commits(wal_path):
@@ -139,6 +140,7 @@ def wal_commits(wal_path):
 
 
 class GroupCommit(unittest.TestCase):
+    @sqlite_only
     def test_concurrent_writes_share_commits(self):
         with RestdServer(CONFIG) as srv:
             token = srv.as_admin()
@@ -169,6 +171,7 @@ class GroupCommit(unittest.TestCase):
             self.assertLess(commits, len(done), f"{commits} commits for {len(done)} writes")
             print(f"\n160 concurrent durable writes in {commits} commits", file=sys.stderr)
 
+    @sqlite_only
     def test_a_thousand_item_batch_is_one_commit(self):
         # Issue #6 item 6: one transaction and one commit (one fsync) for the
         # whole batch, not one per item.

@@ -13,7 +13,7 @@ import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer, SharedServerTest, parse_responses, read_all  # noqa: E402
+from harness import RestdServer, SharedServerTest, parse_responses, read_all, sqlite_only  # noqa: E402
 
 CONFIG = """
 [server]
@@ -310,6 +310,7 @@ class OwnerScope(unittest.TestCase):
             p = srv.request("POST", "/api/v2/things", body='{"name": "P", "code": "Y"}', headers=bob)
             self.assertEqual(p.status, 409)
 
+    @sqlite_only
     def test_10_existing_databases_get_per_owner_indexes(self):
         with RestdServer(CONFIG) as srv:
             pass_db = srv.db_path
@@ -354,6 +355,7 @@ class WriterCosts(unittest.TestCase):
             # Was 6.9 s for the fourth batch; now about as fast as the first.
             self.assertLess(times[3], max(1.5 * SLOWDOWN, 3 * times[0]), times)
 
+    @sqlite_only
     def test_8_stored_idempotency_keys_do_not_slow_writes(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()

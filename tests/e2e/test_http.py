@@ -12,7 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer, parse_responses, read_all, read_responses  # noqa: E402
+from harness import RestdServer, parse_responses, read_all, read_responses, sqlite_only  # noqa: E402
 
 CONFIG = """
 [server]
@@ -48,7 +48,7 @@ class HttpCore(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.srv.tmp.cleanup()
+        cls.srv.cleanup()
 
     # --- basics ---------------------------------------------------------
     def test_healthz_standard_envelope_and_headers(self):
@@ -410,6 +410,7 @@ def read_all_after(srv, data):
 
 
 class ReadinessFollowsStorage(unittest.TestCase):
+    @sqlite_only
     def test_readyz_503_when_database_file_vanishes(self):
         with RestdServer(CONFIG) as srv:
             self.assertEqual(srv.request("GET", "/readyz").status, 200)

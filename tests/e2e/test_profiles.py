@@ -193,7 +193,7 @@ class Profiles(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.srv.tmp.cleanup()
+        cls.srv.cleanup()
 
     @classmethod
     def post(cls, path, body):

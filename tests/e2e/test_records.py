@@ -12,7 +12,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer  # noqa: E402
+from harness import RestdServer, sqlite_only  # noqa: E402
 
 CONFIG = """
 [server]
@@ -64,7 +64,7 @@ class Records(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.srv.tmp.cleanup()
+        cls.srv.cleanup()
 
     def post(self, body, coll="things", headers=None):
         return self.srv.request("POST", f"{API}/{coll}", body=j(body) if not isinstance(body, bytes) else body,
@@ -517,6 +517,7 @@ class Records(unittest.TestCase):
 
 
 class Schema(unittest.TestCase):
+    @sqlite_only
     def test_tables_columns_indexes_and_wal(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
@@ -534,6 +535,7 @@ class Schema(unittest.TestCase):
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
             db.close()
 
+    @sqlite_only
     def test_slug_index_is_partial_and_old_full_ones_are_rebuilt(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
@@ -554,6 +556,7 @@ class Schema(unittest.TestCase):
             self.assertEqual((a["slug"], b["slug"]), ("same-name", "same-name-2"))
             self.assertEqual(srv.request("GET", f"{API}/things/same-name-2").json()["data"]["id"], b["id"])
 
+    @sqlite_only
     def test_migrations(self):
         import subprocess
         from harness import BIN
@@ -628,6 +631,7 @@ class MemoryStorage(unittest.TestCase):
 
 
 class InternalErrors(unittest.TestCase):
+    @sqlite_only
     def test_a_500_shows_no_internals_and_the_log_has_them_under_the_request_id(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
@@ -669,6 +673,7 @@ class ReadSnapshots(unittest.TestCase):
                 got = srv.request("GET", f"{API}/things/{d['id']}").json()["data"]
                 self.assertEqual((got["name"], got["version"]), (f"v{n}", n + 1))
 
+    @sqlite_only
     def test_other_processes_writes_are_seen_promptly(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
@@ -683,6 +688,7 @@ class ReadSnapshots(unittest.TestCase):
                 self.assertLess(time.time() - t0, 1.0, "another process's commit was not seen")
                 time.sleep(0.005)
 
+    @sqlite_only
     def test_idle_snapshots_do_not_hold_back_checkpoints(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
@@ -703,6 +709,7 @@ class ReadSnapshots(unittest.TestCase):
 
 
 class StorageFailure(unittest.TestCase):
+    @sqlite_only
     def test_read_only_or_vanished_database_gives_502_and_recovers(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()

@@ -17,32 +17,14 @@
 
 #include "common/json.h"
 #include "common/time.h"
+#include "store/sql/account_txn.h"
+#include "store/sql/record_codec.h"
+#include "store/sql/schema_plan.h"
 
 namespace restd::store {
 namespace {
 
 // ---------------------------------------------------------------- helpers
-
-std::string quote(std::string_view ident) {
-  // Identifiers come only from the validated config ([a-z][a-z0-9_]*) or are
-  // fixed system names; quoting keeps SQL keywords usable as names.
-  std::string q(ident.size() + 2, '"');
-  ident.copy(q.data() + 1, ident.size());
-  return q;
-}
-
-std::string_view sqlType(FieldType t) {
-  switch (t) {
-    case FieldType::string: return "TEXT";
-    case FieldType::integer: return "INTEGER";
-    case FieldType::number: return "NUMERIC";
-    case FieldType::boolean: return "INTEGER";
-    case FieldType::datetime: return "INTEGER";  // Unix milliseconds
-    case FieldType::object: return "TEXT";       // JSON text
-    case FieldType::array: return "TEXT";        // JSON text
-  }
-  return "TEXT";
-}
 
 Status statusOf(int rc) {
   switch (rc & 0xFF) {
@@ -103,201 +85,34 @@ struct StmtGuard {
 
 // ---------------------------------------------------------------- columns
 
-// The column list of a collection's table, in select order.
-std::vector<std::string> columnsOf(const CollectionSpec& c) {
-  std::vector<std::string> cols = {"id", "slug", "createdAt", "updatedAt", "version", "owner"};
-  for (const auto& f : c.fields) cols.push_back(f.name);
-  cols.push_back("_extra");
-  return cols;
-}
+// The record codec's Binder and Row (store/sql/record_codec.h) over one
+// statement: text is bound SQLITE_STATIC, without a copy.
+struct SqliteBinder {
+  sqlite3_stmt* st;
+  void null(int i) { sqlite3_bind_null(st, i); }
+  void integer(int i, int64_t v) { sqlite3_bind_int64(st, i, v); }
+  void real(int i, double v) { sqlite3_bind_double(st, i, v); }
+  void text(int i, std::string_view t) { sqlite3_bind_text64(st, i, t.data(), t.size(), SQLITE_STATIC, SQLITE_UTF8); }
+};
 
-std::string selectList(const CollectionSpec& c) {
-  std::string s;
-  for (const auto& col : columnsOf(c)) {
-    if (!s.empty()) s += ',';
-    s += quote(col);
+struct SqliteRow {
+  sqlite3_stmt* st;
+  bool isNull(int c) const { return sqlite3_column_type(st, c) == SQLITE_NULL; }
+  bool isInteger(int c) const { return sqlite3_column_type(st, c) == SQLITE_INTEGER; }
+  int64_t integer(int c) const { return sqlite3_column_int64(st, c); }
+  double real(int c) const { return sqlite3_column_double(st, c); }
+  std::string_view text(int c) const {
+    const char* t = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
+    return t ? std::string_view(t, static_cast<size_t>(sqlite3_column_bytes(st, c))) : std::string_view();
   }
-  return s;
-}
-
-// Binds one declared field's value to parameter `col` without copying:
-// text points into `v`, or into a string appended to `scratch` (JSON of an
-// object or array). Both must outlive the step. The one place a field's JSON
-// value becomes its SQL value.
-void bindField(sqlite3_stmt* st, int col, const FieldSpec& f, const rapidjson::Value& v,
-               std::vector<std::string>& scratch) {
-  if (v.IsNull()) {
-    sqlite3_bind_null(st, col);
-    return;
-  }
-  switch (f.type) {
-    case FieldType::string:
-      sqlite3_bind_text64(st, col, v.GetString(), v.GetStringLength(), SQLITE_STATIC, SQLITE_UTF8);
-      break;
-    case FieldType::integer: sqlite3_bind_int64(st, col, v.GetInt64()); break;
-    case FieldType::number:
-      if (v.IsInt64()) sqlite3_bind_int64(st, col, v.GetInt64());
-      else sqlite3_bind_double(st, col, v.GetDouble());
-      break;
-    case FieldType::boolean: sqlite3_bind_int64(st, col, v.GetBool() ? 1 : 0); break;
-    case FieldType::datetime: {
-      auto ms = parseRfc3339Millis(std::string_view(v.GetString(), v.GetStringLength()));
-      if (ms) sqlite3_bind_int64(st, col, *ms);
-      else sqlite3_bind_null(st, col);
-      break;
-    }
-    case FieldType::object:
-    case FieldType::array: {
-      scratch.push_back(toJsonText(v));
-      const std::string& text = scratch.back();
-      sqlite3_bind_text64(st, col, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
-      break;
-    }
-  }
-}
-
-void readJsonText(sqlite3_stmt* st, int col, rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
-  const char* text = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
-  int n = sqlite3_column_bytes(st, col);
-  rapidjson::Document tmp(&a);
-  tmp.Parse<rapidjson::kParseIterativeFlag>(text, static_cast<size_t>(n));
-  // Parsed into `a`'s pool already: hand the nodes over instead of copying.
-  if (tmp.HasParseError()) out.SetNull();
-  else out.Swap(static_cast<rapidjson::Value&>(tmp));
-}
-
-void readField(const FieldSpec& f, sqlite3_stmt* st, int col, rapidjson::Value& out,
-               rapidjson::Document::AllocatorType& a) {
-  int type = sqlite3_column_type(st, col);
-  if (type == SQLITE_NULL) {
-    out.SetNull();
-    return;
-  }
-  switch (f.type) {
-    case FieldType::string: {
-      const char* t = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
-      out.SetString(t, static_cast<rapidjson::SizeType>(sqlite3_column_bytes(st, col)), a);
-      break;
-    }
-    case FieldType::integer: out.SetInt64(sqlite3_column_int64(st, col)); break;
-    case FieldType::number:
-      if (type == SQLITE_INTEGER) out.SetInt64(sqlite3_column_int64(st, col));
-      else out.SetDouble(sqlite3_column_double(st, col));
-      break;
-    case FieldType::boolean: out.SetBool(sqlite3_column_int64(st, col) != 0); break;
-    case FieldType::datetime: {
-      std::string s = formatRfc3339Millis(sqlite3_column_int64(st, col));
-      out.SetString(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a);
-      break;
-    }
-    case FieldType::object:
-    case FieldType::array: readJsonText(st, col, out, a); break;
-  }
-}
+};
 
 void readRecord(const CollectionSpec& c, sqlite3_stmt* st, Record& r) {
-  auto text = [&](int col) {
-    return std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, col)),
-                       static_cast<size_t>(sqlite3_column_bytes(st, col)));
-  };
-  r.id = text(0);
-  if (sqlite3_column_type(st, 1) != SQLITE_NULL) r.slug = text(1);
-  else r.slug.reset();
-  r.createdAt = sqlite3_column_int64(st, 2);
-  r.updatedAt = sqlite3_column_int64(st, 3);
-  r.version = sqlite3_column_int64(st, 4);
-  r.owner = text(5);
-  auto& a = r.values.GetAllocator();
-  r.values.SetObject();
-  int col = 6;
-  for (const auto& f : c.fields) {
-    rapidjson::Value v;
-    readField(f, st, col++, v, a);
-    r.values.AddMember(rapidjson::Value(f.name.c_str(), a), v, a);
-  }
-  if (sqlite3_column_type(st, col) != SQLITE_NULL) {
-    rapidjson::Value extra;
-    readJsonText(st, col, extra, a);
-    if (extra.IsObject())
-      for (auto& m : extra.GetObject()) r.values.AddMember(m.name, m.value, a);
-  }
+  SqliteRow row{st};
+  sql::readRecord(c, row, r);
 }
 
-// Binds every column of `r` in columnsOf() order starting at parameter 1,
-// without copying: text is bound SQLITE_STATIC, pointing into `r` or into
-// `scratch` (JSON written out for object, array and _extra columns). Both
-// must outlive the statement's step; the caller clears the bindings after.
-void bindRecord(const CollectionSpec& c, sqlite3_stmt* st, const Record& r, std::vector<std::string>& scratch) {
-  scratch.clear();
-  scratch.reserve(c.fields.size() + 1);  // no reallocation: bound pointers stay valid
-  auto text = [&](int i, std::string_view t) {
-    sqlite3_bind_text64(st, i, t.data(), t.size(), SQLITE_STATIC, SQLITE_UTF8);
-  };
-  int i = 1;
-  text(i++, r.id);
-  if (r.slug) text(i++, *r.slug);
-  else sqlite3_bind_null(st, i++);
-  sqlite3_bind_int64(st, i++, r.createdAt);
-  sqlite3_bind_int64(st, i++, r.updatedAt);
-  sqlite3_bind_int64(st, i++, r.version);
-  text(i++, r.owner);
-  static const rapidjson::Value kNull;
-  for (const auto& f : c.fields) {
-    auto it = r.values.FindMember(rapidjson::StringRef(f.name.data(), f.name.size()));
-    bindField(st, i++, f, it == r.values.MemberEnd() ? kNull : it->value, scratch);
-  }
-  // Undeclared members (extra_fields = "allow") go to _extra as one JSON object.
-  thread_local rapidjson::StringBuffer sb;
-  sb.Clear();
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  bool any = false;
-  for (auto& m : r.values.GetObject()) {
-    if (c.field(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
-    if (!any) w.StartObject();
-    any = true;
-    w.Key(m.name.GetString(), m.name.GetStringLength());
-    m.value.Accept(w);
-  }
-  if (!any) {
-    sqlite3_bind_null(st, i);
-    return;
-  }
-  w.EndObject();
-  scratch.emplace_back(sb.GetString(), sb.GetSize());
-  text(i, scratch.back());
-}
-
-CollectionSql buildSql(const CollectionSpec& c) {
-  CollectionSql q;
-  q.select = "SELECT " + selectList(c) + " FROM " + quote(c.name);
-  q.get = q.select + " WHERE \"id\" = ?1";
-  // Owner collections: slugs are unique per owner, so a slug may name one
-  // record per owner; the viewer's own comes first, and only it unless ?3.
-  if (c.slugFrom && c.visibility == Visibility::owner)
-    q.get += " OR (\"slug\" = ?1 AND (?3 OR \"owner\" = ?2)) ORDER BY (\"id\" = ?1) DESC, (\"owner\" = ?2) DESC, "
-             "\"id\" LIMIT 1";
-  else if (c.slugFrom)
-    q.get += " OR \"slug\" = ?1 ORDER BY (\"id\" = ?1) DESC LIMIT 1";
-  q.slugTaken = "SELECT 1 FROM " + quote(c.name) + " WHERE \"slug\" = ?1";
-  if (c.visibility == Visibility::owner) q.slugTaken += " AND \"owner\" = ?2";
-  std::string cols, marks, sets;
-  int n = 0;
-  for (const auto& col : columnsOf(c)) {
-    if (n++) {
-      cols += ',';
-      marks += ',';
-      sets += ',';
-    }
-    cols += quote(col);
-    marks += '?';
-    sets += quote(col) + " = ?" + std::to_string(n);
-  }
-  q.insert = "INSERT INTO " + quote(c.name) + " (" + cols + ") VALUES (" + marks + ")";
-  q.update = "UPDATE " + quote(c.name) + " SET " + sets + " WHERE \"id\" = ?1";
-  return q;
-}
-
-Error getRecord(SqliteConnection& conn, const CollectionSql& sql, const CollectionSpec& c, std::string_view idOrSlug,
+Error getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const CollectionSpec& c, std::string_view idOrSlug,
                 Record& out, SlugScope scope) {
   sqlite3_stmt* st = conn.prepare(sql.get);
   if (!st) return sqlError(conn.db(), sqlite3_errcode(conn.db()));
@@ -607,107 +422,10 @@ Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Recor
   return e;
 }
 
-namespace {
-
-std::string_view opSql(FilterOp op) {
-  switch (op) {
-    case FilterOp::eq: return " = ";
-    case FilterOp::ne: return " IS NOT ";
-    case FilterOp::gt: return " > ";
-    case FilterOp::gte: return " >= ";
-    case FilterOp::lt: return " < ";
-    case FilterOp::lte: return " <= ";
-    default: return " = ";
-  }
-}
-
-// "Strictly after `v`" for one sort key (SQLite sorts NULL first ascending, last descending).
-void appendAfter(std::string& sql, std::vector<SqlValue>& params, const SortKey& k, const SqlValue& v) {
-  std::string col = quote(k.column);
-  bool null = std::holds_alternative<std::monostate>(v);
-  if (!k.descending) {
-    if (null) sql += col + " IS NOT NULL";
-    else {
-      sql += col + " > ?";
-      params.push_back(v);
-    }
-  } else {
-    if (null) sql += "0";
-    else {
-      sql += "(" + col + " < ? OR " + col + " IS NULL)";
-      params.push_back(v);
-    }
-  }
-}
-
-}  // namespace
-
 Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
   if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
-  std::string where;
-  std::vector<SqlValue> params;
-  auto andClause = [&](const std::string& clause) {
-    where += where.empty() ? " WHERE " : " AND ";
-    where += clause;
-  };
-  for (const auto& f : q.filters) {
-    std::string col = quote(f.column);
-    if (f.op == FilterOp::in) {
-      std::string list;
-      for (const auto& v : f.values) {
-        list += list.empty() ? "?" : ",?";
-        params.push_back(v);
-      }
-      andClause(col + " IN (" + list + ")");
-    } else if (f.op == FilterOp::like) {
-      andClause(col + " LIKE ? ESCAPE '\\'");
-      params.push_back(f.values.at(0));
-    } else {
-      andClause(col + std::string(opSql(f.op)) + "?");
-      params.push_back(f.values.at(0));
-    }
-  }
-  if (q.owner) {
-    andClause("\"owner\" = ?");
-    params.push_back(*q.owner);
-  }
-  std::vector<SortKey> keys = q.sort;
-  bool lastDesc = keys.empty() ? false : keys.back().descending;
-  keys.push_back(SortKey{"id", lastDesc});
-
-  std::vector<SqlValue> countParams = params;
-  std::string countWhere = where;
-  if (q.after) {
-    // Keyset: (k1 after v1) OR (k1 IS v1 AND k2 after v2) OR ...
-    const auto& after = *q.after;
-    if (after.size() != keys.size()) return Error{Status::internal, {}, "cursor does not fit the sort"};
-    std::string clause = "(";
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (i) clause += " OR ";
-      clause += "(";
-      for (size_t j = 0; j < i; ++j) {
-        clause += quote(keys[j].column) + " IS ? AND ";
-        params.push_back(after[j]);
-      }
-      appendAfter(clause, params, keys[i], after[i]);
-      clause += ")";
-    }
-    clause += ")";
-    andClause(clause);
-  }
-  std::string order;
-  for (const auto& k : keys) {
-    order += order.empty() ? " ORDER BY " : ", ";
-    order += quote(k.column) + (k.descending ? " DESC" : " ASC");
-  }
-  std::string sql = sqlFor(c).select + where + order + " LIMIT ? OFFSET ?";
-  bool idOrderOnly = q.sort.empty() && q.filters.empty() && !q.owner && !q.after;
-  if (idOrderOnly && q.offset > 0) {
-    // Deep offsets in id order: skip through the primary-key index alone,
-    // then fetch just the page's rows.
-    sql = sqlFor(c).select + " WHERE \"id\" IN (SELECT \"id\" FROM " + quote(c.name) + order +
-          " LIMIT ? OFFSET ?)" + order;
-  }
+  sql::ListSql lq;
+  if (auto e = sql::buildListSql(sql::Dialect::sqlite, c, sqlFor(c), q, lq)) return e;
 
   std::unique_ptr<SqliteConnection> leased;
   std::unique_lock<std::mutex> memoryLock;
@@ -726,7 +444,7 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
   // (a leased reader is inside its snapshot already).
   if (!leased) conn->exec("BEGIN");
   do {
-    sqlite3_stmt* st = conn->prepare(sql);
+    sqlite3_stmt* st = conn->prepare(lq.page);
     if (!st) {
       result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
       break;
@@ -734,9 +452,7 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
     {
       StmtGuard g{st};
       int i = 1;
-      for (const auto& p : params) bindValue(st, i++, p);
-      bindValue(st, i++, q.limit + 1);
-      bindValue(st, i++, q.after ? 0 : q.offset);
+      for (const auto& p : lq.pageParams) bindValue(st, i++, p);
       int rc;
       while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (static_cast<int64_t>(out.records.size()) == q.limit) {
@@ -751,10 +467,10 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
         break;
       }
     }
-    if (q.count && !q.after) {
+    if (!lq.count.empty()) {
       // An unfiltered total is remembered per connection until the database
       // changes (PRAGMA data_version moves on any other connection's commit).
-      bool unfiltered = countWhere.empty();
+      bool unfiltered = lq.unfiltered;
       // (In memory mode reads share the writer's connection, whose own commits
       // do not move its data_version: no cache there.)
       int64_t version = unfiltered && !path_.empty() ? conn->dataVersion() : -1;
@@ -764,14 +480,14 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
           break;
         }
       }
-      sqlite3_stmt* cs = conn->prepare("SELECT count(*) FROM " + quote(c.name) + countWhere);
+      sqlite3_stmt* cs = conn->prepare(lq.count);
       if (!cs) {
         result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
         break;
       }
       StmtGuard g{cs};
       int i = 1;
-      for (const auto& p : countParams) bindValue(cs, i++, p);
+      for (const auto& p : lq.countParams) bindValue(cs, i++, p);
       int rc = sqlite3_step(cs);
       if (rc != SQLITE_ROW) {
         result = sqlError(conn->db(), rc);
@@ -788,16 +504,17 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
 
 // ---------------------------------------------------------------- writes
 
-class SqliteStore::Txn final : public WriteTxn {
+class SqliteStore::Txn final : public sql::AccountTxn {
  public:
-  Txn(const SqliteStore& store, SqliteConnection& conn) : store_(store), conn_(conn) {}
+  Txn(const SqliteStore& store, SqliteConnection& conn)
+      : AccountTxn(sql::Dialect::sqlite), store_(store), conn_(conn) {}
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
     return getRecord(conn_, store_.sqlFor(c), c, idOrSlug, out, {});
   }
   Error insert(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).insert, c, r, false); }
   Error update(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).update, c, r, true); }
   Error remove(const CollectionSpec& c, std::string_view id) override {
-    sqlite3_stmt* st = conn_.prepare("DELETE FROM " + quote(c.name) + " WHERE \"id\" = ?");
+    sqlite3_stmt* st = conn_.prepare(store_.sqlFor(c).remove);
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
     StmtGuard g{st};
     bindValue(st, 1, std::string(id));
@@ -805,44 +522,6 @@ class SqliteStore::Txn final : public WriteTxn {
     if (rc != SQLITE_DONE) return sqlError(conn_.db(), rc);
     if (sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
     return {};
-  }
-  Error addUser(const User& u) override {
-    return exec("INSERT INTO _restd_users (id, userName, role, passwordHash, createdAt) VALUES (?, ?, ?, ?, ?)",
-                {u.id, u.userName, u.role, u.passwordHash, u.createdAt});
-  }
-  Error removeUser(std::string_view userName) override {
-    if (auto e = exec("DELETE FROM _restd_tokens WHERE userId = (SELECT id FROM _restd_users WHERE userName = ?)",
-                      {std::string(userName)}))
-      return e;
-    return exec("DELETE FROM _restd_users WHERE userName = ?", {std::string(userName)}, true);
-  }
-  Error setPassword(std::string_view userName, std::string_view hash) override {
-    if (auto e = exec("UPDATE _restd_users SET passwordHash = ? WHERE userName = ?",
-                      {std::string(hash), std::string(userName)}, true))
-      return e;
-    return exec("DELETE FROM _restd_tokens WHERE userId = (SELECT id FROM _restd_users WHERE userName = ?)",
-                {std::string(userName)});
-  }
-  Error addApiKey(const ApiKey& k, std::string_view keyHash) override {
-    Error e = exec("INSERT INTO _restd_apikeys (label, keyHash, prefix, createdAt) VALUES (?, ?, ?, ?)",
-                   {k.label, std::string(keyHash), k.prefix, k.createdAt});
-    if (e.status == Status::uniqueViolation && e.field == "keyHash") e.field = "key";
-    return e;
-  }
-  Error revokeApiKey(std::string_view label) override {
-    if (auto e = exec("DELETE FROM _restd_tokens WHERE apiKeyLabel = ?", {std::string(label)})) return e;
-    return exec("DELETE FROM _restd_apikeys WHERE label = ?", {std::string(label)}, true);
-  }
-  Error addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
-                 int64_t expiresAt) override {
-    // Expired tokens of this user go while we are here, so the table stays small.
-    if (auto e = exec("DELETE FROM _restd_tokens WHERE userId = ? AND expiresAt <= ?", {std::string(userId), nowMillis()}))
-      return e;
-    return exec("INSERT INTO _restd_tokens (tokenHash, userId, apiKeyLabel, expiresAt) VALUES (?, ?, ?, ?)",
-                {std::string(tokenHash), std::string(userId), std::string(apiKeyLabel), expiresAt});
-  }
-  Error revokeToken(std::string_view tokenHash) override {
-    return exec("DELETE FROM _restd_tokens WHERE tokenHash = ?", {std::string(tokenHash)});
   }
   Error getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) override {
     sqlite3_stmt* st = conn_.prepare(
@@ -895,13 +574,19 @@ class SqliteStore::Txn final : public WriteTxn {
     return {};
   }
 
+ protected:
+  Error execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) override {
+    return exec(sqlText, params, mustChange);
+  }
+
  private:
   Error run(const std::string& sql, const CollectionSpec& c, const Record& r, bool mustExist) {
     sqlite3_stmt* st = conn_.prepare(sql);
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
     StmtGuard g{st};  // resets and clears the bindings, which point into `r` and `scratch`
     thread_local std::vector<std::string> scratch;
-    bindRecord(c, st, r, scratch);
+    SqliteBinder binder{st};
+    sql::bindRecord(binder, c, r, scratch);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) return sqlError(conn_.db(), sqlite3_extended_errcode(conn_.db()));
     if (mustExist && sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
@@ -1205,84 +890,61 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
       if (rc != SQLITE_DONE) return fail(std::string("cannot read _restd_schema: ") + sqlite3_errmsg(db.db()));
     }
     if (!tableExists) {
-      std::string sql = "CREATE TABLE " + quote(c.name) +
-                        " (\"id\" TEXT PRIMARY KEY NOT NULL, \"slug\" TEXT, \"createdAt\" INTEGER NOT NULL, "
-                        "\"updatedAt\" INTEGER NOT NULL, \"version\" INTEGER NOT NULL, \"owner\" TEXT NOT NULL";
-      for (const auto& f : c.fields) sql += ", " + quote(f.name) + " " + std::string(sqlType(f.type));
-      sql += ", \"_extra\" TEXT)";
-      if (!step(sql)) return fail("cannot create table " + c.name + ": " + sqlite3_errmsg(db.db()));
+      if (!step(sql::createTableSql(sql::Dialect::sqlite, c)))
+        return fail("cannot create table " + c.name + ": " + sqlite3_errmsg(db.db()));
       if (!step("DELETE FROM _restd_schema WHERE collection = ?", {c.name})) return fail("cannot reset schema");
       existing.clear();
-      for (const auto& f : c.fields) existing.emplace_back(f.name, std::string(fieldTypeName(f.type)));
-      for (const auto& [name, type] : existing)
-        if (!step("INSERT INTO _restd_schema (collection, field, type) VALUES (?, ?, ?)", {c.name, name, type}))
-          return fail("cannot record schema");
-    } else {
-      // Removed or retyped fields lose data: refuse unless allowed.
-      for (const auto& [name, type] : existing) {
-        const FieldSpec* f = c.field(name);
-        bool removed = !f;
-        bool retyped = f && fieldTypeName(f->type) != type;
-        if (!removed && !retyped) continue;
-        if (!allowDestructive) {
-          refusals.push_back(removed ? "collection \"" + c.name + "\": field \"" + name +
-                                           "\" was removed from the config (its data would be dropped)"
-                                     : "collection \"" + c.name + "\": field \"" + name + "\" changed type from " +
-                                           type + " to " + std::string(fieldTypeName(f->type)) +
-                                           " (its data would be dropped)");
-          continue;
-        }
-        if (!step("DROP INDEX IF EXISTS " + quote(c.name + "__unique_" + name)) ||
-            !step("ALTER TABLE " + quote(c.name) + " DROP COLUMN " + quote(name)) ||
-            !step("DELETE FROM _restd_schema WHERE collection = ? AND field = ?", {c.name, name}))
+    }
+    sql::TablePlan plan = sql::planTable(c, existing, allowDestructive);
+    if (!plan.refusals.empty()) {
+      refusals.insert(refusals.end(), plan.refusals.begin(), plan.refusals.end());
+      continue;
+    }
+    for (const auto& name : plan.drop) {
+      for (const auto& index : sql::indexNamesFor(c, name))
+        if (!step("DROP INDEX IF EXISTS " + sql::quote(index)))
           return fail("cannot drop " + c.name + "." + name + ": " + sqlite3_errmsg(db.db()));
-      }
-      if (!refusals.empty()) continue;
-      for (const auto& f : c.fields) {
-        bool known = false;
-        for (const auto& [name, type] : existing)
-          if (name == f.name && type == fieldTypeName(f.type)) known = true;
-        if (known) continue;
-        if (!step("ALTER TABLE " + quote(c.name) + " ADD COLUMN " + quote(f.name) + " " + std::string(sqlType(f.type))))
-          return fail("cannot add " + c.name + "." + f.name + ": " + sqlite3_errmsg(db.db()));
-        if (!step("INSERT OR REPLACE INTO _restd_schema (collection, field, type) VALUES (?, ?, ?)",
-                  {c.name, f.name, std::string(fieldTypeName(f.type))}))
-          return fail("cannot record schema");
-        if (f.defaultJson) {
-          // Existing records get the field's default, bound like any other value.
-          rapidjson::Document d;
-          d.Parse(f.defaultJson->data(), f.defaultJson->size());
-          sqlite3_stmt* st = nullptr;
-          std::vector<std::string> scratch;
-          bool filled = sqlite3_prepare_v2(db.db(), ("UPDATE " + quote(c.name) + " SET " + quote(f.name) + " = ?").c_str(),
-                                           -1, &st, nullptr) == SQLITE_OK;
-          if (filled) {
-            bindField(st, 1, f, d, scratch);
-            filled = sqlite3_step(st) == SQLITE_DONE;
-          }
-          sqlite3_finalize(st);
-          if (!filled) return fail("cannot fill " + c.name + "." + f.name + ": " + sqlite3_errmsg(db.db()));
+      if (!step("ALTER TABLE " + sql::quote(c.name) + " DROP COLUMN " + sql::quote(name)) ||
+          !step("DELETE FROM _restd_schema WHERE collection = ? AND field = ?", {c.name, name}))
+        return fail("cannot drop " + c.name + "." + name + ": " + sqlite3_errmsg(db.db()));
+    }
+    for (const FieldSpec* f : plan.add) {
+      if (tableExists && !step("ALTER TABLE " + sql::quote(c.name) + " ADD COLUMN " + sql::quote(f->name) + " " +
+                               std::string(sql::columnType(sql::Dialect::sqlite, f->type))))
+        return fail("cannot add " + c.name + "." + f->name + ": " + sqlite3_errmsg(db.db()));
+      if (!step("INSERT OR REPLACE INTO _restd_schema (collection, field, type) VALUES (?, ?, ?)",
+                {c.name, f->name, std::string(fieldTypeName(f->type))}))
+        return fail("cannot record schema");
+      if (tableExists && f->defaultJson) {
+        // Existing records get the field's default, bound like any other value.
+        rapidjson::Document d;
+        d.Parse(f->defaultJson->data(), f->defaultJson->size());
+        sqlite3_stmt* st = nullptr;
+        std::vector<std::string> scratch;
+        bool filled = sqlite3_prepare_v2(db.db(),
+                                         ("UPDATE " + sql::quote(c.name) + " SET " + sql::quote(f->name) + " = ?").c_str(),
+                                         -1, &st, nullptr) == SQLITE_OK;
+        if (filled) {
+          SqliteBinder binder{st};
+          sql::bindField(binder, 1, *f, d, scratch);
+          filled = sqlite3_step(st) == SQLITE_DONE;
         }
+        sqlite3_finalize(st);
+        if (!filled) return fail("cannot fill " + c.name + "." + f->name + ": " + sqlite3_errmsg(db.db()));
       }
     }
-    // Unique indexes follow the config: the slug always, declared fields when
-    // unique. In owner collections both are unique per owner (SPEC §4), so
-    // the owner is the index's second column; the first stays the value, so
-    // lookups by slug or value alone still use it. The slug index is partial
-    // (records with a slug only), so a collection without slug_from pays
-    // nothing for it on each insert. An index whose definition differs from
-    // the one wanted (made by an older restd, or before a change of
-    // visibility) is dropped and rebuilt.
-    bool perOwner = c.visibility == Visibility::owner;
-    std::string ownerColumn = perOwner ? ", \"owner\"" : "";
-    auto ensureIndex = [&](const std::string& name, const std::string& create, std::string& why) {
+    // The indexes follow the config (store/sql/schema_plan.h). One whose
+    // definition differs from the one wanted (made by an older restd, or
+    // before a change of visibility) is dropped and rebuilt; one no longer
+    // wanted is dropped.
+    auto ensureIndex = [&](const sql::IndexSpec& want, std::string& why) {
       sqlite3_stmt* st = nullptr;
       if (sqlite3_prepare_v2(db.db(), "SELECT sql FROM sqlite_master WHERE type='index' AND name=?", -1, &st,
                              nullptr) != SQLITE_OK) {
         why = sqlite3_errmsg(db.db());
         return false;
       }
-      sqlite3_bind_text(st, 1, name.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 1, want.name.c_str(), -1, SQLITE_TRANSIENT);
       int rc = sqlite3_step(st);
       std::string existingSql = rc == SQLITE_ROW && sqlite3_column_text(st, 0)
                                     ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0))
@@ -1292,46 +954,41 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
         why = sqlite3_errmsg(db.db());
         return false;
       }
-      if (existingSql == create) return true;
-      if ((rc == SQLITE_ROW && !step("DROP INDEX " + quote(name))) || !step(create)) {
+      if (existingSql == want.create) return true;
+      if ((rc == SQLITE_ROW && !step("DROP INDEX " + sql::quote(want.name))) || !step(want.create)) {
         why = sqlite3_errmsg(db.db());
         return false;
       }
       return true;
     };
-    std::string why;
-    std::string slugIndex = c.name + "__unique_slug";
-    if (!ensureIndex(slugIndex,
-                     "CREATE UNIQUE INDEX " + quote(slugIndex) + " ON " + quote(c.name) + " (\"slug\"" + ownerColumn +
-                         ") WHERE \"slug\" IS NOT NULL",
-                     why))
-      return fail("cannot index " + c.name + ".slug: " + why);
-    for (const auto& f : c.fields) {
-      std::string index = c.name + "__unique_" + f.name;
-      if (f.unique) {
-        if (!ensureIndex(index,
-                         "CREATE UNIQUE INDEX " + quote(index) + " ON " + quote(c.name) + " (" + quote(f.name) +
-                             ownerColumn + ")",
-                         why))
-          return fail("cannot make " + c.name + "." + f.name + " unique" +
-                      (perOwner ? " per owner" : "") + ": existing records share values (" + why + ")");
-      } else if (!step("DROP INDEX IF EXISTS " + quote(index))) {
-        return fail("cannot drop the unique index of " + c.name + "." + f.name + ": " + sqlite3_errmsg(db.db()));
+    std::vector<sql::IndexSpec> wanted = sql::wantedIndexes(c);
+    for (const auto& want : wanted) {
+      std::string why;
+      if (!ensureIndex(want, why)) {
+        if (!want.unique || want.field == "slug") return fail("cannot index " + c.name + "." + want.field + ": " + why);
+        return fail("cannot make " + c.name + "." + want.field + " unique" +
+                    (c.visibility == Visibility::owner ? " per owner" : "") + ": existing records share values (" +
+                    why + ")");
       }
     }
+    for (const auto& f : c.fields)
+      for (const auto& name : sql::indexNamesFor(c, f.name)) {
+        bool keep = false;
+        for (const auto& want : wanted) keep = keep || want.name == name;
+        if (!keep && !step("DROP INDEX IF EXISTS " + sql::quote(name)))
+          return fail("cannot drop the index " + name + ": " + sqlite3_errmsg(db.db()));
+      }
   }
   if (!refusals.empty()) {
     destructive = true;
-    std::string msg = "refusing a migration that would destroy data (pass --allow-destructive-migration to apply it):";
-    for (const auto& r : refusals) msg += "\n  " + r;
-    return fail(msg);
+    return fail(sql::refusalMessage(refusals));
   }
   if (!db.exec("COMMIT")) return fail(std::string("cannot commit migration: ") + sqlite3_errmsg(db.db()));
   // The statements' text, built once; read without locks from here on.
-  for (const auto& c : config.collections) sql_[c.name] = buildSql(c);
+  for (const auto& c : config.collections) sql_[c.name] = sql::buildCollectionSql(sql::Dialect::sqlite, c);
   return true;
 }
 
-const CollectionSql& SqliteStore::sqlFor(const CollectionSpec& c) const { return sql_.at(c.name); }
+const sql::CollectionSql& SqliteStore::sqlFor(const CollectionSpec& c) const { return sql_.at(c.name); }
 
 }  // namespace restd::store

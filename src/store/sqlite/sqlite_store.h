@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "store/sql/sql_builder.h"
 #include "store/store.h"
 
 namespace restd::store {
@@ -62,15 +63,6 @@ class SqliteConnection {
   std::unordered_map<std::string, std::pair<int64_t, TokenOwner>> tokens_;  // token hash -> (data_version, owner)
 };
 
-// The SQL text of a collection's fixed statements, built from the config once.
-struct CollectionSql {
-  std::string select;  // SELECT <columns> FROM "t"
-  std::string get;     // by id (or slug: ?2 the viewer, ?3 true when any owner's slug may match)
-  std::string slugTaken;
-  std::string insert;
-  std::string update;
-};
-
 class SqliteStore final : public Store {
  public:
   // `path` is a file path or ":memory:". Returns nullptr and sets `error` on failure.
@@ -100,8 +92,8 @@ class SqliteStore final : public Store {
 
   SqliteStore(std::string path, StorageConfig config, std::unique_ptr<SqliteConnection> writer);
   // Filled by migrate(), which runs before any other use; read-only afterwards.
-  const CollectionSql& sqlFor(const CollectionSpec& c) const;
-  std::unordered_map<std::string, CollectionSql> sql_;
+  const sql::CollectionSql& sqlFor(const CollectionSpec& c) const;
+  std::unordered_map<std::string, sql::CollectionSql> sql_;
 
   bool fileHealthy();          // the database file is still there, the same, and writable
   bool fileHealthyCached();    // same, re-checked at most every 200 ms

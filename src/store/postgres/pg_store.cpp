@@ -1,0 +1,829 @@
+#include "store/postgres/pg_store.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "common/time.h"
+#include "store/sql/account_txn.h"
+#include "store/sql/record_codec.h"
+#include "store/sql/schema_plan.h"
+
+namespace restd::store {
+namespace {
+
+using sql::Dialect;
+
+// ---------------------------------------------------------------- text
+
+// PostgreSQL's text cannot hold U+0000, which JSON strings may. A value with
+// a NUL, or one that starts with the marker U+FDD0 (a noncharacter), is
+// stored as the marker followed by the value with '\' written "\\" and NUL
+// "\0"; every other value is stored as it is. The mapping is one-to-one, so
+// equality, uniqueness and round trips are exact; only such values sort
+// and match `like` by their stored form (docs/storage.md).
+constexpr std::string_view kMarker = "\xEF\xB7\x90";
+
+bool needsEscape(std::string_view t) { return t.starts_with(kMarker) || t.find('\0') != std::string_view::npos; }
+
+std::string escapeText(std::string_view t) {
+  std::string out(kMarker);
+  out.reserve(t.size() + 8);
+  for (char c : t) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\0') out += "\\0";
+    else out += c;
+  }
+  return out;
+}
+
+// The stored form back into `buf`; returns a view of the value.
+std::string_view unescapeText(std::string_view t, std::string& buf) {
+  if (!t.starts_with(kMarker)) return t;
+  buf.clear();
+  for (size_t i = kMarker.size(); i < t.size(); ++i) {
+    if (t[i] == '\\' && i + 1 < t.size()) {
+      buf += t[i + 1] == '0' ? '\0' : t[i + 1];
+      ++i;
+    } else {
+      buf += t[i];
+    }
+  }
+  return buf;
+}
+
+int64_t toInt64(const char* s) {
+  int64_t v = 0;
+  std::from_chars(s, s + std::strlen(s), v);
+  return v;
+}
+
+// SQLSTATE classes that mean "PostgreSQL cannot serve us right now", not "the
+// request is wrong": connection (08), resources (53), operator intervention
+// (57: shutdown, cancel), transaction rollback (40: serialization,
+// deadlock), system errors (58).
+Status statusOf(std::string_view sqlstate) {
+  if (sqlstate == "23505") return Status::uniqueViolation;
+  for (std::string_view cls : {"08", "53", "57", "40", "58"})
+    if (sqlstate.starts_with(cls)) return Status::unavailable;
+  return Status::internal;
+}
+
+// A unique violation names its constraint: "<table>__unique_<field>" (the
+// indexes and constraints restd makes) or "<table>_pkey" (the id).
+std::string fieldOfConstraint(std::string_view name) {
+  size_t at = name.find("__unique_");
+  if (at != std::string_view::npos) return std::string(name.substr(at + 9));
+  return "id";
+}
+
+Error pgError(PGconn* conn, const PGresult* res) {
+  Error e;
+  const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+  if (!state || PQstatus(conn) != CONNECTION_OK) e.status = Status::unavailable;
+  else e.status = statusOf(state);
+  const char* msg = res ? PQresultErrorMessage(res) : nullptr;
+  if (!msg || !*msg) msg = PQerrorMessage(conn);
+  e.detail = std::string("postgres: ") + (state ? std::string(state) + " " : std::string()) + msg;
+  while (!e.detail.empty() && (e.detail.back() == '\n' || e.detail.back() == ' ')) e.detail.pop_back();
+  if (e.status == Status::uniqueViolation) {
+    const char* constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    e.field = fieldOfConstraint(constraint ? constraint : "");
+  }
+  return e;
+}
+
+// The record codec's Row over one result row.
+struct PgRow {
+  const PGresult* res;
+  int row;
+  std::string buf;  // text() of an escaped value; valid until the next text()
+  bool isNull(int c) const { return PQgetisnull(res, row, c); }
+  bool isInteger(int c) const {
+    const char* v = PQgetvalue(res, row, c);
+    if (std::strpbrk(v, ".eEnN")) return false;  // a fraction, an exponent, NaN or Infinity
+    int64_t out;
+    auto [end, ec] = std::from_chars(v, v + std::strlen(v), out);
+    return ec == std::errc() && *end == 0;
+  }
+  int64_t integer(int c) const { return toInt64(PQgetvalue(res, row, c)); }
+  double real(int c) const { return std::strtod(PQgetvalue(res, row, c), nullptr); }
+  std::string_view text(int c) {
+    return unescapeText(std::string_view(PQgetvalue(res, row, c), static_cast<size_t>(PQgetlength(res, row, c))), buf);
+  }
+};
+
+std::string textAt(const PGresult* res, int row, int col) {
+  std::string buf;
+  return std::string(unescapeText(std::string_view(PQgetvalue(res, row, col), PQgetlength(res, row, col)), buf));
+}
+
+// A stable 64-bit hash (FNV-1a) for advisory lock keys: the same on every
+// node, unlike std::hash.
+int64_t lockKey(std::initializer_list<std::string_view> parts) {
+  uint64_t h = 14695981039346656037ull;
+  for (std::string_view p : parts) {
+    for (unsigned char c : p) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xFF;  // a separator no UTF-8 text contains
+    h *= 1099511628211ull;
+  }
+  return static_cast<int64_t>(h);
+}
+
+// Held by every migration: nodes starting together on an empty database
+// migrate one after the other, and the later ones find nothing to do.
+constexpr int64_t kMigrationLock = 0x7265737464000001;  // "restd" 1
+
+}  // namespace
+
+// ---------------------------------------------------------------- params
+
+const char*& PgParams::slot(int i) {
+  size_t n = static_cast<size_t>(i);
+  if (values_.size() < n) {
+    values_.resize(n, nullptr);
+    lengths_.resize(n, 0);
+  }
+  return values_[n - 1];
+}
+
+void PgParams::integer(int i, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  owned_.emplace_back(buf, end);
+  slot(i) = owned_.back().c_str();
+  lengths_[static_cast<size_t>(i) - 1] = static_cast<int>(owned_.back().size());
+}
+
+void PgParams::real(int i, double v) {
+  char buf[32];
+  int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+  owned_.emplace_back(buf, static_cast<size_t>(n));
+  slot(i) = owned_.back().c_str();
+  lengths_[static_cast<size_t>(i) - 1] = n;
+}
+
+void PgParams::text(int i, std::string_view t) {
+  if (needsEscape(t)) owned_.push_back(escapeText(t));
+  else owned_.emplace_back(t);
+  slot(i) = owned_.back().c_str();
+  lengths_[static_cast<size_t>(i) - 1] = static_cast<int>(owned_.back().size());
+}
+
+void PgParams::add(const SqlValue& v) {
+  int i = count() + 1;
+  if (std::holds_alternative<std::monostate>(v)) null(i);
+  else if (auto* n = std::get_if<int64_t>(&v)) integer(i, *n);
+  else if (auto* d = std::get_if<double>(&v)) real(i, *d);
+  else text(i, std::get<std::string>(v));
+}
+
+void PgParams::clear() {
+  values_.clear();
+  lengths_.clear();
+  owned_.clear();
+}
+
+// ---------------------------------------------------------------- connection
+
+std::unique_ptr<PgConnection> PgConnection::open(const std::string& url, const StorageConfig& config,
+                                                 std::string& error) {
+  // Ours first: the URL's own settings (expanded from dbname) win over them.
+  const char* keys[] = {"connect_timeout", "application_name", "client_encoding", "dbname", nullptr};
+  const char* values[] = {"2", "restd", "UTF8", url.c_str(), nullptr};
+  PGconn* c = PQconnectdbParams(keys, values, 1);
+  if (!c || PQstatus(c) != CONNECTION_OK) {
+    // libpq's message spans lines ("...failed: Connection refused\n\tIs the
+    // server running..."): one line for the operator.
+    error = "cannot connect to PostgreSQL: ";
+    for (const char* m = c ? PQerrorMessage(c) : "out of memory"; *m; ++m) {
+      if (*m == '\n' || *m == '\t') {
+        if (!error.ends_with(' ') && m[1]) error += ' ';
+      } else {
+        error += *m;
+      }
+    }
+    while (error.ends_with(' ')) error.pop_back();
+    if (c) PQfinish(c);
+    return nullptr;
+  }
+  // NOTICEs ("index ... does not exist, skipping") are not for the operator.
+  PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+  std::unique_ptr<PgConnection> conn(new PgConnection(c));
+  // durability "full": a 2xx write is flushed to PostgreSQL's WAL before the
+  // reply; "normal" lets PostgreSQL flush it a moment later.
+  std::string setup = std::string("SET synchronous_commit = ") + (config.durability == "full" ? "on" : "off") +
+                      "; SET lock_timeout = '10s'";
+  if (auto e = conn->exec(setup.c_str())) {
+    error = "cannot prepare the PostgreSQL session: " + e.detail;
+    return nullptr;
+  }
+  PgResult enc(PQexec(c, "SHOW server_encoding"));
+  if (PQresultStatus(enc.res) != PGRES_TUPLES_OK || std::string_view(PQgetvalue(enc.res, 0, 0)) != "UTF8") {
+    error = "the PostgreSQL database must use the UTF8 encoding (CREATE DATABASE ... ENCODING 'UTF8')";
+    return nullptr;
+  }
+  return conn;
+}
+
+PgConnection::~PgConnection() { PQfinish(conn_); }
+
+Error PgConnection::exec(const char* sql) {
+  PgResult r(PQexec(conn_, sql));
+  ExecStatusType st = PQresultStatus(r.res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
+  return pgError(conn_, r.res);
+}
+
+Error PgConnection::run(const std::string& sql, const PgParams& params, PgResult& out) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    if (prepared_.size() >= 512) {  // list queries vary with filters: keep the set bounded
+      PgResult d(PQexec(conn_, "DEALLOCATE ALL"));
+      prepared_.clear();
+    }
+    std::string name = "s" + std::to_string(prepared_.size() + 1);
+    PgResult p(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
+    if (PQresultStatus(p.res) != PGRES_COMMAND_OK) {
+      Error e = pgError(conn_, p.res);
+      out = std::move(p);
+      return e;
+    }
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  out = PgResult(PQexecPrepared(conn_, it->second.c_str(), params.count(), params.values(), params.lengths(), nullptr, 0));
+  ExecStatusType st = PQresultStatus(out.res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
+  return pgError(conn_, out.res);
+}
+
+Error PgConnection::run(const std::string& sql, const std::vector<SqlValue>& params, PgResult& out) {
+  PgParams p;
+  for (const auto& v : params) p.add(v);
+  return run(sql, p, out);
+}
+
+// ---------------------------------------------------------------- store
+
+std::unique_ptr<PgStore> PgStore::open(const std::string& url, const StorageConfig& config, std::string& error) {
+  auto writer = PgConnection::open(url, config, error);
+  if (!writer) return nullptr;
+  std::unique_ptr<PgStore> s(new PgStore(url, config));
+  s->writer_ = std::move(writer);
+  s->writerThread_ = std::thread([p = s.get()] { p->writerLoop(); });
+  return s;
+}
+
+PgStore::PgStore(std::string url, StorageConfig config)
+    : url_(std::move(url)), config_(std::move(config)), poolSize_(config_.poolSize ? config_.poolSize : 10) {}
+
+PgStore::~PgStore() { close(); }
+
+void PgStore::close() {
+  {
+    std::lock_guard lock(queueMutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  queueCv_.notify_all();
+  if (writerThread_.joinable()) writerThread_.join();
+  std::lock_guard lock(poolMutex_);
+  closed_ = true;
+  idle_.clear();
+  poolCv_.notify_all();
+}
+
+std::unique_ptr<PgConnection> PgStore::acquire(std::string& error) {
+  std::unique_lock lock(poolMutex_);
+  poolCv_.wait(lock, [&] { return closed_ || leased_ < poolSize_; });
+  if (closed_) {
+    error = "the storage is closed";
+    return nullptr;
+  }
+  ++leased_;
+  if (!idle_.empty()) {
+    auto c = std::move(idle_.back());
+    idle_.pop_back();
+    return c;
+  }
+  lock.unlock();
+  auto c = PgConnection::open(url_, config_, error);
+  if (!c) {
+    lock.lock();
+    --leased_;
+    poolCv_.notify_one();
+  }
+  return c;
+}
+
+void PgStore::release(std::unique_ptr<PgConnection> c) {
+  std::lock_guard lock(poolMutex_);
+  --leased_;
+  // A connection PostgreSQL dropped (restart, network) is closed; the next
+  // request opens a new one, so the node reconnects by itself.
+  if (c && !c->broken() && !closed_) idle_.push_back(std::move(c));
+  poolCv_.notify_one();
+}
+
+template <typename Fn>
+Error PgStore::withConnection(Fn&& fn) {
+  std::string error;
+  auto conn = acquire(error);
+  if (!conn) return Error{Status::unavailable, {}, error};
+  Error e = fn(*conn);
+  release(std::move(conn));
+  return e;
+}
+
+bool PgStore::ready() {
+  Error e = withConnection([](PgConnection& c) { return c.exec("SELECT 1"); });
+  return !e;
+}
+
+namespace {
+
+Error getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
+                Record& out, SlugScope scope) {
+  PgParams p;
+  p.text(1, idOrSlug);
+  if (c.slugFrom && c.visibility == Visibility::owner) {
+    p.text(2, scope.owner);
+    p.text(3, scope.anyOwner ? "true" : "false");
+  }
+  PgResult r;
+  if (auto e = conn.run(sqlText, p, r)) return e;
+  if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+  PgRow row{r.res, 0, {}};
+  sql::readRecord(c, row, out);
+  return {};
+}
+
+}  // namespace
+
+Error PgStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) {
+  return withConnection([&](PgConnection& conn) { return getRecord(conn, sqlFor(c).get, c, idOrSlug, out, scope); });
+}
+
+Error PgStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
+  sql::ListSql lq;
+  if (auto e = sql::buildListSql(Dialect::postgres, c, sqlFor(c), q, lq)) return e;
+  return withConnection([&](PgConnection& conn) -> Error {
+    // The page and its total in one snapshot, so they agree.
+    bool counted = !lq.count.empty();
+    if (counted)
+      if (auto e = conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) return e;
+    auto finish = [&](Error e) {
+      if (counted) conn.exec(e ? "ROLLBACK" : "COMMIT");
+      return e;
+    };
+    PgResult r;
+    if (auto e = conn.run(lq.page, lq.pageParams, r)) return finish(e);
+    int n = r.rows();
+    for (int i = 0; i < n; ++i) {
+      if (static_cast<int64_t>(out.records.size()) == q.limit) {
+        out.hasMore = true;
+        break;
+      }
+      out.records.emplace_back();
+      PgRow row{r.res, i, {}};
+      sql::readRecord(c, row, out.records.back());
+    }
+    if (counted) {
+      PgResult cr;
+      if (auto e = conn.run(lq.count, lq.countParams, cr)) return finish(e);
+      out.total = toInt64(PQgetvalue(cr.res, 0, 0));
+    }
+    return finish({});
+  });
+}
+
+// ---------------------------------------------------------------- reads of accounts
+
+namespace {
+
+void readUser(const PGresult* r, int row, User& u) {
+  u.id = textAt(r, row, 0);
+  u.userName = textAt(r, row, 1);
+  u.role = textAt(r, row, 2);
+  u.passwordHash = textAt(r, row, 3);
+  u.createdAt = toInt64(PQgetvalue(r, row, 4));
+}
+
+}  // namespace
+
+Error PgStore::findUser(std::string_view userName, User& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    PgResult r;
+    if (auto e = c.run("SELECT id, username, role, passwordhash, createdat FROM _restd_users WHERE username = $1",
+                       {std::string(userName)}, r))
+      return e;
+    if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+    readUser(r.res, 0, out);
+    return {};
+  });
+}
+
+Error PgStore::listUsers(std::vector<User>& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    PgResult r;
+    if (auto e = c.run("SELECT id, username, role, passwordhash, createdat FROM _restd_users ORDER BY username COLLATE \"C\"",
+                       std::vector<SqlValue>{}, r))
+      return e;
+    for (int i = 0; i < r.rows(); ++i) {
+      out.emplace_back();
+      readUser(r.res, i, out.back());
+    }
+    return {};
+  });
+}
+
+Error PgStore::findApiKey(std::string_view keyHash, ApiKey& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    PgResult r;
+    if (auto e = c.run("SELECT label, prefix, createdat FROM _restd_apikeys WHERE keyhash = $1", {std::string(keyHash)}, r))
+      return e;
+    if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+    out = ApiKey{textAt(r.res, 0, 0), textAt(r.res, 0, 1), toInt64(PQgetvalue(r.res, 0, 2))};
+    return {};
+  });
+}
+
+Error PgStore::listApiKeys(std::vector<ApiKey>& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    PgResult r;
+    if (auto e = c.run("SELECT label, prefix, createdat FROM _restd_apikeys ORDER BY createdat, label COLLATE \"C\"",
+                       std::vector<SqlValue>{}, r))
+      return e;
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back(ApiKey{textAt(r.res, i, 0), textAt(r.res, i, 1), toInt64(PQgetvalue(r.res, i, 2))});
+    return {};
+  });
+}
+
+// Read on every request, on every node: a token revoked anywhere is refused
+// everywhere at once.
+Error PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    PgResult r;
+    if (auto e = c.run("SELECT u.id, u.username, u.role, t.apikeylabel, t.expiresat FROM _restd_tokens t "
+                       "JOIN _restd_users u ON u.id = t.userid WHERE t.tokenhash = $1 AND t.expiresat > $2",
+                       {std::string(tokenHash), now}, r))
+      return e;
+    if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+    out.userId = textAt(r.res, 0, 0);
+    out.userName = textAt(r.res, 0, 1);
+    out.role = textAt(r.res, 0, 2);
+    out.apiKeyLabel = textAt(r.res, 0, 3);
+    out.expiresAt = toInt64(PQgetvalue(r.res, 0, 4));
+    return {};
+  });
+}
+
+// ---------------------------------------------------------------- writes
+
+class PgStore::Txn final : public sql::AccountTxn {
+ public:
+  Txn(const PgStore& store, PgConnection& conn) : AccountTxn(Dialect::postgres), store_(store), conn_(conn) {}
+
+  // Locks the row until the group commits: a concurrent write on another
+  // node waits for this one and then reads its result, so no update is lost.
+  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
+    return getRecord(conn_, store_.sqlFor(c).getForUpdate, c, idOrSlug, out, {});
+  }
+  Error insert(const CollectionSpec& c, const Record& r) override {
+    PgResult res;
+    if (auto e = write(store_.sqlFor(c).insert, c, r, res)) return e;
+    if (std::string_view(PQcmdTuples(res.res)) == "0") return takenField(c, r);
+    return {};
+  }
+  // In a savepoint of its own: a unique violation must not abort the
+  // transaction that the job's other changes (a batch's items) share.
+  Error update(const CollectionSpec& c, const Record& r) override {
+    if (auto e = conn_.exec("SAVEPOINT one")) return e;
+    PgResult res;
+    Error e = write(store_.sqlFor(c).update, c, r, res);
+    if (auto e2 = conn_.exec(e ? "ROLLBACK TO one; RELEASE one" : "RELEASE one")) return e2;
+    if (!e && std::string_view(PQcmdTuples(res.res)) == "0") return Error{Status::notFound, {}, {}};
+    return e;
+  }
+  Error remove(const CollectionSpec& c, std::string_view id) override {
+    return exec(store_.sqlFor(c).remove, {std::string(id)}, true);
+  }
+  Error getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) override {
+    // The key is held until this group commits: a request with the same key
+    // on another node waits here, then finds this one's reply and replays it.
+    if (auto e = exec("SELECT pg_advisory_xact_lock($1::bigint)", {lockKey({"idempotency", userId, key})})) return e;
+    PgResult r;
+    if (auto e = conn_.run("SELECT requesthash, status, contenttype, headers, body, createdat FROM _restd_idempotency "
+                           "WHERE userid = $1 AND key = $2 AND createdat >= $3",
+                           {std::string(userId), std::string(key), notBefore}, r))
+      return e;
+    if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+    out.requestHash = textAt(r.res, 0, 0);
+    out.status = static_cast<int>(toInt64(PQgetvalue(r.res, 0, 1)));
+    out.contentType = textAt(r.res, 0, 2);
+    out.headers = textAt(r.res, 0, 3);
+    out.body = textAt(r.res, 0, 4);
+    out.createdAt = toInt64(PQgetvalue(r.res, 0, 5));
+    return {};
+  }
+  Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override {
+    // Replies older than a day go while we are here, a bounded number per
+    // write through the age index (as in SQLite).
+    if (auto e = exec("DELETE FROM _restd_idempotency WHERE (userid, key) IN (SELECT userid, key FROM "
+                      "_restd_idempotency WHERE createdat < $1 LIMIT 64)",
+                      {r.createdAt - 24 * 3600 * 1000LL}))
+      return e;
+    return exec("INSERT INTO _restd_idempotency (userid, key, requesthash, status, contenttype, headers, body, createdat) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (userid, key) DO UPDATE SET "
+                "requesthash = EXCLUDED.requesthash, status = EXCLUDED.status, contenttype = EXCLUDED.contenttype, "
+                "headers = EXCLUDED.headers, body = EXCLUDED.body, createdat = EXCLUDED.createdat",
+                {std::string(userId), std::string(key), r.requestHash, int64_t(r.status), r.contentType, r.headers,
+                 r.body, r.createdAt});
+  }
+  Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) override {
+    taken = false;
+    // Held until the group commits: another node choosing the same slug
+    // waits, then sees this one's record and moves on to the next candidate.
+    std::string_view scope = c.visibility == Visibility::owner ? owner : std::string_view();
+    if (auto e = exec("SELECT pg_advisory_xact_lock($1::bigint)", {lockKey({"slug", c.name, scope, slug})})) return e;
+    PgParams p;
+    p.text(1, slug);
+    if (c.visibility == Visibility::owner) p.text(2, owner);
+    PgResult r;
+    if (auto e = conn_.run(store_.sqlFor(c).slugTaken, p, r)) return e;
+    taken = r.rows() > 0;
+    return {};
+  }
+
+ protected:
+  Error execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) override {
+    return exec(sqlText, params, mustChange);
+  }
+
+ private:
+  Error write(const std::string& sqlText, const CollectionSpec& c, const Record& r, PgResult& res) {
+    PgParams p;
+    thread_local std::vector<std::string> scratch;
+    sql::bindRecord(p, c, r, scratch);
+    return conn_.run(sqlText, p, res);
+  }
+  // Which unique value of `r` an insert found taken: the id, a unique field
+  // (per owner in owner collections) or the slug. A concurrent insert of the
+  // same value has committed by now (ON CONFLICT waited for it).
+  Error takenField(const CollectionSpec& c, const Record& r) {
+    auto taken = [&](const std::string& column, const rapidjson::Value* v, std::string_view text) -> std::optional<Error> {
+      std::string q = "SELECT 1 FROM " + sql::quote(c.name) + " WHERE " + sql::quote(column) + " = $1";
+      PgParams p;
+      std::vector<std::string> scratch;
+      if (v) sql::bindField(p, 1, *c.field(column), *v, scratch);
+      else p.text(1, text);
+      if (c.visibility == Visibility::owner && column != "id") {
+        q += " AND \"owner\" = $2";
+        p.text(2, r.owner);
+      }
+      PgResult res;
+      if (auto e = conn_.run(q + " LIMIT 1", p, res)) return e;
+      if (res.rows() > 0) return Error{Status::uniqueViolation, column, "postgres: unique value taken"};
+      return std::nullopt;
+    };
+    if (auto e = taken("id", nullptr, r.id)) return *e;
+    for (const auto& f : c.fields) {
+      if (!f.unique) continue;
+      auto it = r.values.FindMember(rapidjson::StringRef(f.name.data(), f.name.size()));
+      if (it == r.values.MemberEnd() || it->value.IsNull()) continue;
+      if (auto e = taken(f.name, &it->value, {})) return *e;
+    }
+    if (r.slug)
+      if (auto e = taken("slug", nullptr, *r.slug)) return *e;
+    // Taken a moment ago and gone again: report it as a conflict all the same.
+    return Error{Status::uniqueViolation, "id", "postgres: insert skipped on a conflict"};
+  }
+  Error exec(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange = false) {
+    PgResult res;
+    if (auto e = conn_.run(sqlText, params, res)) return e;
+    if (mustChange && std::string_view(PQcmdTuples(res.res)) == "0") return Error{Status::notFound, {}, {}};
+    return {};
+  }
+  const PgStore& store_;
+  PgConnection& conn_;
+};
+
+void PgStore::submitWrite(WriteJob job, WriteDone done) {
+  {
+    std::lock_guard lock(queueMutex_);
+    if (!stopping_) {
+      queue_.push_back(Pending{std::move(job), std::move(done)});
+      queueCv_.notify_one();
+      return;
+    }
+  }
+  done(false);
+}
+
+void PgStore::writerLoop() {
+  std::vector<Pending> group;
+  for (;;) {
+    {
+      std::unique_lock lock(queueMutex_);
+      queueCv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      while (!queue_.empty() && group.size() < 1024) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    bool committed = runGroup(group);
+    for (auto& p : group) p.done(committed);
+    group.clear();
+  }
+}
+
+bool PgStore::runGroup(std::vector<Pending>& group) {
+  auto log = [](const std::string& what, const Error& e) {
+    std::fprintf(stderr, "restd: storage writer: %s (%s)\n", what.c_str(), e.detail.c_str());
+  };
+  if (!writer_ || writer_->broken()) {
+    std::string error;
+    writer_ = PgConnection::open(url_, config_, error);
+    if (!writer_) {
+      std::fprintf(stderr, "restd: storage writer: %s\n", error.c_str());
+      return false;
+    }
+  }
+  // One round trip between jobs: each pair of commands goes as one message.
+  if (auto e = writer_->exec("BEGIN; SAVEPOINT job")) {
+    log("cannot begin the group's transaction", e);
+    writer_->exec("ROLLBACK");
+    return false;
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    Txn txn(*this, *writer_);
+    bool keep = false;
+    try {
+      keep = group[i].job(txn);
+    } catch (const std::exception& ex) {
+      std::fprintf(stderr, "restd: storage writer: a write job threw: %s\n", ex.what());
+    } catch (...) {
+      std::fprintf(stderr, "restd: storage writer: a write job threw a non-standard exception\n");
+    }
+    bool last = i + 1 == group.size();
+    const char* next = keep ? (last ? "RELEASE job" : "RELEASE job; SAVEPOINT job")
+                            : (last ? "ROLLBACK TO job; RELEASE job" : "ROLLBACK TO job; RELEASE job; SAVEPOINT job");
+    // A savepoint that cannot be released or rolled back to leaves the
+    // group's state unknown: then nothing of it is committed and every job
+    // hears `committed = false`, never a silent success.
+    if (auto e = writer_->exec(next)) {
+      log("cannot undo or release a job's savepoint", e);
+      writer_->exec("ROLLBACK");
+      return false;
+    }
+  }
+  if (auto e = writer_->exec("COMMIT")) {
+    log("cannot commit the group", e);
+    writer_->exec("ROLLBACK");
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- schema
+
+bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) {
+  destructive = false;
+  std::lock_guard lock(queueMutex_);  // nothing else writes before the server starts, but be sure
+  PgConnection& db = *writer_;
+  auto fail = [&](std::string msg) {
+    error = std::move(msg);
+    db.exec("ROLLBACK");
+    return false;
+  };
+  auto step = [&](const std::string& sqlText, const std::vector<SqlValue>& params = {}) -> Error {
+    PgResult r;
+    return db.run(sqlText, params, r);
+  };
+  if (auto e = db.exec("BEGIN")) return fail("cannot start migration: " + e.detail);
+  if (auto e = step("SELECT pg_advisory_xact_lock($1::bigint)", {kMigrationLock}))
+    return fail("cannot take the migration lock: " + e.detail);
+  // System tables. Column names are unquoted (PostgreSQL folds them to lower
+  // case); constraints are named "<table>__unique_<field>" so a unique
+  // violation names its field.
+  if (auto e = db.exec(
+          "CREATE TABLE IF NOT EXISTS _restd_schema (collection TEXT NOT NULL, field TEXT NOT NULL, type TEXT NOT NULL, "
+          "PRIMARY KEY (collection, field));"
+          "CREATE TABLE IF NOT EXISTS _restd_indexes (name TEXT PRIMARY KEY, definition TEXT NOT NULL);"
+          "CREATE TABLE IF NOT EXISTS _restd_users (id TEXT COLLATE \"C\" NOT NULL, username TEXT COLLATE \"C\" NOT NULL, "
+          "role TEXT NOT NULL, passwordhash TEXT NOT NULL, createdat BIGINT NOT NULL, "
+          "CONSTRAINT \"_restd_users__unique_id\" PRIMARY KEY (id), "
+          "CONSTRAINT \"_restd_users__unique_userName\" UNIQUE (username));"
+          "CREATE TABLE IF NOT EXISTS _restd_apikeys (label TEXT COLLATE \"C\" NOT NULL, keyhash TEXT NOT NULL, "
+          "prefix TEXT NOT NULL, createdat BIGINT NOT NULL, CONSTRAINT \"_restd_apikeys__unique_label\" PRIMARY KEY (label), "
+          "CONSTRAINT \"_restd_apikeys__unique_keyHash\" UNIQUE (keyhash));"
+          "CREATE TABLE IF NOT EXISTS _restd_tokens (tokenhash TEXT PRIMARY KEY, userid TEXT NOT NULL, "
+          "apikeylabel TEXT NOT NULL, expiresat BIGINT NOT NULL);"
+          "CREATE INDEX IF NOT EXISTS _restd_tokens_by_key ON _restd_tokens (apikeylabel);"
+          "CREATE INDEX IF NOT EXISTS _restd_tokens_by_user ON _restd_tokens (userid);"
+          "CREATE TABLE IF NOT EXISTS _restd_idempotency (userid TEXT NOT NULL, key TEXT NOT NULL, "
+          "requesthash TEXT NOT NULL, status INTEGER NOT NULL, contenttype TEXT NOT NULL, headers TEXT NOT NULL, "
+          "body TEXT NOT NULL, createdat BIGINT NOT NULL, PRIMARY KEY (userid, key));"
+          "CREATE INDEX IF NOT EXISTS _restd_idempotency_by_age ON _restd_idempotency (createdat);"))
+    return fail("cannot create the system tables: " + e.detail);
+
+  std::vector<std::string> refusals;
+  for (const auto& c : config.collections) {
+    PgResult r;
+    if (auto e = db.run("SELECT to_regclass($1) IS NOT NULL", {sql::quote(c.name)}, r))
+      return fail("cannot read the schema: " + e.detail);
+    bool tableExists = std::string_view(PQgetvalue(r.res, 0, 0)) == "t";
+    sql::RecordedFields existing;
+    if (tableExists) {
+      if (auto e = db.run("SELECT field, type FROM _restd_schema WHERE collection = $1", {c.name}, r))
+        return fail("cannot read _restd_schema: " + e.detail);
+      for (int i = 0; i < r.rows(); ++i) existing.emplace_back(textAt(r.res, i, 0), textAt(r.res, i, 1));
+    } else {
+      if (auto e = step(sql::createTableSql(Dialect::postgres, c)))
+        return fail("cannot create table " + c.name + ": " + e.detail);
+      if (auto e = step("DELETE FROM _restd_schema WHERE collection = $1", {c.name}))
+        return fail("cannot reset schema: " + e.detail);
+    }
+    sql::TablePlan plan = sql::planTable(c, existing, allowDestructive);
+    if (!plan.refusals.empty()) {
+      refusals.insert(refusals.end(), plan.refusals.begin(), plan.refusals.end());
+      continue;
+    }
+    for (const auto& name : plan.drop) {
+      for (const auto& index : sql::indexNamesFor(c, name)) {
+        if (auto e = step("DROP INDEX IF EXISTS " + sql::quote(index))) return fail("cannot drop " + index + ": " + e.detail);
+        step("DELETE FROM _restd_indexes WHERE name = $1", {index});
+      }
+      if (auto e = step("ALTER TABLE " + sql::quote(c.name) + " DROP COLUMN " + sql::quote(name)))
+        return fail("cannot drop " + c.name + "." + name + ": " + e.detail);
+      if (auto e = step("DELETE FROM _restd_schema WHERE collection = $1 AND field = $2", {c.name, name}))
+        return fail("cannot record schema: " + e.detail);
+    }
+    for (const FieldSpec* f : plan.add) {
+      if (tableExists)
+        if (auto e = step("ALTER TABLE " + sql::quote(c.name) + " ADD COLUMN " + sql::quote(f->name) + " " +
+                          std::string(sql::columnType(Dialect::postgres, f->type))))
+          return fail("cannot add " + c.name + "." + f->name + ": " + e.detail);
+      if (auto e = step("INSERT INTO _restd_schema (collection, field, type) VALUES ($1, $2, $3) "
+                        "ON CONFLICT (collection, field) DO UPDATE SET type = EXCLUDED.type",
+                        {c.name, f->name, std::string(fieldTypeName(f->type))}))
+        return fail("cannot record schema: " + e.detail);
+      if (tableExists && f->defaultJson) {
+        // Existing records get the field's default, bound like any other value.
+        rapidjson::Document d;
+        d.Parse(f->defaultJson->data(), f->defaultJson->size());
+        PgParams p;
+        std::vector<std::string> scratch;
+        sql::bindField(p, 1, *f, d, scratch);
+        PgResult res;
+        if (auto e = db.run("UPDATE " + sql::quote(c.name) + " SET " + sql::quote(f->name) + " = $1", p, res))
+          return fail("cannot fill " + c.name + "." + f->name + ": " + e.detail);
+      }
+    }
+    // The indexes follow the config (store/sql/schema_plan.h); what each was
+    // made with is kept in _restd_indexes, so a changed definition is rebuilt.
+    std::vector<sql::IndexSpec> wanted = sql::wantedIndexes(c);
+    for (const auto& want : wanted) {
+      PgResult have;
+      if (auto e = db.run("SELECT i.definition FROM _restd_indexes i WHERE i.name = $1 AND to_regclass($2) IS NOT NULL",
+                          {want.name, sql::quote(want.name)}, have))
+        return fail("cannot read the indexes: " + e.detail);
+      if (have.rows() == 1 && textAt(have.res, 0, 0) == want.create) continue;
+      Error e = step("DROP INDEX IF EXISTS " + sql::quote(want.name));
+      if (!e) e = step(want.create);
+      if (e) {
+        if (!want.unique || want.field == "slug") return fail("cannot index " + c.name + "." + want.field + ": " + e.detail);
+        return fail("cannot make " + c.name + "." + want.field + " unique" +
+                    (c.visibility == Visibility::owner ? " per owner" : "") + ": existing records share values (" +
+                    e.detail + ")");
+      }
+      if (auto e2 = step("INSERT INTO _restd_indexes (name, definition) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE "
+                         "SET definition = EXCLUDED.definition",
+                         {want.name, want.create}))
+        return fail("cannot record the indexes: " + e2.detail);
+    }
+    for (const auto& f : c.fields)
+      for (const auto& name : sql::indexNamesFor(c, f.name)) {
+        bool keep = false;
+        for (const auto& want : wanted) keep = keep || want.name == name;
+        if (keep) continue;
+        if (auto e = step("DROP INDEX IF EXISTS " + sql::quote(name))) return fail("cannot drop the index " + name + ": " + e.detail);
+        step("DELETE FROM _restd_indexes WHERE name = $1", {name});
+      }
+  }
+  if (!refusals.empty()) {
+    destructive = true;
+    return fail(sql::refusalMessage(refusals));
+  }
+  if (auto e = db.exec("COMMIT")) return fail("cannot commit migration: " + e.detail);
+  for (const auto& c : config.collections) sql_[c.name] = sql::buildCollectionSql(Dialect::postgres, c);
+  return true;
+}
+
+}  // namespace restd::store

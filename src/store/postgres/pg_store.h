@@ -1,0 +1,162 @@
+// PostgreSQL storage (SPEC §9) through libpq: the schema and SQL of
+// store/sql/ in PostgreSQL's dialect, a pool of at most `pool_size`
+// connections for reads, and one writer connection that groups concurrent
+// writes into shared commits, as SQLite's writer does.
+//
+// Several restd nodes may share one database. What makes them one server
+// lives in it: users, keys, tokens and idempotency keys are tables read
+// fresh on every use (no per-node cache to go stale); writes lock what they
+// read (SELECT ... FOR UPDATE) so concurrent nodes never lose an update; an
+// idempotency key or slug being claimed is held by a transaction-scoped
+// advisory lock, so two nodes racing on one key write once; the migration
+// runs under an advisory lock, so nodes starting together migrate once.
+//
+// Calls block on the network: Store::blocking() is true, and the API runs
+// requests for this store on worker threads, never on I/O threads.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "store/sql/sql_builder.h"
+#include "store/store.h"
+
+namespace restd::store {
+
+// A PGresult that clears itself.
+struct PgResult {
+  PGresult* res = nullptr;
+  PgResult() = default;
+  explicit PgResult(PGresult* r) : res(r) {}
+  PgResult(PgResult&& o) noexcept : res(o.res) { o.res = nullptr; }
+  PgResult& operator=(PgResult&& o) noexcept {
+    if (this != &o) {
+      if (res) PQclear(res);
+      res = o.res;
+      o.res = nullptr;
+    }
+    return *this;
+  }
+  ~PgResult() {
+    if (res) PQclear(res);
+  }
+  int rows() const { return res ? PQntuples(res) : 0; }
+};
+
+// Parameters in libpq's text format, which reads each as a C string: every
+// value is kept here (escaped where needed, see pg_store.cpp) until the
+// statement has run.
+class PgParams {
+ public:
+  void null(int i) { slot(i) = nullptr; }
+  void integer(int i, int64_t v);
+  void real(int i, double v);
+  void text(int i, std::string_view t);
+  void add(const SqlValue& v);  // the next parameter
+  int count() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  void clear();
+
+ private:
+  const char*& slot(int i);  // 1-based
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::deque<std::string> owned_;  // a deque: growing it moves no string
+};
+
+// One libpq connection with its prepared statements. Not thread-safe: used
+// by one thread at a time (a lease from the pool, or the writer).
+class PgConnection {
+ public:
+  static std::unique_ptr<PgConnection> open(const std::string& url, const StorageConfig& config, std::string& error);
+  ~PgConnection();
+  PGconn* raw() const { return conn_; }
+  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // Runs `sql` (prepared on first use and kept) with `params`; on failure
+  // returns the error, with the result in `out` either way.
+  Error run(const std::string& sql, const PgParams& params, PgResult& out);
+  Error run(const std::string& sql, const std::vector<SqlValue>& params, PgResult& out);
+  // A command without parameters (may hold several statements).
+  Error exec(const char* sql);
+
+ private:
+  explicit PgConnection(PGconn* c) : conn_(c) {}
+  PGconn* conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
+};
+
+class PgStore final : public Store {
+ public:
+  // `url` is any libpq connection URI or string. Returns nullptr and sets
+  // `error` when the first connection cannot be made.
+  static std::unique_ptr<PgStore> open(const std::string& url, const StorageConfig& config, std::string& error);
+  ~PgStore() override;
+
+  std::string_view engine() const override { return "postgres"; }
+  bool blocking() const override { return true; }
+  unsigned poolSize() const override { return poolSize_; }
+  bool ready() override;
+  bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) override;
+  using Store::get;
+  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) override;
+  Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
+  void submitWrite(WriteJob job, WriteDone done) override;
+  void close() override;
+  Error findUser(std::string_view userName, User& out) override;
+  Error listUsers(std::vector<User>& out) override;
+  Error findApiKey(std::string_view keyHash, ApiKey& out) override;
+  Error listApiKeys(std::vector<ApiKey>& out) override;
+  Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
+
+ private:
+  class Txn;
+  struct Pending {
+    WriteJob job;
+    WriteDone done;
+  };
+  PgStore(std::string url, StorageConfig config);
+
+  // A pooled connection: waits while `poolSize_` are leased (requests beyond
+  // the pool wait, never fail); opens one when none is idle. nullptr and
+  // `error` when PostgreSQL cannot be reached.
+  std::unique_ptr<PgConnection> acquire(std::string& error);
+  void release(std::unique_ptr<PgConnection> c);
+  // Runs `fn` with a pooled connection; a connection the call broke is dropped.
+  template <typename Fn>
+  Error withConnection(Fn&& fn);
+
+  void writerLoop();
+  // One group of jobs in one transaction on the writer's connection.
+  bool runGroup(std::vector<Pending>& group);
+
+  const sql::CollectionSql& sqlFor(const CollectionSpec& c) const { return sql_.at(c.name); }
+  std::unordered_map<std::string, sql::CollectionSql> sql_;  // filled by migrate(), read-only after
+
+  std::string url_;
+  StorageConfig config_;
+  unsigned poolSize_;
+
+  std::mutex poolMutex_;
+  std::condition_variable poolCv_;
+  std::vector<std::unique_ptr<PgConnection>> idle_;  // guarded by poolMutex_
+  unsigned leased_ = 0;                              // guarded by poolMutex_
+  bool closed_ = false;                              // guarded by poolMutex_
+
+  std::unique_ptr<PgConnection> writer_;  // used only by the writer thread (and migrate() before it runs)
+  std::mutex queueMutex_;
+  std::condition_variable queueCv_;
+  std::deque<Pending> queue_;  // guarded by queueMutex_
+  bool stopping_ = false;      // guarded by queueMutex_
+  std::thread writerThread_;
+};
+
+}  // namespace restd::store

@@ -1,0 +1,86 @@
+#include "store/sql/account_txn.h"
+
+#include "common/time.h"
+
+namespace restd::store::sql {
+
+namespace {
+
+// `?n` markers in the dialect's form.
+std::string markers(Dialect d, std::string text) {
+  if (d == Dialect::sqlite) return text;
+  for (char& c : text)
+    if (c == '?') c = '$';
+  return text;
+}
+
+}  // namespace
+
+struct AccountTxn::Statements {
+  std::string addUser, removeUserTokens, removeUser, setPassword, addApiKey, revokeKeyTokens, revokeApiKey,
+      purgeExpiredTokens, addToken, revokeToken;
+  explicit Statements(Dialect d)
+      : addUser(markers(d, "INSERT INTO _restd_users (id, userName, role, passwordHash, createdAt) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5)")),
+        removeUserTokens(markers(d, "DELETE FROM _restd_tokens WHERE userId = (SELECT id FROM _restd_users "
+                                    "WHERE userName = ?1)")),
+        removeUser(markers(d, "DELETE FROM _restd_users WHERE userName = ?1")),
+        setPassword(markers(d, "UPDATE _restd_users SET passwordHash = ?1 WHERE userName = ?2")),
+        addApiKey(markers(d, "INSERT INTO _restd_apikeys (label, keyHash, prefix, createdAt) VALUES (?1, ?2, ?3, ?4)")),
+        revokeKeyTokens(markers(d, "DELETE FROM _restd_tokens WHERE apiKeyLabel = ?1")),
+        revokeApiKey(markers(d, "DELETE FROM _restd_apikeys WHERE label = ?1")),
+        // Expired tokens of the user go while we are here, so the table stays small.
+        purgeExpiredTokens(markers(d, "DELETE FROM _restd_tokens WHERE userId = ?1 AND expiresAt <= ?2")),
+        addToken(markers(d, "INSERT INTO _restd_tokens (tokenHash, userId, apiKeyLabel, expiresAt) "
+                            "VALUES (?1, ?2, ?3, ?4)")),
+        revokeToken(markers(d, "DELETE FROM _restd_tokens WHERE tokenHash = ?1")) {}
+};
+
+namespace {
+
+const AccountTxn::Statements& statementsFor(Dialect d) {
+  static const AccountTxn::Statements sqlite(Dialect::sqlite), postgres(Dialect::postgres);
+  return d == Dialect::sqlite ? sqlite : postgres;
+}
+
+}  // namespace
+
+AccountTxn::AccountTxn(Dialect d) : sql_(statementsFor(d)) {}
+
+Error AccountTxn::addUser(const User& u) {
+  return execute(sql_.addUser, {u.id, u.userName, u.role, u.passwordHash, u.createdAt}, false);
+}
+
+Error AccountTxn::removeUser(std::string_view userName) {
+  if (auto e = execute(sql_.removeUserTokens, {std::string(userName)}, false)) return e;
+  return execute(sql_.removeUser, {std::string(userName)}, true);
+}
+
+Error AccountTxn::setPassword(std::string_view userName, std::string_view hash) {
+  if (auto e = execute(sql_.setPassword, {std::string(hash), std::string(userName)}, true)) return e;
+  return execute(sql_.removeUserTokens, {std::string(userName)}, false);  // a new password ends every session
+}
+
+Error AccountTxn::addApiKey(const ApiKey& k, std::string_view keyHash) {
+  Error e = execute(sql_.addApiKey, {k.label, std::string(keyHash), k.prefix, k.createdAt}, false);
+  if (e.status == Status::uniqueViolation && e.field == "keyHash") e.field = "key";
+  return e;
+}
+
+Error AccountTxn::revokeApiKey(std::string_view label) {
+  if (auto e = execute(sql_.revokeKeyTokens, {std::string(label)}, false)) return e;
+  return execute(sql_.revokeApiKey, {std::string(label)}, true);
+}
+
+Error AccountTxn::addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
+                           int64_t expiresAt) {
+  if (auto e = execute(sql_.purgeExpiredTokens, {std::string(userId), nowMillis()}, false)) return e;
+  return execute(sql_.addToken, {std::string(tokenHash), std::string(userId), std::string(apiKeyLabel), expiresAt},
+                 false);
+}
+
+Error AccountTxn::revokeToken(std::string_view tokenHash) {
+  return execute(sql_.revokeToken, {std::string(tokenHash)}, false);
+}
+
+}  // namespace restd::store::sql

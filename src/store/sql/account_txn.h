@@ -1,0 +1,40 @@
+// The write-transaction operations on users, API keys and tokens, written
+// once for both engines: the SQL is the same but for parameter markers
+// (PostgreSQL folds the unquoted mixed-case names to the lower-case columns
+// it created; SQLite ignores case). An engine's WriteTxn derives from this
+// and supplies how one statement runs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "store/sql/sql_builder.h"
+#include "store/store.h"
+
+namespace restd::store::sql {
+
+class AccountTxn : public WriteTxn {
+ public:
+  explicit AccountTxn(Dialect d);
+  Error addUser(const User& u) override;
+  Error removeUser(std::string_view userName) override;
+  Error setPassword(std::string_view userName, std::string_view hash) override;
+  Error addApiKey(const ApiKey& k, std::string_view keyHash) override;
+  Error revokeApiKey(std::string_view label) override;
+  Error addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
+                 int64_t expiresAt) override;
+  Error revokeToken(std::string_view tokenHash) override;
+
+ protected:
+  // Runs one statement; notFound when `mustChange` and no row changed.
+  virtual Error execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) = 0;
+
+
+ public:
+  struct Statements;  // the SQL text, built once per dialect
+
+ private:
+  const Statements& sql_;
+};
+
+}  // namespace restd::store::sql

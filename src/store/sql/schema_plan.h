@@ -1,0 +1,46 @@
+// What a migration must do to one collection's table, decided once for both
+// engines: the engines only read what exists and run the statements.
+// Pure functions: thread-safe.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/config.h"
+#include "store/sql/sql_builder.h"
+
+namespace restd::store::sql {
+
+// (field, type name) as recorded in _restd_schema.
+using RecordedFields = std::vector<std::pair<std::string, std::string>>;
+
+struct TablePlan {
+  std::vector<std::string> refusals;       // destructive changes not allowed: one line each
+  std::vector<std::string> drop;           // fields to drop (removed or retyped; only when allowed)
+  std::vector<const FieldSpec*> add;       // fields to add (new, or retyped after the drop)
+};
+TablePlan planTable(const CollectionSpec& c, const RecordedFields& recorded, bool allowDestructive);
+
+// CREATE TABLE for a collection that has no table yet.
+std::string createTableSql(Dialect d, const CollectionSpec& c);
+
+// The unique indexes a collection wants: the slug always (partial: records
+// with a slug only), declared fields when unique. In owner collections both
+// are unique per owner (SPEC §4), so the owner is the index's second column;
+// the first stays the value, so lookups by slug or value alone still use it.
+// Non-unique `index = true` fields get a plain index.
+struct IndexSpec {
+  std::string name;
+  std::string create;  // the whole CREATE INDEX statement (compared to tell a changed definition)
+  std::string field;   // the field it serves ("slug" for the slug index)
+  bool unique = true;
+};
+std::vector<IndexSpec> wantedIndexes(const CollectionSpec& c);
+// Every index name restd may have made for `field` (dropped when no longer wanted).
+std::vector<std::string> indexNamesFor(const CollectionSpec& c, const std::string& field);
+
+// The message for refused destructive changes.
+std::string refusalMessage(const std::vector<std::string>& refusals);
+
+}  // namespace restd::store::sql
