@@ -1,0 +1,313 @@
+// Both storage engines through the one Store interface, on real storage:
+// a SQLite file, and a fresh database of the test PostgreSQL cluster
+// (RESTD_TEST_PG_STATE, set by ctest's `pg` fixture; skipped without it).
+// Several Store objects on one database stand for several restd nodes.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "common/json.h"
+#include "common/time.h"
+#include "config/config.h"
+#include "store/sql/sql_builder.h"
+#include "store/store.h"
+
+namespace {
+
+using restd::store::Record;
+using restd::store::Status;
+using restd::store::WriteTxn;
+
+constexpr std::string_view kToml = R"toml(
+[collections.notes]
+slug_from = "title"
+[collections.notes.fields]
+title = { type = "string" }
+code = { type = "string", unique = true }
+hits = { type = "integer" }
+score = { type = "number" }
+meta = { type = "object" }
+)toml";
+
+std::string pgBaseUrl() {
+  const char* state = std::getenv("RESTD_TEST_PG_STATE");
+  if (!state) return {};
+  std::ifstream in(std::filesystem::path(state) / "url");
+  std::string url;
+  std::getline(in, url);
+  return url;
+}
+
+bool pgCommand(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  bool ok = PQstatus(c) == CONNECTION_OK;
+  if (ok) {
+    PGresult* r = PQexec(c, sql.c_str());
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+  }
+  PQfinish(c);
+  return ok;
+}
+
+// One database and any number of stores ("nodes") on it.
+class Storage {
+ public:
+  explicit Storage(const std::string& engine) {
+    restd::ConfigErrors errors;
+    auto parsed = restd::parseConfig(kToml, "test.toml", errors);
+    if (!parsed) throw std::runtime_error("the test's config does not load");
+    config_ = *parsed;
+    std::string tag = std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}());
+    if (engine == "sqlite") {
+      dir_ = std::filesystem::temp_directory_path() / ("restd-engines-" + tag);
+      std::filesystem::create_directories(dir_);
+      config_.storage.url = "sqlite:" + (dir_ / "t.db").string();
+    } else {
+      base_ = pgBaseUrl();
+      database_ = "restd_unit_" + tag;
+      if (!pgCommand(base_ + "/postgres", "CREATE DATABASE \"" + database_ + "\"")) base_.clear();
+      config_.storage.url = base_ + "/" + database_;
+    }
+  }
+  ~Storage() {
+    for (auto& s : stores_) s->close();
+    stores_.clear();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    if (!base_.empty()) pgCommand(base_ + "/postgres", "DROP DATABASE IF EXISTS \"" + database_ + "\" WITH (FORCE)");
+  }
+  bool usable() const { return !dir_.empty() || !base_.empty(); }
+  // A new node: opened and migrated.
+  restd::store::Store& node() {
+    std::string error;
+    auto s = restd::store::openStore(config_, error);
+    EXPECT_TRUE(s) << error;
+    bool destructive = false;
+    EXPECT_TRUE(s->migrate(config_, false, destructive, error)) << error;
+    stores_.push_back(std::move(s));
+    return *stores_.back();
+  }
+  const restd::Config& config() const { return config_; }
+  const restd::CollectionSpec& notes() const { return config_.collections.front(); }
+
+ private:
+  restd::Config config_;
+  std::filesystem::path dir_;
+  std::string base_, database_;
+  std::vector<std::unique_ptr<restd::store::Store>> stores_;
+};
+
+Record note(const std::string& id, const std::string& json) {
+  Record r;
+  r.id = id;
+  r.owner = "ann";
+  r.createdAt = r.updatedAt = 1;
+  r.version = 1;
+  r.values.Parse(json.c_str());
+  return r;
+}
+
+class StoreEngineTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    storage_ = std::make_unique<Storage>(GetParam());
+    if (!storage_->usable()) GTEST_SKIP() << "no PostgreSQL cluster (run through ctest: the pg fixture starts one)";
+  }
+  std::unique_ptr<Storage> storage_;
+};
+
+TEST_P(StoreEngineTest, ValuesRoundTripExactlyNulMarkerBackslashMemberOrderAndNumbers) {
+  auto& s = storage_->node();
+  const auto& c = storage_->notes();
+  // U+0000 (which PostgreSQL's text cannot hold), a value starting with the
+  // escape marker U+FDD0, backslashes, nested members out of order, an
+  // integer-valued and a fractional number.
+  std::string json = R"({"title":"a\u0000b\\c","code":"\uFDD0x\\0","hits":9007199254740993,"score":0.1,)"
+                     R"("meta":{"z":1,"a":[true,null,"\u0000"],"m":{"y":2,"b":3}}})";
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_1", json)); }));
+  Record got;
+  ASSERT_FALSE(s.get(c, "note_1", got));
+  EXPECT_EQ(restd::toJsonText(got.values), restd::toJsonText(note("x", json).values));
+  // Equality on an escaped value finds it.
+  restd::store::ListQuery q;
+  q.filters.push_back({"code", restd::store::FilterOp::eq, {std::string("\xEF\xB7\x90x\\0")}});
+  restd::store::ListResult res;
+  ASSERT_FALSE(s.list(c, q, res));
+  ASSERT_EQ(res.records.size(), 1u);
+  EXPECT_EQ(res.total, 1);
+}
+
+TEST_P(StoreEngineTest, AUniqueViolationNamesItsFieldAndTheJobGoesOn) {
+  auto& s = storage_->node();
+  const auto& c = storage_->notes();
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_1", R"({"code":"A"})")); }));
+  restd::store::Error dupInsert, dupId, dupUpdate, after;
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) {
+    dupInsert = t.insert(c, note("note_2", R"({"code":"A"})"));
+    dupId = t.insert(c, note("note_1", R"({"code":"B"})"));
+    EXPECT_FALSE(t.insert(c, note("note_3", R"({"code":"C"})")));
+    dupUpdate = t.update(c, note("note_3", R"({"code":"A"})"));
+    after = t.insert(c, note("note_4", R"({"code":"D"})"));  // the transaction is still usable
+    return true;
+  }));
+  EXPECT_EQ(dupInsert.status, Status::uniqueViolation);
+  EXPECT_EQ(dupInsert.field, "code");
+  EXPECT_EQ(dupId.status, Status::uniqueViolation);
+  EXPECT_EQ(dupId.field, "id");
+  EXPECT_EQ(dupUpdate.status, Status::uniqueViolation);
+  EXPECT_EQ(dupUpdate.field, "code");
+  EXPECT_FALSE(after);
+  restd::store::ListResult res;
+  ASSERT_FALSE(s.list(c, {}, res));
+  EXPECT_EQ(res.total, 3);  // note_1, note_3 (code C), note_4
+}
+
+TEST_P(StoreEngineTest, LikeIsCaseInsensitiveForAsciiAndOtherwiseLiteral) {
+  auto& s = storage_->node();
+  const auto& c = storage_->notes();
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) {
+    return !t.insert(c, note("note_1", R"({"title":"Hello World"})")) &&
+           !t.insert(c, note("note_2", R"({"title":"100% *sure*"})")) &&
+           !t.insert(c, note("note_3", R"({"title":"ÉCOLE"})"));
+  }));
+  auto count = [&](const std::string& pattern) {
+    restd::store::ListQuery q;
+    q.filters.push_back({"title", restd::store::FilterOp::like, {pattern}});
+    restd::store::ListResult res;
+    EXPECT_FALSE(s.list(c, q, res));
+    return res.total.value_or(-1);
+  };
+  EXPECT_EQ(count("hello*"), 1);
+  EXPECT_EQ(count("*WORLD"), 1);
+  EXPECT_EQ(count("100%*"), 1);     // % is literal
+  EXPECT_EQ(count("1_0*"), 0);      // so is _
+  EXPECT_EQ(count("*\\*sure\\*"), 1);
+  EXPECT_EQ(count("école"), 0);     // only ASCII folds
+  EXPECT_EQ(count("ÉCOLE"), 1);
+}
+
+TEST_P(StoreEngineTest, NullsSortAsTheSmallestValueAndKeysetPagesAgree) {
+  auto& s = storage_->node();
+  const auto& c = storage_->notes();
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) {
+    return !t.insert(c, note("note_1", R"({"hits":2})")) && !t.insert(c, note("note_2", R"({})")) &&
+           !t.insert(c, note("note_3", R"({"hits":1})")) && !t.insert(c, note("note_4", R"({})"));
+  }));
+  for (bool desc : {false, true}) {
+    restd::store::ListQuery q;
+    q.sort.push_back({"hits", desc});
+    q.limit = 10;
+    restd::store::ListResult all;
+    ASSERT_FALSE(s.list(c, q, all));
+    std::vector<std::string> ids;
+    for (auto& r : all.records) ids.push_back(r.id);
+    std::vector<std::string> want = desc ? std::vector<std::string>{"note_1", "note_3", "note_4", "note_2"}
+                                         : std::vector<std::string>{"note_2", "note_4", "note_3", "note_1"};
+    EXPECT_EQ(ids, want);
+    // Page by one through the keyset and meet the same order.
+    std::vector<std::string> paged;
+    q.limit = 1;
+    q.count = false;
+    for (int i = 0; i < 6; ++i) {
+      restd::store::ListResult page;
+      ASSERT_FALSE(s.list(c, q, page));
+      if (page.records.empty()) break;
+      const Record& last = page.records.back();
+      paged.push_back(last.id);
+      const auto& v = last.values["hits"];
+      q.after = std::vector<restd::store::SqlValue>{
+          v.IsNull() ? restd::store::SqlValue() : restd::store::SqlValue(v.GetInt64()), last.id};
+    }
+    EXPECT_EQ(paged, ids);
+  }
+}
+
+TEST_P(StoreEngineTest, NodesStartingTogetherMigrateOnce) {
+  std::vector<std::future<bool>> starts;
+  std::vector<std::unique_ptr<restd::store::Store>> nodes(4);
+  for (auto& n : nodes)
+    starts.push_back(std::async(std::launch::async, [&] {
+      std::string error;
+      n = restd::store::openStore(storage_->config(), error);
+      bool destructive = false;
+      return n && n->migrate(storage_->config(), false, destructive, error);
+    }));
+  for (auto& f : starts) EXPECT_TRUE(f.get());
+  for (auto& n : nodes)
+    if (n) n->close();
+}
+
+TEST_P(StoreEngineTest, ReadModifyWriteOnTwoNodesLosesNoUpdate) {
+  auto& a = storage_->node();
+  auto& b = storage_->node();
+  const auto& c = storage_->notes();
+  ASSERT_TRUE(a.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_1", R"({"hits":0})")); }));
+  auto bump = [&](restd::store::Store& s) {
+    for (int i = 0; i < 40; ++i)
+      s.runWrite([&](WriteTxn& t) {
+        Record r;
+        if (t.get(c, "note_1", r)) return false;
+        r.values["hits"].SetInt64(r.values["hits"].GetInt64() + 1);
+        return !t.update(c, r);
+      });
+  };
+  std::thread ta(bump, std::ref(a)), tb(bump, std::ref(b));
+  ta.join();
+  tb.join();
+  Record r;
+  ASSERT_FALSE(b.get(c, "note_1", r));
+  EXPECT_EQ(r.values["hits"].GetInt64(), 80);
+}
+
+TEST_P(StoreEngineTest, TwoNodesRacingOnOneIdempotencyKeyWriteOnce) {
+  auto& a = storage_->node();
+  auto& b = storage_->node();
+  const auto& c = storage_->notes();
+  std::atomic<bool> aHasLooked{false};
+  // Each node: look the key up; when absent, write a record and keep the reply.
+  auto attempt = [&](restd::store::Store& s, const std::string& id, bool slow) {
+    bool replayed = false;
+    s.runWrite([&](WriteTxn& t) {
+      restd::store::StoredReply stored;
+      auto e = t.getStoredReply("user_1", "key-1", 0, stored);
+      if (slow) aHasLooked = true;
+      if (!e) {
+        replayed = true;
+        return false;
+      }
+      if (slow) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      if (t.insert(c, note(id, R"({})"))) return false;
+      restd::store::StoredReply reply{"hash", 201, "application/json", "{}", id, restd::nowMillis()};
+      return !t.putStoredReply("user_1", "key-1", reply);
+    });
+    return replayed;
+  };
+  auto first = std::async(std::launch::async, [&] { return attempt(a, "note_a", true); });
+  while (!aHasLooked) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  bool secondReplayed = attempt(b, "note_b", false);
+  EXPECT_FALSE(first.get());
+  EXPECT_TRUE(secondReplayed);
+  restd::store::ListResult res;
+  ASSERT_FALSE(b.list(c, {}, res));
+  EXPECT_EQ(res.total, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, StoreEngineTest, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST(SqlBuilder, LikePatternsEscapeSqlWildcardsAndKeepTheApisOwn) {
+  EXPECT_EQ(restd::store::sql::likePattern("a*\\*%_\\x"), "a%*\\%\\_\\\\x");
+  EXPECT_EQ(restd::store::sql::param(restd::store::sql::Dialect::sqlite, 3), "?3");
+  EXPECT_EQ(restd::store::sql::param(restd::store::sql::Dialect::postgres, 3), "$3");
+}
+
+}  // namespace
