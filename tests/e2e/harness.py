@@ -124,15 +124,16 @@ def parse_responses(data, head=False):
 
 
 class RestdServer:
-    def __init__(self, config=BASE_CONFIG, extra_args=(), env=None, db=True):
+    def __init__(self, config=BASE_CONFIG, extra_args=(), env=None, db=True, storage_url=None):
+        """`storage_url`: share another server's database (another node of it)."""
         self.tmp = tempfile.TemporaryDirectory(prefix="restd-e2e-")
         self.dir = self.tmp.name
         self.config_path = os.path.join(self.dir, "restd.toml")
         with open(self.config_path, "w") as f:
             f.write(config)
         self.db_path = os.path.join(self.dir, "restd.db")
-        self.pg = PgDatabase() if db and ENGINE == "postgres" else None
-        self.storage_url = self.pg.url if self.pg else "sqlite:" + self.db_path
+        self.pg = PgDatabase() if db and ENGINE == "postgres" and not storage_url else None
+        self.storage_url = storage_url or (self.pg.url if self.pg else "sqlite:" + self.db_path)
         self.args = [BIN, "serve", "--config", self.config_path]
         if db:
             self.args += ["--storage", self.storage_url]

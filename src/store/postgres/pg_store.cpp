@@ -53,6 +53,21 @@ std::string_view unescapeText(std::string_view t, std::string& buf) {
   return buf;
 }
 
+// libpq's messages span lines ("...: Connection refused\n\tIs the server
+// running..."); logs and errors want one.
+std::string oneLine(std::string_view m) {
+  std::string out;
+  for (char c : m) {
+    if (c == '\n' || c == '\t' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 int64_t toInt64(const char* s) {
   int64_t v = 0;
   std::from_chars(s, s + std::strlen(s), v);
@@ -85,8 +100,7 @@ Error pgError(PGconn* conn, const PGresult* res) {
   else e.status = statusOf(state);
   const char* msg = res ? PQresultErrorMessage(res) : nullptr;
   if (!msg || !*msg) msg = PQerrorMessage(conn);
-  e.detail = std::string("postgres: ") + (state ? std::string(state) + " " : std::string()) + msg;
-  while (!e.detail.empty() && (e.detail.back() == '\n' || e.detail.back() == ' ')) e.detail.pop_back();
+  e.detail = "postgres: " + (state ? std::string(state) + " " : std::string()) + oneLine(msg);
   if (e.status == Status::uniqueViolation) {
     const char* constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
     e.field = fieldOfConstraint(constraint ? constraint : "");
@@ -197,17 +211,7 @@ std::unique_ptr<PgConnection> PgConnection::open(const std::string& url, const S
   const char* values[] = {"2", "restd", "UTF8", url.c_str(), nullptr};
   PGconn* c = PQconnectdbParams(keys, values, 1);
   if (!c || PQstatus(c) != CONNECTION_OK) {
-    // libpq's message spans lines ("...failed: Connection refused\n\tIs the
-    // server running..."): one line for the operator.
-    error = "cannot connect to PostgreSQL: ";
-    for (const char* m = c ? PQerrorMessage(c) : "out of memory"; *m; ++m) {
-      if (*m == '\n' || *m == '\t') {
-        if (!error.ends_with(' ') && m[1]) error += ' ';
-      } else {
-        error += *m;
-      }
-    }
-    while (error.ends_with(' ')) error.pop_back();
+    error = "cannot connect to PostgreSQL: " + oneLine(c ? PQerrorMessage(c) : "out of memory");
     if (c) PQfinish(c);
     return nullptr;
   }
@@ -323,20 +327,28 @@ std::unique_ptr<PgConnection> PgStore::acquire(std::string& error) {
 void PgStore::release(std::unique_ptr<PgConnection> c) {
   std::lock_guard lock(poolMutex_);
   --leased_;
-  // A connection PostgreSQL dropped (restart, network) is closed; the next
-  // request opens a new one, so the node reconnects by itself.
-  if (c && !c->broken() && !closed_) idle_.push_back(std::move(c));
+  // A connection PostgreSQL dropped (restart, network) is closed, and so
+  // are the idle ones, which were lost the same way; the next request opens
+  // a new one, so the node reconnects by itself.
+  if (c && c->broken()) idle_.clear();
+  else if (c && !closed_) idle_.push_back(std::move(c));
   poolCv_.notify_one();
 }
 
 template <typename Fn>
 Error PgStore::withConnection(Fn&& fn) {
-  std::string error;
-  auto conn = acquire(error);
-  if (!conn) return Error{Status::unavailable, {}, error};
-  Error e = fn(*conn);
-  release(std::move(conn));
-  return e;
+  // An idle connection finds out that PostgreSQL restarted only when it is
+  // used: then the read is tried once more on a new connection (reads
+  // change nothing, and `fn` starts its output afresh).
+  for (int attempt = 0;; ++attempt) {
+    std::string error;
+    auto conn = acquire(error);
+    if (!conn) return Error{Status::unavailable, {}, error};
+    Error e = fn(*conn);
+    bool lost = conn->broken();
+    release(std::move(conn));
+    if (!lost || attempt == 1) return e;
+  }
 }
 
 bool PgStore::ready() {
@@ -372,6 +384,7 @@ Error PgStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out
   sql::ListSql lq;
   if (auto e = sql::buildListSql(Dialect::postgres, c, sqlFor(c), q, lq)) return e;
   return withConnection([&](PgConnection& conn) -> Error {
+    out = ListResult{};
     // The page and its total in one snapshot, so they agree.
     bool counted = !lq.count.empty();
     if (counted)
@@ -430,6 +443,7 @@ Error PgStore::findUser(std::string_view userName, User& out) {
 Error PgStore::listUsers(std::vector<User>& out) {
   return withConnection([&](PgConnection& c) -> Error {
     PgResult r;
+    out.clear();
     if (auto e = c.run("SELECT id, username, role, passwordhash, createdat FROM _restd_users ORDER BY username COLLATE \"C\"",
                        std::vector<SqlValue>{}, r))
       return e;
@@ -455,6 +469,7 @@ Error PgStore::findApiKey(std::string_view keyHash, ApiKey& out) {
 Error PgStore::listApiKeys(std::vector<ApiKey>& out) {
   return withConnection([&](PgConnection& c) -> Error {
     PgResult r;
+    out.clear();
     if (auto e = c.run("SELECT label, prefix, createdat FROM _restd_apikeys ORDER BY createdat, label COLLATE \"C\"",
                        std::vector<SqlValue>{}, r))
       return e;
@@ -647,17 +662,24 @@ bool PgStore::runGroup(std::vector<Pending>& group) {
   auto log = [](const std::string& what, const Error& e) {
     std::fprintf(stderr, "restd: storage writer: %s (%s)\n", what.c_str(), e.detail.c_str());
   };
-  if (!writer_ || writer_->broken()) {
-    std::string error;
-    writer_ = PgConnection::open(url_, config_, error);
-    if (!writer_) {
-      std::fprintf(stderr, "restd: storage writer: %s\n", error.c_str());
-      return false;
-    }
-  }
   // One round trip between jobs: each pair of commands goes as one message.
-  if (auto e = writer_->exec("BEGIN; SAVEPOINT job")) {
-    log("cannot begin the group's transaction", e);
+  // A connection that PostgreSQL dropped while idle (a restart) is found out
+  // by BEGIN; nothing has run yet, so a new connection simply tries again.
+  Error begun;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!writer_ || writer_->broken()) {
+      std::string error;
+      writer_ = PgConnection::open(url_, config_, error);
+      if (!writer_) {
+        std::fprintf(stderr, "restd: storage writer: %s\n", error.c_str());
+        return false;
+      }
+    }
+    begun = writer_->exec("BEGIN; SAVEPOINT job");
+    if (!begun || !writer_->broken()) break;
+  }
+  if (begun) {
+    log("cannot begin the group's transaction", begun);
     writer_->exec("ROLLBACK");
     return false;
   }

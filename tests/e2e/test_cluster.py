@@ -1,0 +1,301 @@
+"""Several restd nodes on one PostgreSQL database behave as one server
+(SPEC §9): tokens, writes, idempotency keys, slugs and unique values across
+nodes; a node killed during writes; PostgreSQL going away and coming back;
+/healthz while requests wait for a locked table. PostgreSQL only: on SQLite
+the suite is skipped (one file, one node)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+import http.client
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import ENGINE, RestdServer, postgres_only, psql  # noqa: E402
+
+API = "/api/v2"
+JSON = {"Content-Type": "application/json"}
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+
+CONFIG = """
+[server]
+listen = "127.0.0.1:0"
+threads = 2
+access_log = "off"
+
+[storage]
+pool_size = 4
+
+[collections.things]
+slug_from = "name"
+
+[collections.things.fields]
+name = { type = "string", required = true }
+code = { type = "string", unique = true }
+n    = { type = "integer" }
+"""
+
+
+def j(x):
+    return json.dumps(x).encode()
+
+
+def parallel(fns):
+    """Runs every function at once; returns their results in order."""
+    results = [None] * len(fns)
+    start = threading.Barrier(len(fns))
+
+    def run(i, fn):
+        start.wait()
+        results[i] = fn()
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@postgres_only
+class TwoNodes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.a = RestdServer(CONFIG)
+        cls.a.start()
+        cls.b = RestdServer(CONFIG, storage_url=cls.a.storage_url)
+        cls.b.start()
+        cls.token = cls.a.as_admin()
+        cls.b.default_headers = dict(cls.a.default_headers)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.b.stop()
+        cls.b.cleanup()
+        cls.a.stop()
+        cls.a.cleanup()
+
+    def post(self, node, body, headers=None):
+        return node.request("POST", f"{API}/things", body=j(body), headers={**JSON, **(headers or {})})
+
+    def total(self, node, query=""):
+        return int(node.request("GET", f"{API}/things?per_page=1{query}").header("X-Total-Count"))
+
+    def test_a_token_from_one_node_works_on_the_other_and_logout_ends_it_everywhere(self):
+        key = self.a.api_key("logout-key")
+        self.a.add_user("lou", "writer", "lou-password")
+        token = self.b.login("lou", "lou-password", key)
+        auth = {"Authorization": "Bearer " + token}
+        self.assertEqual(self.a.request("GET", f"{API}/things", headers=auth).status, 200)
+        self.assertEqual(self.b.request("POST", f"{API}/logout", body=b"", headers=auth).status, 200)
+        started = time.time()
+        while self.a.request("GET", f"{API}/things", headers=auth).status != 401:
+            self.assertLess(time.time() - started, 1.0, "node a still takes a token revoked on node b")
+            time.sleep(0.02)
+
+    def test_a_write_on_one_node_is_read_at_once_on_the_other_lists_and_totals_included(self):
+        before = self.total(self.b)
+        etag = self.b.request("GET", f"{API}/things").header("ETag")
+        for i in range(5):
+            r = self.post(self.a, {"name": f"seen {i}"})
+            self.assertEqual(r.status, 201)
+            rid = r.json()["data"]["id"]
+            self.assertEqual(self.b.request("GET", f"{API}/things/{rid}").status, 200)
+            self.assertEqual(self.total(self.b), before + i + 1)
+        self.assertNotEqual(self.b.request("GET", f"{API}/things").header("ETag"), etag)
+        r = self.a.request("PATCH", f"{API}/things/{rid}", body=j({"n": 7}), headers=JSON)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.b.request("GET", f"{API}/things/{rid}").json()["data"]["n"], 7)
+
+    def test_two_nodes_racing_on_one_idempotency_key_write_once_and_answer_alike(self):
+        for round in range(5):
+            headers = {"Idempotency-Key": f"race-{round}"}
+            body = {"name": f"idem {round}"}
+            ra, rb = parallel([lambda: self.post(self.a, body, headers), lambda: self.post(self.b, body, headers)])
+            self.assertEqual((ra.status, rb.status), (201, 201))
+            self.assertEqual(ra.json()["data"]["id"], rb.json()["data"]["id"])
+            self.assertEqual(ra.body, rb.body)
+            replayed = [r.header("Idempotent-Replayed") for r in (ra, rb)]
+            self.assertEqual(sorted(str(x) for x in replayed), ["None", "true"])
+            self.assertEqual(self.total(self.a, f"&name=idem%20{round}"), 1)
+
+    def test_concurrent_slugs_across_nodes_are_all_distinct(self):
+        fns = [(lambda node=node: self.post(node, {"name": "Same Name"})) for node in [self.a, self.b] * 6]
+        replies = parallel(fns)
+        self.assertEqual([r.status for r in replies], [201] * 12)
+        slugs = [r.json()["data"]["slug"] for r in replies]
+        self.assertEqual(len(set(slugs)), 12, slugs)
+
+    def test_a_unique_value_raced_from_two_nodes_is_written_once_and_the_rest_get_409(self):
+        fns = [(lambda node=node: self.post(node, {"name": "u", "code": "RACE-1"})) for node in [self.a, self.b] * 4]
+        replies = parallel(fns)
+        statuses = sorted(r.status for r in replies)
+        self.assertEqual(statuses, [201] + [409] * 7)
+        conflict = next(r for r in replies if r.status == 409).json()["error"]
+        self.assertEqual((conflict["reason"], conflict.get("field")), ("unique_violation", "code"))
+        self.assertEqual(self.total(self.b, "&code=RACE-1"), 1)
+
+    def test_lost_updates_do_not_happen_across_nodes(self):
+        rid = self.post(self.a, {"name": "counter", "n": 0}).json()["data"]["id"]
+
+        def bump(node):
+            for _ in range(10):
+                while True:
+                    cur = node.request("GET", f"{API}/things/{rid}")
+                    r = node.request("PATCH", f"{API}/things/{rid}", body=j({"n": cur.json()["data"]["n"] + 1}),
+                                     headers={**JSON, "If-Match": cur.header("ETag")})
+                    if r.status == 200:
+                        break
+                    self.assertEqual(r.status, 412)
+        parallel([lambda: bump(self.a), lambda: bump(self.b)])
+        self.assertEqual(self.a.request("GET", f"{API}/things/{rid}").json()["data"]["n"], 20)
+
+
+@postgres_only
+class NodeFailures(unittest.TestCase):
+    def test_sigkill_of_one_node_during_writes_loses_and_doubles_nothing(self):
+        a = RestdServer(CONFIG)
+        a.start()
+        b = RestdServer(CONFIG, storage_url=a.storage_url)
+        b.start()
+        try:
+            a.as_admin()
+            b.default_headers = dict(a.default_headers)
+            acknowledged, lock = [], threading.Lock()
+
+            def writer(node, tag):
+                for i in range(400):
+                    name = f"{tag}-{i}"
+                    try:
+                        r = node.request("POST", f"{API}/things", body=j({"name": name}), headers=JSON, timeout=5)
+                    except (OSError, http.client.HTTPException):
+                        return  # the node is gone
+                    if r.status == 201:
+                        with lock:
+                            acknowledged.append(name)
+            threads = [threading.Thread(target=writer, args=(n, f"{t}{k}")) for n, t in ((a, "a"), (b, "b"))
+                       for k in range(3)]
+            for t in threads:
+                t.start()
+            time.sleep(0.7)
+            b.proc.send_signal(signal.SIGKILL)
+            for t in threads:
+                t.join()
+            names = []
+            page = 1
+            while True:
+                r = a.request("GET", f"{API}/things?per_page=100&page={page}&fields=name")
+                got = [x["name"] for x in r.json()["data"]]
+                names += got
+                if len(got) < 100:
+                    break
+                page += 1
+            self.assertGreater(len(acknowledged), 50)
+            self.assertEqual(len(names), len(set(names)), "a write was doubled")
+            missing = set(acknowledged) - set(names)
+            self.assertFalse(missing, f"acknowledged writes lost: {sorted(missing)[:5]}")
+        finally:
+            b.stop()
+            b.cleanup()
+            a.stop()
+            a.cleanup()
+
+    def test_nodes_starting_together_on_an_empty_database_all_come_up(self):
+        first = RestdServer(CONFIG)
+        nodes = [first] + [RestdServer(CONFIG, storage_url=first.storage_url) for _ in range(2)]
+        try:
+            parallel([n.start for n in nodes])
+            for n in nodes:
+                self.assertEqual(n.request("GET", "/readyz").status, 200)
+        finally:
+            for n in reversed(nodes):
+                n.stop()
+                n.cleanup()
+
+    def test_healthz_stays_fast_while_every_storage_thread_waits_for_a_locked_table(self):
+        with RestdServer(CONFIG) as srv:
+            srv.as_admin()
+            self.assertEqual(srv.request("GET", f"{API}/things").status, 200)
+            locker = subprocess.Popen(["psql", srv.storage_url, "-qAtX", "-c",
+                                       'BEGIN; LOCK TABLE things IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;'],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(0.5)
+                waiting = [threading.Thread(target=lambda: srv.request("GET", f"{API}/things", timeout=20))
+                           for _ in range(8)]  # more than pool_size = 4: they queue
+                for t in waiting:
+                    t.start()
+                time.sleep(0.3)
+                for _ in range(5):
+                    started = time.time()
+                    self.assertEqual(srv.request("GET", "/healthz").status, 200)
+                    self.assertLess(time.time() - started, 0.2)
+                for t in waiting:
+                    t.join()
+            finally:
+                locker.wait()
+
+
+@postgres_only
+class Outage(unittest.TestCase):
+    """PostgreSQL stopped and started again under a running node: a private
+    cluster, so the other suites' shared one is left alone."""
+
+    def setUp(self):
+        self.state = tempfile.mkdtemp(prefix="restd-pg-outage-")
+        self.cluster = os.path.join(ROOT, "scripts", "pg_cluster.sh")
+        url = subprocess.run(["bash", self.cluster, "start", self.state], check=True, capture_output=True,
+                             text=True).stdout.strip()
+        psql(url + "/postgres", 'CREATE DATABASE "outage"')
+        self.url = url + "/outage"
+        with open(os.path.join(self.state, "datadir")) as f:
+            self.data = f.read().strip()
+        with open(os.path.join(self.state, "port")) as f:
+            self.port = f.read().strip()
+
+    def tearDown(self):
+        subprocess.run(["bash", self.cluster, "stop", self.state], check=False)
+
+    def pg_ctl(self, *args):
+        base = os.path.dirname(self.data)
+        cmd = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", self.data, "-w", *args]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--"] + cmd
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
+                       env=dict(os.environ, PGOPTS=f"-c port={self.port} -c unix_socket_directories={base}"))
+
+    def test_unreachable_postgres_gives_502_fast_then_the_node_recovers_by_itself(self):
+        with RestdServer(CONFIG, storage_url=self.url) as srv:
+            srv.as_admin()
+            rid = srv.request("POST", f"{API}/things", body=j({"name": "before"}), headers=JSON).json()["data"]["id"]
+            self.pg_ctl("-m", "fast", "stop")
+            for method, path, body in (("GET", f"{API}/things", None), ("GET", f"{API}/things/{rid}", None),
+                                       ("POST", f"{API}/things", j({"name": "during"}))):
+                started = time.time()
+                r = srv.request(method, path, body=body, headers=JSON)
+                self.assertLess(time.time() - started, 2.0)
+                self.assertEqual(r.status, 502, r)
+                self.assertEqual(r.json()["error"]["reason"], "storage_unavailable")
+                self.assertNotIn("postgres", r.body.decode().lower())
+            self.assertEqual(srv.request("GET", "/readyz").status, 503)
+            self.assertEqual(srv.request("GET", "/healthz").status, 200)
+            base = os.path.dirname(self.data)
+            self.pg_ctl("-l", os.path.join(base, "server.log"), "-o",
+                        f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={base}",
+                        "start")
+            # Reconnects by itself: the first requests after the restart already work.
+            self.assertEqual(srv.request("GET", "/readyz").status, 200)
+            self.assertEqual(srv.request("GET", f"{API}/things/{rid}").status, 200)
+            r = srv.request("POST", f"{API}/things", body=j({"name": "after"}), headers=JSON)
+            self.assertEqual(r.status, 201, r)
+            # Nothing acknowledged before the restart was lost.
+            self.assertEqual(srv.request("GET", f"{API}/things/{rid}").json()["data"]["name"], "before")
+
+
+if __name__ == "__main__":
+    if ENGINE != "postgres":
+        print("test_cluster: PostgreSQL only (RESTD_TEST_ENGINE=postgres); skipped")
+    unittest.main()
