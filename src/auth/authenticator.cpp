@@ -63,7 +63,7 @@ const std::string& tokenHashOf(std::string_view token) {
 }  // namespace
 
 Authenticator::Authenticator(const Config& config, store::Store& store)
-    : config_(config), store_(store), lockout_(config.auth.lockoutAttempts, config.auth.lockoutWindow) {}
+    : config_(config), store_(store), lockout_(store, config.auth.lockoutAttempts, config.auth.lockoutWindow) {}
 
 const std::string& Authenticator::dummyHash() {
   std::call_once(dummyOnce_, [this] { dummyHash_ = hashPassword(randomHex(16)).value_or(""); });
@@ -93,29 +93,66 @@ Identity Authenticator::checkToken(std::string_view token) {
   return id;
 }
 
+std::optional<Authenticator::Refusal> Authenticator::refusal(const std::string& userName,
+                                                            const std::string& clientAddress, bool& userHadFailures) {
+  int64_t now = nowMillis();
+  Lockout::Check byUser = lockout_.check(userKey(userName), now);
+  Lockout::Check byAddress = lockout_.check(addressKey(clientAddress), now);
+  userHadFailures = byUser.anyFailures;
+  if (byUser.storageDown || byAddress.storageDown) return Refusal{true, 0};
+  if (byUser.lockedFor) return Refusal{false, *byUser.lockedFor};
+  if (byAddress.lockedFor) return Refusal{false, *byAddress.lockedFor};
+  return std::nullopt;
+}
+
+void Authenticator::recordFailure(const std::string& userName, const std::string& clientAddress,
+                                  std::function<void()> then) {
+  // Answered after the failure is committed: the next attempt, on any node,
+  // already counts it.
+  store_.submitWrite(
+      [this, user = userName.empty() ? std::string() : userKey(userName), address = addressKey(clientAddress)](
+          store::WriteTxn& txn) {
+        int64_t now = nowMillis();
+        if (!user.empty() && lockout_.recordFailure(txn, user, now)) return false;
+        return !lockout_.recordFailure(txn, address, now);
+      },
+      [then = std::move(then)](bool) { then(); });
+}
+
 void Authenticator::checkBasic(std::string userName, std::string password, std::string clientAddress,
                                std::function<void(Identity)> done) {
-  int64_t now = nowMillis();
+  bool hadFailures = false;
+  if (auto refused = refusal(userName, clientAddress, hadFailures)) {
+    Identity id;
+    id.kind = refused->storageDown ? Identity::Kind::storageDown : Identity::Kind::lockedOut;
+    id.retryAfter = refused->retryAfter;
+    return done(std::move(id));
+  }
   std::string cacheKey = sha256Hex(userName + ":" + password);
+  std::optional<CachedBasic> cached;
   {
     std::lock_guard lock(basicMutex_);
     auto it = basicCache_.find(cacheKey);
-    if (it != basicCache_.end() && it->second.expiresAt > now) {
-      Identity id;
+    if (it != basicCache_.end() && it->second.expiresAt > nowMillis()) cached = it->second;
+  }
+  if (cached && !hadFailures) {
+    // Verified a moment ago: no new hash, but the user is read afresh, so a
+    // password changed or a user removed on any node counts at once.
+    store::User user;
+    store::Error e = store_.findUser(userName, user);
+    Identity id;
+    if (e && e.status != store::Status::notFound) {
+      id.kind = Identity::Kind::storageDown;
+      return done(std::move(id));
+    }
+    if (!e && user.passwordHash == cached->passwordHash) {
       id.kind = Identity::Kind::user;
-      id.principal = it->second.principal;
+      id.principal = Principal{user.id, user.userName, parseRole(user.role).value_or(Role::reader), ""};
       return done(std::move(id));
     }
   }
-  for (const std::string& key : {userKey(userName), addressKey(clientAddress)})
-    if (auto wait = lockout_.lockedFor(key, now)) {
-      Identity id;
-      id.kind = Identity::Kind::lockedOut;
-      id.retryAfter = *wait;
-      return done(std::move(id));
-    }
   pool_.post([this, userName = std::move(userName), password = std::move(password),
-              clientAddress = std::move(clientAddress), cacheKey, done = std::move(done)] {
+              clientAddress = std::move(clientAddress), cacheKey, hadFailures, done = std::move(done)] {
     Identity id;
     store::User user;
     store::Error e = store_.findUser(userName, user);
@@ -125,37 +162,37 @@ void Authenticator::checkBasic(std::string userName, std::string password, std::
     }
     bool ok = verifyPassword(e ? dummyHash() : user.passwordHash, password) && !e;
     if (!ok) {
-      int64_t now = nowMillis();
-      lockout_.recordFailure(userKey(userName), now);
-      lockout_.recordFailure(addressKey(clientAddress), now);
       id.kind = Identity::Kind::badBasic;
-      return done(std::move(id));
+      return recordFailure(userName, clientAddress, [done, id] { done(id); });
     }
     id.kind = Identity::Kind::user;
     id.principal = Principal{user.id, user.userName, parseRole(user.role).value_or(Role::reader), ""};
     {
-      // Verified credentials are trusted for a minute, so Basic does not cost a hash per request.
+      // Verified credentials skip the hash for a minute (see above).
       std::lock_guard lock(basicMutex_);
       if (basicCache_.size() > 10'000) basicCache_.clear();
-      basicCache_[cacheKey] = CachedBasic{id.principal, nowMillis() + 60'000};
+      basicCache_[cacheKey] = CachedBasic{user.passwordHash, nowMillis() + 60'000};
     }
-    lockout_.reset(userKey(userName));
+    if (hadFailures) {
+      store_.submitWrite([this, key = userKey(userName)](store::WriteTxn& txn) { return !lockout_.reset(txn, key); },
+                         [done, id](bool) { done(id); });
+      return;
+    }
     done(std::move(id));
   });
 }
 
 void Authenticator::login(std::string userName, std::string apiKey, std::string password, std::string clientAddress,
                           std::function<void(LoginResult)> done) {
-  int64_t now = nowMillis();
-  for (const std::string& key : {userKey(userName), addressKey(clientAddress)})
-    if (auto wait = lockout_.lockedFor(key, now)) {
-      LoginResult r;
-      r.kind = LoginResult::Kind::lockedOut;
-      r.retryAfter = *wait;
-      return done(std::move(r));
-    }
+  bool hadFailures = false;
+  if (auto refused = refusal(userName, clientAddress, hadFailures)) {
+    LoginResult r;
+    r.kind = refused->storageDown ? LoginResult::Kind::storageDown : LoginResult::Kind::lockedOut;
+    r.retryAfter = refused->retryAfter;
+    return done(std::move(r));
+  }
   pool_.post([this, userName = std::move(userName), apiKey = std::move(apiKey), password = std::move(password),
-              clientAddress = std::move(clientAddress), done = std::move(done)]() mutable {
+              clientAddress = std::move(clientAddress), hadFailures, done = std::move(done)]() mutable {
     LoginResult result;
     store::User user;
     store::ApiKey key;
@@ -170,20 +207,19 @@ void Authenticator::login(std::string userName, std::string apiKey, std::string 
       return done(std::move(result));
     }
     if (userError || keyError || !passwordOk) {
-      int64_t now = nowMillis();
-      if (!userName.empty()) lockout_.recordFailure(userKey(userName), now);
-      lockout_.recordFailure(addressKey(clientAddress), now);
       result.kind = LoginResult::Kind::invalid;
-      return done(std::move(result));
+      auto shared = std::make_shared<LoginResult>(std::move(result));
+      return recordFailure(userName, clientAddress, [shared, done = std::move(done)]() mutable { done(std::move(*shared)); });
     }
-    lockout_.reset(userKey(userName));
     result.kind = LoginResult::Kind::ok;
     result.token = randomHex(20);
     result.expiresAt = nowMillis() + std::chrono::duration_cast<std::chrono::milliseconds>(config_.auth.tokenTtl).count();
     std::string tokenHash = sha256Hex(result.token);
     auto shared = std::make_shared<LoginResult>(std::move(result));
     store_.submitWrite(
-        [tokenHash, userId = user.id, label = key.label, expires = shared->expiresAt](store::WriteTxn& txn) {
+        [this, tokenHash, userId = user.id, label = key.label, expires = shared->expiresAt,
+         reset = hadFailures ? userKey(userName) : std::string()](store::WriteTxn& txn) {
+          if (!reset.empty() && lockout_.reset(txn, reset)) return false;
           return !txn.addToken(tokenHash, userId, label, expires);
         },
         [shared, done = std::move(done)](bool committed) mutable {

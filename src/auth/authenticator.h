@@ -58,8 +58,9 @@ class Authenticator {
   // A bearer token (from a header, the query or a form): one indexed read.
   Identity checkToken(std::string_view token);
   // Basic credentials: answered at once from a short-lived cache of verified
-  // credentials, else verified on a worker thread; failures count toward
-  // the lock-out. `done` may run on another thread.
+  // credentials (checked against the user's current password hash), else
+  // verified on a worker thread; failures count toward the lock-out, which
+  // lives in the storage. `done` may run on another thread.
   void checkBasic(std::string userName, std::string password, std::string clientAddress,
                   std::function<void(Identity)> done);
   // POST /authenticate. The lock-out is checked first, before any hashing; a
@@ -82,12 +83,26 @@ class Authenticator {
   std::once_flag dummyOnce_;
   std::string dummyHash_;
 
+  // Whether the lock-out refuses this attempt, read from the storage (so
+  // every node counts the same failures). `userHadFailures`: a success must
+  // clear the user's count.
+  struct Refusal {
+    bool storageDown = false;
+    int64_t retryAfter = 0;
+  };
+  std::optional<Refusal> refusal(const std::string& userName, const std::string& clientAddress, bool& userHadFailures);
+  // Counts a failure for the user name (when given) and the address, then calls `then`.
+  void recordFailure(const std::string& userName, const std::string& clientAddress, std::function<void()> then);
+
+  // Credentials verified within the last minute: sha256(user:password) ->
+  // the password hash they matched. A hit still reads the user, and counts
+  // only while that hash is the user's current one.
   struct CachedBasic {
-    Principal principal;
+    std::string passwordHash;
     int64_t expiresAt;
   };
   std::mutex basicMutex_;
-  std::unordered_map<std::string, CachedBasic> basicCache_;  // sha256(user:password) -> who; guarded
+  std::unordered_map<std::string, CachedBasic> basicCache_;  // guarded by basicMutex_
   WorkerPool pool_{2};  // last member: its threads stop first
 };
 

@@ -1,35 +1,45 @@
 // Login lock-out (SPEC §4, §10): after `attempts` failures for one key (a
 // user name or a client address) within `window`, further attempts are
 // refused until the oldest counted failure leaves the window. Refused
-// attempts are not failures and do not extend it. Thread-safe; in memory
-// (per node).
+// attempts are not failures and do not extend it.
+//
+// The failures live in the storage (SPEC §9), so every node of a cluster
+// counts the same ones; this class holds only the rule. Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <vector>
+
+#include "store/store.h"
 
 namespace restd::auth {
 
 class Lockout {
  public:
-  Lockout(int64_t attempts, std::chrono::seconds window) : attempts_(attempts), windowMs_(window.count() * 1000) {}
+  Lockout(store::Store& store, int64_t attempts, std::chrono::seconds window)
+      : store_(store), attempts_(attempts), windowMs_(window.count() * 1000) {}
 
-  // Seconds until `key` may try again, or nullopt when it may try now.
-  std::optional<int64_t> lockedFor(const std::string& key, int64_t nowMs);
-  void recordFailure(const std::string& key, int64_t nowMs);
-  void reset(const std::string& key);
+  struct Check {
+    std::optional<int64_t> lockedFor;  // seconds until `key` may try again, when locked
+    bool anyFailures = false;          // failures in the window (a success clears them)
+    bool storageDown = false;          // the failures could not be read
+  };
+  Check check(const std::string& key, int64_t nowMs) const;
+  // Write-job steps, run inside the caller's transaction.
+  store::Error recordFailure(store::WriteTxn& txn, const std::string& key, int64_t nowMs) const;
+  store::Error reset(store::WriteTxn& txn, const std::string& key) const;
+
+  // The rule alone: `failures` are the times in the window, oldest first.
+  static std::optional<int64_t> lockedFor(const std::vector<int64_t>& failures, int64_t attempts, int64_t windowMs,
+                                          int64_t nowMs);
 
  private:
-  void prune(std::deque<int64_t>& failures, int64_t nowMs) const;
+  store::Store& store_;
   int64_t attempts_;
   int64_t windowMs_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::deque<int64_t>> failures_;  // guarded by mutex_
 };
 
 }  // namespace restd::auth

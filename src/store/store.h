@@ -145,6 +145,11 @@ class WriteTxn {
   // Idempotency keys, per user. `get` ignores replies older than `notBefore`.
   virtual Error getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) = 0;
   virtual Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& reply) = 0;
+  // Login failures per key (a user name or a client address) for the
+  // lock-out. Adding one forgets that key's failures before `forgetBefore`,
+  // and a bounded number of anyone's, so the table stays small.
+  virtual Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) = 0;
+  virtual Error clearLoginFailures(std::string_view key) = 0;
 
   virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
   virtual Error insert(const CollectionSpec& c, const Record& r) = 0;
@@ -192,6 +197,8 @@ class Store {
   virtual Error listApiKeys(std::vector<ApiKey>& out) = 0;                // not revoked, oldest first
   // The owner of an unrevoked, unexpired token (notFound otherwise).
   virtual Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) = 0;
+  // The times of `key`'s login failures since `sinceMs`, oldest first (read fresh).
+  virtual Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) = 0;
   // Finishes queued writes and stops the writer (idempotent).
   virtual void close() = 0;
 };

@@ -156,6 +156,24 @@ class TwoNodes(unittest.TestCase):
 
 @postgres_only
 class NodeFailures(unittest.TestCase):
+    def test_login_failures_on_one_node_lock_the_user_out_on_the_other(self):
+        config = CONFIG + "\n[auth]\nlockout_attempts = 3\nlockout_window = \"1m\"\n"
+        with RestdServer(config) as a:
+            with RestdServer(config, storage_url=a.storage_url) as b:
+                key = a.api_key("lock-key")
+                a.add_user("lee", "writer", "right-password")
+
+                def attempt(node, password):
+                    return node.request("POST", f"{API}/authenticate", headers=JSON, body=j(
+                        {"userName": "lee", "apiKey": key, "password": password}))
+                self.assertEqual(attempt(a, "wrong").status, 401)
+                self.assertEqual(attempt(b, "wrong").status, 401)
+                self.assertEqual(attempt(a, "wrong").status, 401)
+                r = attempt(b, "right-password")
+                self.assertEqual(r.status, 429)
+                self.assertEqual(r.json()["error"]["reason"], "rate_limited")
+                self.assertIsNotNone(r.header("Retry-After"))
+
     def test_sigkill_of_one_node_during_writes_loses_and_doubles_nothing(self):
         a = RestdServer(CONFIG)
         a.start()

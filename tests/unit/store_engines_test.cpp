@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "auth/lockout.h"
 #include "common/json.h"
 #include "common/time.h"
 #include "config/config.h"
@@ -311,3 +312,27 @@ TEST(SqlBuilder, LikePatternsEscapeSqlWildcardsAndKeepTheApisOwn) {
 }
 
 }  // namespace
+
+// The lock-out's rule, and its failures shared by two nodes of one database.
+TEST(Lockout, LocksAfterTheLimitUntilTheOldestCountedFailureLeavesTheWindow) {
+  using restd::auth::Lockout;
+  EXPECT_FALSE(Lockout::lockedFor({1000, 2000}, 3, 60'000, 3000));
+  EXPECT_EQ(Lockout::lockedFor({1000, 2000, 3000}, 3, 60'000, 3000), 58);  // free at 61 s
+  EXPECT_EQ(Lockout::lockedFor({1000, 2000, 3000, 4000}, 3, 60'000, 61'500), 1);  // 2000 counts now, free at 62 s
+  EXPECT_FALSE(Lockout::lockedFor({1000, 2000, 3000}, 3, 60'000, 61'000));
+}
+
+TEST_P(StoreEngineTest, LoginFailuresCountedOnOneNodeLockOnTheOther) {
+  auto& a = storage_->node();
+  auto& b = storage_->node();
+  restd::auth::Lockout onA(a, 3, std::chrono::seconds(60)), onB(b, 3, std::chrono::seconds(60));
+  int64_t now = restd::nowMillis();
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(a.runWrite([&](WriteTxn& t) { return !onA.recordFailure(t, "u:ann", now + i); }));
+  auto check = onB.check("u:ann", now + 10);
+  EXPECT_FALSE(check.storageDown);
+  EXPECT_TRUE(check.lockedFor.has_value());
+  EXPECT_FALSE(onB.check("u:bob", now + 10).lockedFor.has_value());
+  ASSERT_TRUE(b.runWrite([&](WriteTxn& t) { return !onB.reset(t, "u:ann"); }));
+  EXPECT_FALSE(onA.check("u:ann", now + 10).anyFailures);
+}

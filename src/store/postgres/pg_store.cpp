@@ -498,6 +498,16 @@ Error PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& ou
   });
 }
 
+Error PgStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    out.clear();
+    PgResult r;
+    if (auto e = c.run(sql::AccountTxn::loginFailuresSql(Dialect::postgres), {std::string(key), sinceMs}, r)) return e;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(toInt64(PQgetvalue(r.res, i, 0)));
+    return {};
+  });
+}
+
 // ---------------------------------------------------------------- writes
 
 class PgStore::Txn final : public sql::AccountTxn {
@@ -752,7 +762,11 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
           "CREATE TABLE IF NOT EXISTS _restd_idempotency (userid TEXT NOT NULL, key TEXT NOT NULL, "
           "requesthash TEXT NOT NULL, status INTEGER NOT NULL, contenttype TEXT NOT NULL, headers TEXT NOT NULL, "
           "body TEXT NOT NULL, createdat BIGINT NOT NULL, PRIMARY KEY (userid, key));"
-          "CREATE INDEX IF NOT EXISTS _restd_idempotency_by_age ON _restd_idempotency (createdat);"))
+          "CREATE INDEX IF NOT EXISTS _restd_idempotency_by_age ON _restd_idempotency (createdat);"
+          "CREATE TABLE IF NOT EXISTS _restd_login_failures (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+          "key TEXT NOT NULL, at BIGINT NOT NULL);"
+          "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_key ON _restd_login_failures (key, at);"
+          "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_time ON _restd_login_failures (at);"))
     return fail("cannot create the system tables: " + e.detail);
 
   std::vector<std::string> refusals;

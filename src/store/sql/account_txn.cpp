@@ -18,7 +18,7 @@ std::string markers(Dialect d, std::string text) {
 
 struct AccountTxn::Statements {
   std::string addUser, removeUserTokens, removeUser, setPassword, addApiKey, revokeKeyTokens, revokeApiKey,
-      purgeExpiredTokens, addToken, revokeToken;
+      purgeExpiredTokens, addToken, revokeToken, forgetFailures, purgeFailures, addFailure, clearFailures, failures;
   explicit Statements(Dialect d)
       : addUser(markers(d, "INSERT INTO _restd_users (id, userName, role, passwordHash, createdAt) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)")),
@@ -33,7 +33,15 @@ struct AccountTxn::Statements {
         purgeExpiredTokens(markers(d, "DELETE FROM _restd_tokens WHERE userId = ?1 AND expiresAt <= ?2")),
         addToken(markers(d, "INSERT INTO _restd_tokens (tokenHash, userId, apiKeyLabel, expiresAt) "
                             "VALUES (?1, ?2, ?3, ?4)")),
-        revokeToken(markers(d, "DELETE FROM _restd_tokens WHERE tokenHash = ?1")) {}
+        revokeToken(markers(d, "DELETE FROM _restd_tokens WHERE tokenHash = ?1")),
+        forgetFailures(markers(d, "DELETE FROM _restd_login_failures WHERE key = ?1 AND at < ?2")),
+        // Anyone's old failures, a bounded number per write through the time
+        // index: addresses that tried once and went away do not pile up.
+        purgeFailures(markers(d, "DELETE FROM _restd_login_failures WHERE id IN (SELECT id FROM "
+                                 "_restd_login_failures WHERE at < ?1 ORDER BY at LIMIT 64)")),
+        addFailure(markers(d, "INSERT INTO _restd_login_failures (key, at) VALUES (?1, ?2)")),
+        clearFailures(markers(d, "DELETE FROM _restd_login_failures WHERE key = ?1")),
+        failures(markers(d, "SELECT at FROM _restd_login_failures WHERE key = ?1 AND at >= ?2 ORDER BY at")) {}
 };
 
 namespace {
@@ -82,5 +90,17 @@ Error AccountTxn::addToken(std::string_view tokenHash, std::string_view userId, 
 Error AccountTxn::revokeToken(std::string_view tokenHash) {
   return execute(sql_.revokeToken, {std::string(tokenHash)}, false);
 }
+
+Error AccountTxn::addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) {
+  if (auto e = execute(sql_.forgetFailures, {std::string(key), forgetBefore}, false)) return e;
+  if (auto e = execute(sql_.purgeFailures, {forgetBefore}, false)) return e;
+  return execute(sql_.addFailure, {std::string(key), atMs}, false);
+}
+
+Error AccountTxn::clearLoginFailures(std::string_view key) {
+  return execute(sql_.clearFailures, {std::string(key)}, false);
+}
+
+const std::string& AccountTxn::loginFailuresSql(Dialect d) { return statementsFor(d).failures; }
 
 }  // namespace restd::store::sql

@@ -24,6 +24,11 @@ class AccountTxn : public WriteTxn {
   Error addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
                  int64_t expiresAt) override;
   Error revokeToken(std::string_view tokenHash) override;
+  Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) override;
+  Error clearLoginFailures(std::string_view key) override;
+
+  // The statement that reads one key's failures: ?1 key, ?2 since.
+  static const std::string& loginFailuresSql(Dialect d);
 
  protected:
   // Runs one statement; notFound when `mustChange` and no row changed.

@@ -732,6 +732,14 @@ Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner
   return e;
 }
 
+Error SqliteStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) {
+  out.clear();
+  return withReader([&](SqliteConnection& c) {
+    return query(c, sql::AccountTxn::loginFailuresSql(sql::Dialect::sqlite), {std::string(key), sinceMs},
+                 [&](sqlite3_stmt* st) { out.push_back(sqlite3_column_int64(st, 0)); });
+  }, /*fresh=*/true);
+}
+
 void SqliteStore::submitWrite(WriteJob job, WriteDone done) {
   {
     std::lock_guard lock(queueMutex_);
@@ -847,7 +855,11 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
                "CREATE TABLE IF NOT EXISTS _restd_idempotency (userId TEXT NOT NULL, key TEXT NOT NULL, "
                "requestHash TEXT NOT NULL, status INTEGER NOT NULL, contentType TEXT NOT NULL, headers TEXT NOT NULL, "
                "body BLOB NOT NULL, createdAt INTEGER NOT NULL, PRIMARY KEY (userId, key)) WITHOUT ROWID;"
-               "CREATE INDEX IF NOT EXISTS _restd_idempotency_by_age ON _restd_idempotency (createdAt);"))
+               "CREATE INDEX IF NOT EXISTS _restd_idempotency_by_age ON _restd_idempotency (createdAt);"
+               "CREATE TABLE IF NOT EXISTS _restd_login_failures (id INTEGER PRIMARY KEY, key TEXT NOT NULL, "
+               "at INTEGER NOT NULL);"
+               "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_key ON _restd_login_failures (key, at);"
+               "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_time ON _restd_login_failures (at);"))
     return fail(std::string("cannot create the user tables: ") + sqlite3_errmsg(db.db()));
 
   auto step = [&](const std::string& sql, const std::vector<SqlValue>& params = {}) -> bool {

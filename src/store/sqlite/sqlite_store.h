@@ -82,6 +82,7 @@ class SqliteStore final : public Store {
   Error findApiKey(std::string_view keyHash, ApiKey& out) override;
   Error listApiKeys(std::vector<ApiKey>& out) override;
   Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
+  Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
 
  private:
   class Txn;
