@@ -4,7 +4,7 @@ SAN_DIR ?= build-sanitize
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-sanitize test-tsan fuzz bench clean
+.PHONY: all deps build run cluster test test-sanitize test-tsan fuzz bench clean
 
 all: build
 
@@ -19,6 +19,11 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 
 run: build
 	./$(BUILD_DIR)/restd serve --demo --listen 127.0.0.1:8080
+
+# A private PostgreSQL, two restd nodes and nginx round-robin on 127.0.0.1:8080.
+cluster: build
+	@bash scripts/install-deps.sh --cluster
+	@bash scripts/cluster.sh $(BUILD_DIR)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

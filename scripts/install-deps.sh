@@ -27,6 +27,11 @@ if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(wrk nginx-light gnuplot-nox util-linux)
 fi
 
+# `--cluster` adds the load balancer of `make cluster`.
+if [ "${1:-}" = "--cluster" ]; then
+  PACKAGES+=(nginx-light)
+fi
+
 # `--fuzz` adds clang and libFuzzer for `make fuzz`.
 if [ "${1:-}" = "--fuzz" ]; then
   PACKAGES+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)

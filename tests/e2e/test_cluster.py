@@ -5,6 +5,7 @@ nodes; a node killed during writes; PostgreSQL going away and coming back;
 the suite is skipped (one file, one node)."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -276,6 +277,7 @@ class Outage(unittest.TestCase):
 
     def tearDown(self):
         subprocess.run(["bash", self.cluster, "stop", self.state], check=False)
+        shutil.rmtree(self.state, ignore_errors=True)
 
     def pg_ctl(self, *args):
         base = os.path.dirname(self.data)
