@@ -55,30 +55,42 @@ std::optional<int64_t> parseInt(std::string_view s) {
   return v;
 }
 
-std::optional<store::SqlValue> convert(Kind k, std::string_view v) {
+// A filter's text as the value the store compares; false when it does not
+// fit the field. (An out-parameter: GCC 12 misreads optional<variant<string>>
+// returns as maybe-uninitialized under the sanitizers.)
+bool convert(Kind k, std::string_view v, store::SqlValue& out) {
   switch (k) {
-    case Kind::text: return store::SqlValue(std::string(v));
-    case Kind::integer:
-      if (auto i = parseInt(v)) return store::SqlValue(*i);
-      return std::nullopt;
+    case Kind::text: out = std::string(v); return true;
+    case Kind::integer: {
+      auto i = parseInt(v);
+      if (i) out = *i;
+      return i.has_value();
+    }
     case Kind::number: {
-      if (auto i = parseInt(v)) return store::SqlValue(*i);
+      if (auto i = parseInt(v)) {
+        out = *i;
+        return true;
+      }
       std::string t(v);
       char* end = nullptr;
       double d = std::strtod(t.c_str(), &end);
-      if (t.empty() || *end || !std::isfinite(d)) return std::nullopt;
-      return store::SqlValue(d);
+      if (t.empty() || *end || !std::isfinite(d)) return false;
+      out = d;
+      return true;
     }
     case Kind::boolean:
-      if (v == "true") return store::SqlValue(int64_t(1));
-      if (v == "false") return store::SqlValue(int64_t(0));
-      return std::nullopt;
+      if (v != "true" && v != "false") return false;
+      out = int64_t(v == "true" ? 1 : 0);
+      return true;
     case Kind::datetime:
-      if (auto ms = parseRfc3339Millis(v)) return store::SqlValue(*ms);
-      return std::nullopt;
-    case Kind::unsortable: return std::nullopt;
+      if (auto ms = parseRfc3339Millis(v)) {
+        out = *ms;
+        return true;
+      }
+      return false;
+    case Kind::unsortable: return false;
   }
-  return std::nullopt;
+  return false;
 }
 
 std::optional<store::FilterOp> opFromName(std::string_view s) {
@@ -222,14 +234,15 @@ std::optional<ErrorObject> parseListRequest(const CollectionRules& rules, const 
         f.values.push_back(store::SqlValue(std::string(value)));  // the store turns the pattern into its own
       } else if (op == store::FilterOp::in) {
         for (auto part : splitCommas(value)) {
-          auto v = convert(*kind, part);
-          if (!v) return invalid(key, "The value \"" + std::string(part) + "\" does not fit the field \"" + name + "\".");
-          f.values.push_back(std::move(*v));
+          store::SqlValue v;
+          if (!convert(*kind, part, v))
+            return invalid(key, "The value \"" + std::string(part) + "\" does not fit the field \"" + name + "\".");
+          f.values.push_back(std::move(v));
         }
       } else {
-        auto v = convert(*kind, value);
-        if (!v) return invalid(key, "The value \"" + value + "\" does not fit the field \"" + name + "\".");
-        f.values.push_back(std::move(*v));
+        store::SqlValue v;
+        if (!convert(*kind, value, v)) return invalid(key, "The value \"" + value + "\" does not fit the field \"" + name + "\".");
+        f.values.push_back(std::move(v));
       }
       out.query.filters.push_back(std::move(f));
     }
