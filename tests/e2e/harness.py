@@ -189,6 +189,21 @@ class RestdServer:
                 self.proc.wait()
         return self.proc.returncode if self.proc else None
 
+    def sql(self, query):
+        """Runs SQL on this server's database behind its back; returns the rows
+        (tuples of strings) of a query."""
+        if ENGINE == "postgres":
+            out = psql(self.storage_url, query)
+            return [tuple(line.split("|")) for line in out.splitlines() if line]
+        import sqlite3
+        db = sqlite3.connect(self.db_path)
+        try:
+            rows = [tuple(str(v) for v in row) for row in db.execute(query).fetchall()]
+            db.commit()
+            return rows
+        finally:
+            db.close()
+
     def access_log(self):
         out = []
         for line in self.stdout_lines:

@@ -5,13 +5,12 @@ import hashlib
 import json
 import os
 import re
-import sqlite3
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer, sqlite_only  # noqa: E402
+from harness import RestdServer  # noqa: E402
 
 API = "/api/v2"
 JSON = {"Content-Type": "application/json"}
@@ -97,14 +96,11 @@ class Auth(unittest.TestCase):
         t2 = self.srv.login("wes", "wes-pw", self.key)
         self.assertNotEqual(t2, d["access_token"])  # every call issues a new token
 
-    @sqlite_only
     def test_only_a_hash_of_each_token_is_stored(self):
         token = self.srv.login("wes", "wes-pw", self.key)
-        db = sqlite3.connect(self.srv.db_path)
-        stored = [r[0] for r in db.execute("SELECT tokenHash FROM _restd_tokens")]
-        keys = [r[0] for r in db.execute("SELECT keyHash FROM _restd_apikeys")]
-        pw = [r[0] for r in db.execute("SELECT passwordHash FROM _restd_users")]
-        db.close()
+        stored = [r[0] for r in self.srv.sql("SELECT tokenHash FROM _restd_tokens")]
+        keys = [r[0] for r in self.srv.sql("SELECT keyHash FROM _restd_apikeys")]
+        pw = [r[0] for r in self.srv.sql("SELECT passwordHash FROM _restd_users")]
         self.assertNotIn(token, stored)
         self.assertIn(hashlib.sha256(token.encode()).hexdigest(), stored)
         self.assertNotIn(self.key, keys)
