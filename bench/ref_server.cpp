@@ -3,12 +3,15 @@
 //   ref_server static PORT FILE   R1: returns FILE's bytes for every request (HTTP ceiling)
 //   ref_server sqlite PORT DB     R2: GET /api/v2/things/{id} -> one prepared SQLite point
 //                                 lookup, rendered with RapidJSON (HTTP + one SQLite read)
+//   ref_server postgres PORT URL  R6: the same lookup through libpq: one connection, one
+//                                 prepared statement, a blocking call per request
 // One thread, keep-alive, Boost.Beast: the same HTTP library restd uses.
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <cstdio>
@@ -28,6 +31,38 @@ std::string gStatic;
 sqlite3* gDb = nullptr;
 sqlite3_stmt* gLookup = nullptr;
 int gColumns = 0;
+PGconn* gPg = nullptr;
+
+void renderPg(std::string_view id, http::response<http::string_body>& res) {
+  std::string key(id);
+  const char* values[] = {key.c_str()};
+  PGresult* r = PQexecPrepared(gPg, "lookup", 1, values, nullptr, nullptr, 0);
+  if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) == 0) {
+    PQclear(r);
+    res.result(http::status::not_found);
+    res.body() = R"({"error":{"code":404}})";
+    return;
+  }
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("data");
+  w.StartObject();
+  for (int c = 0; c < PQnfields(r); ++c) {
+    w.Key(PQfname(r, c));
+    if (PQgetisnull(r, 0, c)) w.Null();
+    else w.String(PQgetvalue(r, 0, c), static_cast<rapidjson::SizeType>(PQgetlength(r, 0, c)));
+  }
+  w.EndObject();
+  w.Key("meta");
+  w.StartObject();
+  w.Key("requestId");
+  w.String("00000000000000000000");
+  w.EndObject();
+  w.EndObject();
+  PQclear(r);
+  res.body().assign(sb.GetString(), sb.GetSize());
+}
 
 void render(std::string_view id, http::response<http::string_body>& res) {
   sqlite3_reset(gLookup);
@@ -72,9 +107,10 @@ asio::awaitable<void> session(tcp::socket socket) {
     http::response<http::string_body> res{http::status::ok, req.version()};
     res.set(http::field::server, "ref");
     res.set(http::field::content_type, "application/json; charset=utf-8");
-    if (gDb) {
+    if (gDb || gPg) {
       std::string_view target = req.target();
-      render(target.substr(target.rfind('/') + 1), res);
+      if (gDb) render(target.substr(target.rfind('/') + 1), res);
+      else renderPg(target.substr(target.rfind('/') + 1), res);
     } else {
       res.body() = gStatic;
     }
@@ -98,7 +134,7 @@ asio::awaitable<void> listen(tcp::acceptor& acceptor) {
 
 int main(int argc, char** argv) {
   if (argc != 4) {
-    std::fprintf(stderr, "usage: ref_server static PORT FILE | ref_server sqlite PORT DB\n");
+    std::fprintf(stderr, "usage: ref_server static PORT FILE | sqlite PORT DB | postgres PORT URL\n");
     return 2;
   }
   std::string mode = argv[1];
@@ -107,6 +143,12 @@ int main(int argc, char** argv) {
     std::ostringstream ss;
     ss << in.rdbuf();
     gStatic = ss.str();
+  } else if (mode == "postgres") {
+    gPg = PQconnectdb(argv[3]);
+    if (PQstatus(gPg) != CONNECTION_OK) return 1;
+    PGresult* r = PQprepare(gPg, "lookup", "SELECT * FROM \"things\" WHERE \"id\" = $1", 1, nullptr);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return 1;
+    PQclear(r);
   } else {
     if (sqlite3_open_v2(argv[3], &gDb, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) return 1;
     if (sqlite3_prepare_v2(gDb, "SELECT * FROM \"things\" WHERE \"id\" = ?", -1, &gLookup, nullptr) != SQLITE_OK) return 1;

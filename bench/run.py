@@ -308,6 +308,8 @@ http {{ access_log off; keepalive_requests 100000000;
             procs.remove(p)
         else:
             notes.append("json-server could not be installed from npm: R4 was not measured.")
+        if os.environ.get("BENCH_PG", "1") != "0":
+            postgres(tmp, restd, figures, notes, procs)
         micro = subprocess.run([os.path.join(BUILD, "bench_hot_paths"), "--benchmark_format=json"]
                                + (["--benchmark_min_time=0.05"] if QUICK else ["--benchmark_min_time=0.2"]),
                                capture_output=True, text=True, timeout=600).stdout
@@ -317,6 +319,155 @@ http {{ access_log off; keepalive_requests 100000000;
         for p in procs:
             stop(p)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+def pgbench(url, script, clients, env=None):
+    """Transactions/s of a pgbench script: pinned like wrk, same client count, median of REPEAT runs."""
+    runs = []
+    for _ in range(REPEAT):
+        out = subprocess.run(["taskset", "-c", CLIENT_CPU, os.path.join(PGBIN, "pgbench"), "-n", "-j", "1",
+                              "-c", str(clients), "-T", str(RUN), "-f", script, url],
+                             capture_output=True, text=True, timeout=300, env=dict(os.environ, **(env or {})))
+        m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
+        if not m:
+            raise RuntimeError("pgbench failed: " + out.stderr[-500:])
+        runs.append(float(m.group(1)))
+    return statistics.median(runs)
+
+
+def psql(url, sql):
+    return subprocess.run(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def postgres(tmp, restd, figures, notes, procs):
+    """The PostgreSQL variants (issue 13): a private PostgreSQL 15 pinned to
+    the server's CPU with restd, references R6 (Beast + libpq point lookup),
+    pgbench -S and pgbench one-row INSERTs, a raw 1000-row INSERT, and two
+    restd nodes on one database."""
+    state = os.path.join(tmp, "pg")
+    base = subprocess.run(["taskset", "-c", SERVER_CPU, "bash", os.path.join(ROOT, "scripts", "pg_cluster.sh"),
+                           "start", state], check=True, capture_output=True, text=True).stdout.strip()
+    try:
+        psql(base + "/postgres", 'CREATE DATABASE "bench"')
+        url = base + "/bench"
+        cfg = os.path.join(tmp, "restd-pg.toml")
+        port = free_port()
+        with open(cfg, "w") as f:
+            f.write(f"""[server]
+listen = "127.0.0.1:{port}"
+threads = 1
+access_log = "{os.path.join(tmp, 'access-pg.log')}"
+max_in_flight = 100000
+[storage]
+url = "{url}"
+durability = "full"
+pool_size = 8
+[rate_limit]
+requests_per_minute = 0
+[collections.things.fields]
+name  = {{ type = "string", required = true }}
+price = {{ type = "number", min = 0 }}
+tags  = {{ type = "array" }}
+""")
+        env = {"RESTD_PASSWORD": "bench"}
+        subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg], env=dict(os.environ, **env),
+                       check=True, capture_output=True)
+        key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        p = start([restd, "serve", "--config", cfg])
+        procs.append(p)
+        wait_port(port)
+        st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+        token = json.loads(body)["data"]["access_token"]
+        auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+        log(f"PostgreSQL: loading {RECORDS:,} records ...")
+        t = time.time()
+        for b in range(RECORDS // 1000):
+            items = [{"name": f"thing {b * 1000 + i}", "price": (b * 1000 + i) % 997 / 10, "tags": ["bench", "x"]}
+                     for i in range(1000)]
+            st, _ = request(port, "POST", "/api/v2/things", json.dumps(items), auth)
+            assert st == 201, st
+        log(f"  loaded in {time.time() - t:.1f} s")
+        psql(url, "VACUUM ANALYZE")
+        ids = psql(url, 'SELECT id FROM "things"').split()
+        ids_file = _write(tmp, "pg-ids", "\n".join(ids[::10]) + "\n")
+        s1_env = {"IDS": ids_file, "PREFIX": "/api/v2/things/", "TOKEN": token}
+        r6port = free_port()
+        r6 = start([os.path.join(BUILD, "ref_server"), "postgres", str(r6port), url])
+        procs.append(r6)
+        wait_port(r6port)
+        pairs = {"R6": f"http://127.0.0.1:{r6port}", "P1": f"http://127.0.0.1:{port}"}
+        for u in pairs.values():
+            wrk(u, "get_ids.lua", s1_env, duration=WARM)
+        rounds = {k: [] for k in pairs}
+        for n in range(ROUNDS):
+            for k, u in pairs.items():
+                rps, _, bad, _ = wrk(u, "get_ids.lua", s1_env)
+                assert bad == 0, f"{k}: {bad} non-2xx replies"
+                rounds[k].append(rps)
+            log(f"  round {n + 1}: R6 {rounds['R6'][-1]:,.0f}, P1 {rounds['P1'][-1]:,.0f}")
+        figures["R6"] = statistics.median(rounds["R6"])
+        figures["P1"] = statistics.median(rounds["P1"])
+        figures["ratio P1/R6"] = statistics.median(a / b for a, b in zip(rounds["P1"], rounds["R6"]))
+        figures["pg_rounds"] = rounds
+        stop(r6)
+        procs.remove(r6)
+
+        # Two nodes on one database, each with half the connections.
+        port2 = free_port()
+        cfg2 = _write(tmp, "restd-pg2.toml", open(cfg).read().replace(f":{port}\"", f":{port2}\""))
+        p2 = start([restd, "serve", "--config", cfg2])
+        procs.append(p2)
+        wait_port(port2)
+        two = []
+        for _ in range(REPEAT):
+            outs = [subprocess.Popen(["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{CONNS // 2}", f"-d{RUN}s",
+                                      "-s", os.path.join(LUA, "get_ids.lua"), f"http://127.0.0.1:{pp}"],
+                                     stdout=subprocess.PIPE, text=True, env=dict(os.environ, **s1_env))
+                    for pp in (port, port2)]
+            two.append(sum(float(re.search(r"Requests/sec:\s+([\d.]+)", o.communicate()[0]).group(1)) for o in outs))
+        figures["P1_two_nodes"] = statistics.median(two)
+        log(f"  {'P1 over two nodes':<28} {figures['P1_two_nodes']:>12,.0f}")
+        stop(p2)
+        procs.remove(p2)
+
+        base_url = f"http://127.0.0.1:{port}"
+        one = _write(tmp, "pg-one.json", json.dumps({"name": "posted", "price": 1.5, "tags": ["a"]}))
+        figures["P4"] = measure("P4 POST one (durable)", base_url, "post.lua",
+                                {"BODY_FILE": one, "PATH_": "/api/v2/things", "TOKEN": token})[0]
+        thousand = _write(tmp, "pg-thousand.json",
+                          json.dumps([{"name": f"bulk {i}", "price": 2, "tags": ["b"]} for i in range(1000)]))
+        figures["P5"] = 1000 * measure("P5 POST 1000 (req/s)", base_url, "post.lua",
+                                       {"BODY_FILE": thousand, "PATH_": "/api/v2/things", "TOKEN": token}, conns=4)[0]
+        log(f"  {'P5 records/s':<28} {figures['P5']:>12,.0f}")
+        stop(p)
+        procs.remove(p)
+
+        # References: the same rows straight into PostgreSQL.
+        psql(url, 'CREATE TABLE ref_things (id bigserial PRIMARY KEY, name text COLLATE "C" NOT NULL, '
+                  'price numeric, tags text COLLATE "C")')
+        insert_one = _write(tmp, "insert-one.sql",
+                            "INSERT INTO ref_things (name, price, tags) VALUES ('posted', 1.5, '[\"a\"]');\n")
+        figures["R7_insert"] = pgbench(url, insert_one, CONNS)
+        log(f"  {'R7 pgbench INSERT/txn':<28} {figures['R7_insert']:>12,.0f}")
+        rows = ",".join(f"('bulk {i}', 2, '[\"b\"]')" for i in range(1000))
+        insert_many = _write(tmp, "insert-1000.sql", f"INSERT INTO ref_things (name, price, tags) VALUES {rows};\n")
+        figures["R8_bulk"] = 1000 * pgbench(url, insert_many, 4)
+        log(f"  {'R8 raw 1000-row INSERT rows/s':<28} {figures['R8_bulk']:>12,.0f}")
+        subprocess.run([os.path.join(PGBIN, "pgbench"), "-i", "-q", "-s", "10", url], check=True, capture_output=True)
+        select_only = _write(tmp, "select-only.sql",
+                             "\\set aid random(1, 1000000)\nSELECT abalance FROM pgbench_accounts WHERE aid = :aid;\n")
+        figures["R9_select"] = pgbench(url, select_only, CONNS)
+        log(f"  {'R9 pgbench -S':<28} {figures['R9_select']:>12,.0f}")
+    except (subprocess.CalledProcessError, RuntimeError, AssertionError, OSError) as e:
+        notes.append(f"The PostgreSQL benchmarks stopped: {e}")
+    finally:
+        subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg_cluster.sh"), "stop", state], check=False)
 
 
 def _write(tmp, name, text):
@@ -350,6 +501,13 @@ def report(f, micro, notes):
         ("S4 >= 8 x R5 fsync-per-insert", ratio("S4", "R5_InsertFsyncEach"), 8),
         ("S5 >= 0.40 x R5 bulk insert", ratio("S5", "R5_BulkInsert1000"), 0.40),
     ]
+    if "P1" in f:
+        targets += [
+            ("P1 >= 0.8 x R6 (PostgreSQL GET one)", f["ratio P1/R6"], 0.8),
+            ("P4 >= 1.0 x pgbench one-row INSERT (PostgreSQL durable POST)", ratio("P4", "R7_insert"), 1.0),
+            ("P5 >= 0.4 x raw 1000-row INSERT (PostgreSQL batch)", ratio("P5", "R8_bulk"), 0.4),
+            ("two nodes >= 0.9 x one node (PostgreSQL GET one)", ratio("P1_two_nodes", "P1"), 0.9),
+        ]
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     lines = ["# restd benchmark results", "",
              f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
@@ -367,7 +525,11 @@ def report(f, micro, notes):
              "R2": "R2 minimal Beast + SQLite point lookup", "R3": "R3 nginx, one worker, static file",
              "R4_S1": "R4 json-server 0.17, GET one", "R4_S2": "R4 json-server 0.17, GET page",
              "R4_S4": "R4 json-server 0.17, POST one", "R5_PointLookup": "R5 raw SQLite point lookups/s",
-             "R5_InsertFsyncEach": "R5 raw SQLite one-fsync-per-insert/s", "R5_BulkInsert1000": "R5 raw SQLite bulk insert rows/s"}
+             "R5_InsertFsyncEach": "R5 raw SQLite one-fsync-per-insert/s", "R5_BulkInsert1000": "R5 raw SQLite bulk insert rows/s",
+             "P1": "P1 PostgreSQL: GET /things/{id}, Bearer token", "P1_two_nodes": "P1 over two nodes on one database",
+             "P4": "P4 PostgreSQL: POST one record, durable", "P5": "P5 PostgreSQL: POST 1000-record arrays (records/s)",
+             "R6": "R6 minimal Beast + libpq point lookup", "R7_insert": "R7 pgbench, one-row INSERT per transaction (tps)",
+             "R8_bulk": "R8 pgbench, one 1000-row INSERT per transaction (rows/s)", "R9_select": "R9 pgbench -S (select-only tps)"}
     for k, label in names.items():
         if k in f:
             lines.append(f"| {label} | {f[k]:,.0f} |")
@@ -389,6 +551,15 @@ def report(f, micro, notes):
             r1_, r2_, s1_, s6_ = (rounds[k][i] for k in ("R1", "R2", "S1", "S6"))
             lines.append(f"| {i + 1} | {r1_:,.0f} | {r2_:,.0f} | {s1_:,.0f} | {s6_:,.0f} | {s1_ / r2_:.2f} | "
                          f"{s1_ / r1_:.2f} | {s6_ / r1_:.2f} |")
+    pg_rounds = f.get("pg_rounds", {})
+    if pg_rounds:
+        lines += ["", "## PostgreSQL interleaved rounds (requests/s)", "", "| round | R6 | P1 | P1/R6 |", "|---|---:|---:|---:|"]
+        for i in range(len(pg_rounds["P1"])):
+            r6_, p1_ = pg_rounds["R6"][i], pg_rounds["P1"][i]
+            lines.append(f"| {i + 1} | {r6_:,.0f} | {p1_:,.0f} | {p1_ / r6_:.2f} |")
+        lines += ["", "PostgreSQL 15 (a private cluster, fsync on, synchronous_commit on) runs on the server's CPU "
+                  "with restd and R6; wrk and pgbench on the client's, with the same client counts (64; 4 for the "
+                  "1000-row batches). restd: 1 I/O thread, pool_size 8."]
     lines += ["", "## Micro-benchmarks (bench/micro, CPU time per call)", "", "| benchmark | time |", "|---|---:|"]
     for name, t, unit in micro:
         lines.append(f"| {name} | {t:,.0f} {unit} |")
@@ -424,4 +595,15 @@ plot "{data}" using 1:3:($4==1 ? 0x3b6fb6 : 0xe08a2e):xtic(2) with boxes lc rgb 
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["postgres"]:
+        # Only the PostgreSQL variants, figures printed (no report written).
+        figs, nts, running, scratch = {}, [], [], tempfile.mkdtemp(prefix="restd-bench-")
+        try:
+            postgres(scratch, os.path.join(BUILD, "restd"), figs, nts, running)
+        finally:
+            for proc in running:
+                stop(proc)
+            shutil.rmtree(scratch, ignore_errors=True)
+        print(json.dumps({k: v for k, v in figs.items()}, indent=1), nts)
+    else:
+        main()

@@ -97,6 +97,30 @@ class TwoNodes(unittest.TestCase):
             self.assertLess(time.time() - started, 1.0, "node a still takes a token revoked on node b")
             time.sleep(0.02)
 
+    def test_tokens_revoked_from_outside_either_node_are_refused_by_both_at_once(self):
+        # Both nodes cache token owners; a change made by the CLI or straight
+        # in SQL reaches their caches through the tables' NOTIFY trigger.
+        key = self.a.api_key("outside-key")
+        self.a.add_user("ola", "writer", "ola-password")
+        for revoke in ("cli", "sql"):
+            token = self.a.login("ola", "ola-password", key)
+            auth = {"Authorization": "Bearer " + token}
+            for node in (self.a, self.b):   # cached on both
+                self.assertEqual(node.request("GET", f"{API}/things", headers=auth).status, 200)
+            if revoke == "sql":
+                self.a.sql("DELETE FROM _restd_tokens WHERE userid = (SELECT id FROM _restd_users "
+                           "WHERE username = 'ola')")
+            else:
+                code, _, err = self.a.cli("apikey", "revoke", "outside-key")
+                self.assertEqual(code, 0, err)
+            started = time.time()
+            for node in (self.a, self.b):
+                while node.request("GET", f"{API}/things", headers=auth).status != 401:
+                    self.assertLess(time.time() - started, 1.0, f"a token revoked by {revoke} still works")
+                    time.sleep(0.01)
+            if revoke == "cli":
+                key = self.a.api_key("outside-key")
+
     def test_a_write_on_one_node_is_read_at_once_on_the_other_lists_and_totals_included(self):
         before = self.total(self.b)
         etag = self.b.request("GET", f"{API}/things").header("ETag")

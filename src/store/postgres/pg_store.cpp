@@ -1,5 +1,10 @@
 #include "store/postgres/pg_store.h"
 
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -279,6 +284,8 @@ std::unique_ptr<PgStore> PgStore::open(const std::string& url, const StorageConf
   std::unique_ptr<PgStore> s(new PgStore(url, config));
   s->writer_ = std::move(writer);
   s->writerThread_ = std::thread([p = s.get()] { p->writerLoop(); });
+  s->wakeFd_ = eventfd(0, EFD_CLOEXEC);
+  if (s->wakeFd_ >= 0) s->listenThread_ = std::thread([p = s.get()] { p->listenLoop(); });
   return s;
 }
 
@@ -295,6 +302,14 @@ void PgStore::close() {
   }
   queueCv_.notify_all();
   if (writerThread_.joinable()) writerThread_.join();
+  stopListening_ = true;
+  if (wakeFd_ >= 0) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(wakeFd_, &one, sizeof one);
+  }
+  if (listenThread_.joinable()) listenThread_.join();
+  if (wakeFd_ >= 0) ::close(wakeFd_);
+  wakeFd_ = -1;
   std::lock_guard lock(poolMutex_);
   closed_ = true;
   idle_.clear();
@@ -482,7 +497,23 @@ Error PgStore::listApiKeys(std::vector<ApiKey>& out) {
 // Read on every request, on every node: a token revoked anywhere is refused
 // everywhere at once.
 Error PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+  // The cache is exact across nodes: a trigger on the token and user tables
+  // NOTIFYs every node's listener at each commit that changes them, which
+  // moves the generation on; an entry counts only at the generation it was
+  // read at, which was taken before its query. Without a live listener
+  // nothing is cached.
+  bool cacheable = listening_.load(std::memory_order_acquire);
+  uint64_t generation = authGeneration_.load(std::memory_order_acquire);
+  std::string hash(tokenHash);
+  if (cacheable) {
+    std::lock_guard lock(tokenMutex_);
+    auto it = tokens_.find(hash);
+    if (it != tokens_.end() && it->second.generation == generation && it->second.owner.expiresAt > now) {
+      out = it->second.owner;
+      return {};
+    }
+  }
+  Error result = withConnection([&](PgConnection& c) -> Error {
     PgResult r;
     if (auto e = c.run("SELECT u.id, u.username, u.role, t.apikeylabel, t.expiresat FROM _restd_tokens t "
                        "JOIN _restd_users u ON u.id = t.userid WHERE t.tokenhash = $1 AND t.expiresat > $2",
@@ -496,6 +527,46 @@ Error PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& ou
     out.expiresAt = toInt64(PQgetvalue(r.res, 0, 4));
     return {};
   });
+  if (!result && cacheable) {
+    std::lock_guard lock(tokenMutex_);
+    if (tokens_.size() >= 4096) tokens_.clear();  // bounded; refilled by the tokens in use
+    tokens_[hash] = CachedToken{out, generation};
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- listener
+
+void PgStore::listenLoop() {
+  // One connection of the node's own (SPEC §9: pool_size + the writer + this).
+  while (!stopListening_.load()) {
+    std::string error;
+    auto conn = PgConnection::open(url_, config_, error);
+    if (conn && !conn->exec("LISTEN restd_auth")) {
+      // Whatever changed while nobody listened is unknown: start afresh.
+      authGeneration_.fetch_add(1, std::memory_order_acq_rel);
+      listening_.store(true, std::memory_order_release);
+      while (!stopListening_.load()) {
+        pollfd fds[2] = {{PQsocket(conn->raw()), POLLIN, 0}, {wakeFd_, POLLIN, 0}};
+        int n = ::poll(fds, 2, 1000);
+        if (n < 0 && errno != EINTR) break;
+        if (fds[1].revents) break;
+        if (n > 0 && !PQconsumeInput(conn->raw())) break;  // the connection is gone
+        bool any = false;
+        while (PGnotify* note = PQnotifies(conn->raw())) {
+          PQfreemem(note);
+          any = true;
+        }
+        if (any) authGeneration_.fetch_add(1, std::memory_order_acq_rel);
+        if (conn->broken()) break;
+      }
+      listening_.store(false, std::memory_order_release);
+      authGeneration_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    // PostgreSQL is away: try again shortly (tokens are read uncached meanwhile).
+    pollfd wake{wakeFd_, POLLIN, 0};
+    ::poll(&wake, 1, 500);
+  }
 }
 
 Error PgStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) {
@@ -766,7 +837,19 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
           "CREATE TABLE IF NOT EXISTS _restd_login_failures (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
           "key TEXT NOT NULL, at BIGINT NOT NULL);"
           "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_key ON _restd_login_failures (key, at);"
-          "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_time ON _restd_login_failures (at);"))
+          "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_time ON _restd_login_failures (at);"
+          // Every node caches token owners (findToken); any change to a token
+          // or a user, through restd or straight in SQL, tells them all.
+          "CREATE OR REPLACE FUNCTION _restd_notify_auth() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$ BEGIN PERFORM pg_notify('restd_auth', ''); RETURN NULL; END $$;"
+          "CREATE OR REPLACE TRIGGER _restd_tokens_changed AFTER UPDATE OR DELETE ON _restd_tokens "
+          "FOR EACH ROW EXECUTE FUNCTION _restd_notify_auth();"
+          "CREATE OR REPLACE TRIGGER _restd_tokens_truncated AFTER TRUNCATE ON _restd_tokens "
+          "FOR EACH STATEMENT EXECUTE FUNCTION _restd_notify_auth();"
+          "CREATE OR REPLACE TRIGGER _restd_users_changed AFTER UPDATE OR DELETE ON _restd_users "
+          "FOR EACH ROW EXECUTE FUNCTION _restd_notify_auth();"
+          "CREATE OR REPLACE TRIGGER _restd_users_truncated AFTER TRUNCATE ON _restd_users "
+          "FOR EACH STATEMENT EXECUTE FUNCTION _restd_notify_auth();"))
     return fail("cannot create the system tables: " + e.detail);
 
   std::vector<std::string> refusals;

@@ -5,7 +5,8 @@
 //
 // Several restd nodes may share one database. What makes them one server
 // lives in it: users, keys, tokens and idempotency keys are tables read
-// fresh on every use (no per-node cache to go stale); writes lock what they
+// fresh (token owners are cached per node, and a trigger's NOTIFY at every
+// change empties all nodes' caches: see findToken); writes lock what they
 // read (SELECT ... FOR UPDATE) so concurrent nodes never lose an update; an
 // idempotency key or slug being claimed is held by a transaction-scoped
 // advisory lock, so two nodes racing on one key write once; the migration
@@ -17,6 +18,7 @@
 
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -151,6 +153,21 @@ class PgStore final : public Store {
   std::vector<std::unique_ptr<PgConnection>> idle_;  // guarded by poolMutex_
   unsigned leased_ = 0;                              // guarded by poolMutex_
   bool closed_ = false;                              // guarded by poolMutex_
+
+  // Token owners, valid while authGeneration_ stays where it was when they
+  // were read (see findToken and listenLoop).
+  struct CachedToken {
+    TokenOwner owner;
+    uint64_t generation = 0;
+  };
+  void listenLoop();
+  std::atomic<uint64_t> authGeneration_{0};
+  std::atomic<bool> listening_{false};   // a LISTEN connection is up: caching is safe
+  std::atomic<bool> stopListening_{false};
+  int wakeFd_ = -1;                      // eventfd: stops listenLoop()
+  std::thread listenThread_;
+  std::mutex tokenMutex_;
+  std::unordered_map<std::string, CachedToken> tokens_;  // token hash -> owner; guarded by tokenMutex_
 
   std::unique_ptr<PgConnection> writer_;  // used only by the writer thread (and migrate() before it runs)
   std::mutex queueMutex_;
