@@ -449,14 +449,18 @@ tags  = {{ type = "array" }}
         procs.remove(p)
 
         # References: the same rows straight into PostgreSQL.
-        psql(url, 'CREATE TABLE ref_things (id bigserial PRIMARY KEY, name text COLLATE "C" NOT NULL, '
-                  'price numeric, tags text COLLATE "C")')
+        # The same rows as restd stores them, into a table of the same schema
+        # (columns, types, primary key and indexes), ids in ascending runs.
+        psql(url, 'CREATE TABLE ref_things (LIKE "things" INCLUDING ALL)')
         insert_one = _write(tmp, "insert-one.sql",
-                            "INSERT INTO ref_things (name, price, tags) VALUES ('posted', 1.5, '[\"a\"]');\n")
+                            "\\set b random(1, 2000000000)\n"
+                            "INSERT INTO ref_things VALUES ('r' || :b || '_' || :client_id, NULL, 1, 1, 1, 'user_x', "
+                            "'posted', 1.5, '[\"a\"]', NULL);\n")
         figures["R7_insert"] = pgbench(url, insert_one, CONNS)
         log(f"  {'R7 pgbench INSERT/txn':<28} {figures['R7_insert']:>12,.0f}")
-        rows = ",".join(f"('bulk {i}', 2, '[\"b\"]')" for i in range(1000))
-        insert_many = _write(tmp, "insert-1000.sql", f"INSERT INTO ref_things (name, price, tags) VALUES {rows};\n")
+        rows = ",".join(f"('r' || :b || '_{i:04d}', NULL, 1, 1, 1, 'user_x', 'bulk {i}', 2, '[\"b\"]', NULL)"
+                        for i in range(1000))
+        insert_many = _write(tmp, "insert-1000.sql", f"\\set b random(1, 2000000000)\nINSERT INTO ref_things VALUES {rows};\n")
         figures["R8_bulk"] = 1000 * pgbench(url, insert_many, 4)
         log(f"  {'R8 raw 1000-row INSERT rows/s':<28} {figures['R8_bulk']:>12,.0f}")
         subprocess.run([os.path.join(PGBIN, "pgbench"), "-i", "-q", "-s", "10", url], check=True, capture_output=True)

@@ -255,14 +255,37 @@ void Service::createRecords(const CallPtr& call) {
     else it.record = std::move(r);
   }
   submit(call, [this, call, spec, owner, input, items, atomic, structural](store::WriteTxn& txn, bool& keep) {
-    for (auto& it : *items) {
-      if (it.error || structural) continue;
-      store::Error e = prepareNew(txn, *spec, owner, *it.record);
-      if (!e) e = txn.insert(*spec, *it.record);
-      if (e) {
-        it.error = storeError(e, call->request);
-        it.record.reset();
+    auto fail = [&](BatchItem& it, const store::Error& e) {
+      it.error = storeError(e, call->request);
+      it.record.reset();
+    };
+    if (spec->slugFrom) {
+      // One at a time: each slug must see the ones the batch took before it.
+      for (auto& it : *items) {
+        if (it.error || structural) continue;
+        store::Error e = prepareNew(txn, *spec, owner, *it.record);
+        if (!e) e = txn.insert(*spec, *it.record);
+        if (e) fail(it, e);
       }
+    } else if (!structural) {
+      // Without slugs the records are independent until the store meets
+      // their unique values: one insertMany (a few multi-row statements in
+      // PostgreSQL) instead of a round trip per record.
+      std::vector<BatchItem*> pending;
+      std::vector<const store::Record*> records;
+      for (auto& it : *items) {
+        if (it.error) continue;
+        if (auto e = prepareNew(txn, *spec, owner, *it.record)) {
+          fail(it, e);
+          continue;
+        }
+        pending.push_back(&it);
+        records.push_back(&*it.record);
+      }
+      std::vector<store::Error> errors;
+      txn.insertMany(*spec, records, errors);
+      for (size_t i = 0; i < pending.size(); ++i)
+        if (errors[i]) fail(*pending[i], errors[i]);
     }
     return batchReply(*call, *items, atomic || structural, 201, false, keep);
   });

@@ -153,6 +153,13 @@ class WriteTxn {
 
   virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
   virtual Error insert(const CollectionSpec& c, const Record& r) = 0;
+  // Inserts each of `records` as insert() would, in order, setting errors[i]
+  // for each (a unique violation fails only that record). An engine may do
+  // it in fewer statements; the result is the same as one insert() per record.
+  virtual void insertMany(const CollectionSpec& c, const std::vector<const Record*>& records, std::vector<Error>& errors) {
+    errors.resize(records.size());
+    for (size_t i = 0; i < records.size(); ++i) errors[i] = insert(c, *records[i]);
+  }
   virtual Error update(const CollectionSpec& c, const Record& r) = 0;  // by r.id
   virtual Error remove(const CollectionSpec& c, std::string_view id) = 0;
   // Sets `taken` when a record of `c` has this slug: in an owner-visibility

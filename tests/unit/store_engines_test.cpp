@@ -336,3 +336,40 @@ TEST_P(StoreEngineTest, LoginFailuresCountedOnOneNodeLockOnTheOther) {
   ASSERT_TRUE(b.runWrite([&](WriteTxn& t) { return !onB.reset(t, "u:ann"); }));
   EXPECT_FALSE(onA.check("u:ann", now + 10).anyFailures);
 }
+
+TEST_P(StoreEngineTest, InsertManyFailsOnlyTheRecordsWithTakenValuesFirstOneWins) {
+  auto& s = storage_->node();
+  const auto& c = storage_->notes();
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_0", R"({"code":"OLD"})")); }));
+  // 1,500 records: more than one multi-row statement in PostgreSQL.
+  std::vector<Record> records;
+  for (int i = 0; i < 1500; ++i) records.push_back(note("note_n" + std::to_string(i), R"({"code":"C)" + std::to_string(i) + R"("})"));
+  records[10] = note("note_dup_old", R"({"code":"OLD"})");   // taken by a stored record
+  records[700] = note("note_dup_new", R"({"code":"C3"})");   // taken by record 3 of this batch
+  records[1499] = note("note_0", R"({"code":"FRESH"})");     // a taken id
+  std::vector<const Record*> ptrs;
+  for (auto& r : records) ptrs.push_back(&r);
+  std::vector<restd::store::Error> errors;
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) {
+    t.insertMany(c, ptrs, errors);
+    return true;
+  }));
+  ASSERT_EQ(errors.size(), records.size());
+  for (size_t i = 0; i < errors.size(); ++i) {
+    if (i == 10 || i == 700) {
+      EXPECT_EQ(errors[i].status, Status::uniqueViolation) << i;
+      EXPECT_EQ(errors[i].field, "code") << i;
+    } else if (i == 1499) {
+      EXPECT_EQ(errors[i].status, Status::uniqueViolation);
+      EXPECT_EQ(errors[i].field, "id");
+    } else {
+      EXPECT_FALSE(errors[i]) << i << " " << errors[i].detail;
+    }
+  }
+  restd::store::ListResult res;
+  ASSERT_FALSE(s.list(c, {}, res));
+  EXPECT_EQ(res.total, 1 + 1500 - 3);
+  Record got;
+  ASSERT_FALSE(s.get(c, "note_n3", got));
+  EXPECT_STREQ(got.values["code"].GetString(), "C3");
+}

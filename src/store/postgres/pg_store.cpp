@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 
 #include "common/time.h"
 #include "store/sql/account_txn.h"
@@ -265,6 +266,13 @@ Error PgConnection::run(const std::string& sql, const PgParams& params, PgResult
     it = prepared_.emplace(sql, std::move(name)).first;
   }
   out = PgResult(PQexecPrepared(conn_, it->second.c_str(), params.count(), params.values(), params.lengths(), nullptr, 0));
+  ExecStatusType st = PQresultStatus(out.res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
+  return pgError(conn_, out.res);
+}
+
+Error PgConnection::runOnce(const std::string& sql, const PgParams& params, PgResult& out) {
+  out = PgResult(PQexecParams(conn_, sql.c_str(), params.count(), nullptr, params.values(), params.lengths(), nullptr, 0));
   ExecStatusType st = PQresultStatus(out.res);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
   return pgError(conn_, out.res);
@@ -596,6 +604,37 @@ class PgStore::Txn final : public sql::AccountTxn {
     if (std::string_view(PQcmdTuples(res.res)) == "0") return takenField(c, r);
     return {};
   }
+  // Many records in few statements: multi-row INSERTs that skip rows with a
+  // taken unique value (ON CONFLICT DO NOTHING) and return the ids they
+  // inserted; a row not returned had a taken value, named by takenField().
+  // Rows go in order, so of two equal values in one batch the first wins,
+  // as one insert() per record would have it.
+  void insertMany(const CollectionSpec& c, const std::vector<const Record*>& records,
+                  std::vector<Error>& errors) override {
+    errors.assign(records.size(), Error{});
+    const size_t columns = sql::recordColumns(c).size();
+    const size_t perStatement = std::max<size_t>(1, 30000 / columns);  // libpq's limit is 65,535 parameters
+    thread_local std::vector<std::string> scratch;
+    for (size_t start = 0; start < records.size(); start += perStatement) {
+      size_t n = std::min(perStatement, records.size() - start);
+      PgParams p;
+      for (size_t i = 0; i < n; ++i) {
+        OffsetBinder b{p, static_cast<int>(i * columns)};
+        sql::bindRecord(b, c, *records[start + i], scratch);
+      }
+      PgResult res;
+      Error e = conn_.runOnce(bulkInsertSql(c, n, columns), p, res);
+      if (e) {
+        for (size_t i = 0; i < n; ++i) errors[start + i] = e;
+        continue;
+      }
+      std::unordered_set<std::string_view> inserted;
+      for (int row = 0; row < res.rows(); ++row)
+        inserted.emplace(PQgetvalue(res.res, row, 0), static_cast<size_t>(PQgetlength(res.res, row, 0)));
+      for (size_t i = 0; i < n; ++i)
+        if (!inserted.contains(records[start + i]->id)) errors[start + i] = takenField(c, *records[start + i]);
+    }
+  }
   // In a savepoint of its own: a unique violation must not abort the
   // transaction that the job's other changes (a batch's items) share.
   Error update(const CollectionSpec& c, const Record& r) override {
@@ -662,6 +701,28 @@ class PgStore::Txn final : public sql::AccountTxn {
   }
 
  private:
+  // A Binder that shifts parameter numbers: row k of a multi-row INSERT.
+  struct OffsetBinder {
+    PgParams& p;
+    int offset;
+    void null(int i) { p.null(i + offset); }
+    void integer(int i, int64_t v) { p.integer(i + offset, v); }
+    void real(int i, double v) { p.real(i + offset, v); }
+    void text(int i, std::string_view t) { p.text(i + offset, t); }
+  };
+  static std::string bulkInsertSql(const CollectionSpec& c, size_t rows, size_t columns) {
+    std::string q = "INSERT INTO " + sql::quote(c.name) + " (";
+    auto cols = sql::recordColumns(c);
+    for (size_t i = 0; i < cols.size(); ++i) q += (i ? "," : "") + sql::quote(cols[i]);
+    q += ") VALUES ";
+    int n = 0;
+    for (size_t r = 0; r < rows; ++r) {
+      q += r ? ",(" : "(";
+      for (size_t i = 0; i < columns; ++i) q += (i ? ",$" : "$") + std::to_string(++n);
+      q += ')';
+    }
+    return q + " ON CONFLICT DO NOTHING RETURNING \"id\"";
+  }
   Error write(const std::string& sqlText, const CollectionSpec& c, const Record& r, PgResult& res) {
     PgParams p;
     thread_local std::vector<std::string> scratch;

@@ -87,6 +87,8 @@ class PgConnection {
   // returns the error, with the result in `out` either way.
   Error run(const std::string& sql, const PgParams& params, PgResult& out);
   Error run(const std::string& sql, const std::vector<SqlValue>& params, PgResult& out);
+  // The same without preparing (statements that vary with their input's size).
+  Error runOnce(const std::string& sql, const PgParams& params, PgResult& out);
   // A command without parameters (may hold several statements).
   Error exec(const char* sql);
 
