@@ -4,6 +4,7 @@
 #include <boost/beast/http.hpp>
 
 #include <deque>
+#include <list>
 #include <optional>
 
 #include "common/ids.h"
@@ -107,7 +108,9 @@ struct RequestReader::Impl {
   size_t scanned = 0;
   size_t lineEnd = std::string_view::npos;  // index of the request line's '\n', once seen
   std::string requestId, cleanTarget;
-  std::deque<std::string> cleanHeaders;  // a deque: views into it stay valid as it grows
+  // A list: views into it stay valid as it grows, and an empty one owns no
+  // memory (a deque holds a block even when empty: idle connections add up).
+  std::list<std::string> cleanHeaders;
   // Called by Beast for each chunk header; stored by address, so it lives here.
   std::function<void(std::uint64_t, beast::string_view, beast::error_code&)> onChunkHeader;
 };
@@ -129,7 +132,11 @@ std::span<char> RequestReader::prepare(size_t n) {
 void RequestReader::commit(size_t n) { impl_->buffer.commit(n); }
 size_t RequestReader::buffered() const { return impl_->buffer.size(); }
 void RequestReader::shrinkIfEmpty() {
-  if (impl_->buffer.size() == 0) impl_->buffer.shrink_to_fit();
+  if (impl_->buffer.size() != 0) return;
+  // Between requests nothing of the last one is needed (startRequest makes
+  // a new parser anyway): its fields and body go too.
+  impl_->buffer.shrink_to_fit();
+  impl_->parser.reset();
 }
 
 void RequestReader::startRequest() {

@@ -50,7 +50,8 @@ class RequestReader {
   std::span<char> prepare(size_t n);
   void commit(size_t n);
   size_t buffered() const;
-  // Frees the buffer's memory when it holds nothing (idle connections stay small).
+  // When nothing is buffered, frees the buffer and the last request's parser
+  // (idle connections stay small; startRequest() makes a new one anyway).
   void shrinkIfEmpty();
 
   // Forgets the previous request (its views die) and starts the next one;
