@@ -33,6 +33,27 @@ sqlite3_stmt* gLookup = nullptr;
 int gColumns = 0;
 PGconn* gPg = nullptr;
 
+// {"data":{...},"meta":{"requestId":...}}: the caller writes the record's members.
+struct Envelope {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w{sb};
+  Envelope() {
+    w.StartObject();
+    w.Key("data");
+    w.StartObject();
+  }
+  void finish(std::string& out) {
+    w.EndObject();
+    w.Key("meta");
+    w.StartObject();
+    w.Key("requestId");
+    w.String("00000000000000000000");
+    w.EndObject();
+    w.EndObject();
+    out.assign(sb.GetString(), sb.GetSize());
+  }
+};
+
 void renderPg(std::string_view id, http::response<http::string_body>& res) {
   std::string key(id);
   const char* values[] = {key.c_str()};
@@ -43,25 +64,15 @@ void renderPg(std::string_view id, http::response<http::string_body>& res) {
     res.body() = R"({"error":{"code":404}})";
     return;
   }
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("data");
-  w.StartObject();
+  Envelope e;
+  auto& w = e.w;
   for (int c = 0; c < PQnfields(r); ++c) {
     w.Key(PQfname(r, c));
     if (PQgetisnull(r, 0, c)) w.Null();
     else w.String(PQgetvalue(r, 0, c), static_cast<rapidjson::SizeType>(PQgetlength(r, 0, c)));
   }
-  w.EndObject();
-  w.Key("meta");
-  w.StartObject();
-  w.Key("requestId");
-  w.String("00000000000000000000");
-  w.EndObject();
-  w.EndObject();
   PQclear(r);
-  res.body().assign(sb.GetString(), sb.GetSize());
+  e.finish(res.body());
 }
 
 void render(std::string_view id, http::response<http::string_body>& res) {
@@ -72,11 +83,8 @@ void render(std::string_view id, http::response<http::string_body>& res) {
     res.body() = R"({"error":{"code":404}})";
     return;
   }
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  w.StartObject();
-  w.Key("data");
-  w.StartObject();
+  Envelope e;
+  auto& w = e.w;
   for (int c = 0; c < gColumns; ++c) {
     w.Key(sqlite3_column_name(gLookup, c));
     switch (sqlite3_column_type(gLookup, c)) {
@@ -88,14 +96,7 @@ void render(std::string_view id, http::response<http::string_body>& res) {
                  static_cast<rapidjson::SizeType>(sqlite3_column_bytes(gLookup, c)));
     }
   }
-  w.EndObject();
-  w.Key("meta");
-  w.StartObject();
-  w.Key("requestId");
-  w.String("00000000000000000000");
-  w.EndObject();
-  w.EndObject();
-  res.body().assign(sb.GetString(), sb.GetSize());
+  e.finish(res.body());
 }
 
 asio::awaitable<void> session(tcp::socket socket) {

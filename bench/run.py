@@ -124,46 +124,10 @@ def main():
     procs = []
     try:
         # ---------------------------------------------------------------- restd
-        cfg = os.path.join(tmp, "restd.toml")
         db = os.path.join(tmp, "restd.db")
-        with open(cfg, "w") as f:
-            f.write(f"""[server]
-listen = "127.0.0.1:{free_port()}"
-threads = 1
-access_log = "{os.path.join(tmp, 'access.log')}"
-max_in_flight = 100000
-max_connections_per_client = 0
-[storage]
-url = "sqlite:{db}"
-durability = "full"
-[rate_limit]
-requests_per_minute = 0
-[collections.things.fields]
-name  = {{ type = "string", required = true }}
-price = {{ type = "number", min = 0 }}
-tags  = {{ type = "array" }}
-""")
-        port = int(re.search(r":(\d+)\"", open(cfg).read()).group(1))
-        env = {"RESTD_PASSWORD": "bench"}
-        subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg], env=dict(os.environ, **env),
-                       check=True, capture_output=True)
-        key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
-                             capture_output=True, text=True).stdout.strip()
-        p = start([restd, "serve", "--config", cfg])
-        procs.append(p)
-        wait_port(port)
-        st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
-                           {"Content-Type": "application/x-www-form-urlencoded"})
-        token = json.loads(body)["data"]["access_token"]
-        auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
         log(f"loading {RECORDS:,} records ...")
-        t = time.time()
-        for b in range(RECORDS // 1000):
-            items = [{"name": f"thing {b * 1000 + i}", "price": (b * 1000 + i) % 997 / 10, "tags": ["bench", "x"]}
-                     for i in range(1000)]
-            st, _ = request(port, "POST", "/api/v2/things", json.dumps(items), auth)
-            assert st == 201, st
-        log(f"  loaded in {time.time() - t:.1f} s")
+        p, port, cfg, token = start_loaded_restd(tmp, restd, "restd", f'url = "sqlite:{db}"', procs)
+        auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
         ids = [r[0] for r in sqlite3.connect(db).execute('SELECT id FROM "things"')]
         ids_file = os.path.join(tmp, "ids")
         open(ids_file, "w").write("\n".join(ids[::10]) + "\n")
@@ -324,6 +288,51 @@ http {{ access_log off; keepalive_requests 100000000;
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def start_loaded_restd(tmp, restd, name, storage, procs):
+    """restd on one core with an admin `bench`, its token, and RECORDS records;
+    `storage` is the [storage] section's url (and other) lines. Returns
+    (process, port, config path, token)."""
+    cfg = os.path.join(tmp, name + ".toml")
+    port = free_port()
+    with open(cfg, "w") as f:
+        f.write(f"""[server]
+listen = "127.0.0.1:{port}"
+threads = 1
+access_log = "{os.path.join(tmp, name + '-access.log')}"
+max_in_flight = 100000
+max_connections_per_client = 0
+[storage]
+{storage}
+durability = "full"
+[rate_limit]
+requests_per_minute = 0
+[collections.things.fields]
+name  = {{ type = "string", required = true }}
+price = {{ type = "number", min = 0 }}
+tags  = {{ type = "array" }}
+""")
+    env = {"RESTD_PASSWORD": "bench"}
+    subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg], env=dict(os.environ, **env),
+                   check=True, capture_output=True)
+    key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    p = start([restd, "serve", "--config", cfg])
+    procs.append(p)
+    wait_port(port)
+    st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
+                       {"Content-Type": "application/x-www-form-urlencoded"})
+    token = json.loads(body)["data"]["access_token"]
+    auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    t = time.time()
+    for b in range(RECORDS // 1000):
+        items = [{"name": f"thing {b * 1000 + i}", "price": (b * 1000 + i) % 997 / 10, "tags": ["bench", "x"]}
+                 for i in range(1000)]
+        st, _ = request(port, "POST", "/api/v2/things", json.dumps(items), auth)
+        assert st == 201, st
+    log(f"  loaded in {time.time() - t:.1f} s")
+    return p, port, cfg, token
+
+
 PGBIN = "/usr/lib/postgresql/15/bin"
 
 
@@ -357,46 +366,8 @@ def postgres(tmp, restd, figures, notes, procs):
     try:
         psql(base + "/postgres", 'CREATE DATABASE "bench"')
         url = base + "/bench"
-        cfg = os.path.join(tmp, "restd-pg.toml")
-        port = free_port()
-        with open(cfg, "w") as f:
-            f.write(f"""[server]
-listen = "127.0.0.1:{port}"
-threads = 1
-access_log = "{os.path.join(tmp, 'access-pg.log')}"
-max_in_flight = 100000
-max_connections_per_client = 0
-[storage]
-url = "{url}"
-durability = "full"
-pool_size = 8
-[rate_limit]
-requests_per_minute = 0
-[collections.things.fields]
-name  = {{ type = "string", required = true }}
-price = {{ type = "number", min = 0 }}
-tags  = {{ type = "array" }}
-""")
-        env = {"RESTD_PASSWORD": "bench"}
-        subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg], env=dict(os.environ, **env),
-                       check=True, capture_output=True)
-        key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
-                             capture_output=True, text=True).stdout.strip()
-        p = start([restd, "serve", "--config", cfg])
-        procs.append(p)
-        wait_port(port)
-        st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
-                           {"Content-Type": "application/x-www-form-urlencoded"})
-        token = json.loads(body)["data"]["access_token"]
-        auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
         log(f"PostgreSQL: loading {RECORDS:,} records ...")
-        t = time.time()
-        for b in range(RECORDS // 1000):
-            items = [{"name": f"thing {b * 1000 + i}", "price": (b * 1000 + i) % 997 / 10, "tags": ["bench", "x"]}
-                     for i in range(1000)]
-            st, _ = request(port, "POST", "/api/v2/things", json.dumps(items), auth)
-            assert st == 201, st
-        log(f"  loaded in {time.time() - t:.1f} s")
+        p, port, cfg, token = start_loaded_restd(tmp, restd, "restd-pg", f'url = "{url}"\npool_size = 8', procs)
         psql(url, "VACUUM ANALYZE")
         ids = psql(url, 'SELECT id FROM "things"').split()
         ids_file = _write(tmp, "pg-ids", "\n".join(ids[::10]) + "\n")

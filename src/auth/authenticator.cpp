@@ -121,13 +121,6 @@ void Authenticator::recordFailure(const std::string& userName, const std::string
 
 void Authenticator::checkBasic(std::string userName, std::string password, std::string clientAddress,
                                std::function<void(Identity)> done) {
-  bool hadFailures = false;
-  if (auto refused = refusal(userName, clientAddress, hadFailures)) {
-    Identity id;
-    id.kind = refused->storageDown ? Identity::Kind::storageDown : Identity::Kind::lockedOut;
-    id.retryAfter = refused->retryAfter;
-    return done(std::move(id));
-  }
   std::string cacheKey = sha256Hex(userName + ":" + password);
   std::optional<CachedBasic> cached;
   {
@@ -135,9 +128,10 @@ void Authenticator::checkBasic(std::string userName, std::string password, std::
     auto it = basicCache_.find(cacheKey);
     if (it != basicCache_.end() && it->second.expiresAt > nowMillis()) cached = it->second;
   }
-  if (cached && !hadFailures) {
-    // Verified a moment ago: no new hash, but the user is read afresh, so a
-    // password changed or a user removed on any node counts at once.
+  if (cached) {
+    // Verified a moment ago: no hash and no lock-out reads, but the user is
+    // read afresh, so a password changed or a user removed on any node
+    // counts at once.
     store::User user;
     store::Error e = store_.findUser(userName, user);
     Identity id;
@@ -150,6 +144,13 @@ void Authenticator::checkBasic(std::string userName, std::string password, std::
       id.principal = Principal{user.id, user.userName, parseRole(user.role).value_or(Role::reader), ""};
       return done(std::move(id));
     }
+  }
+  bool hadFailures = false;
+  if (auto refused = refusal(userName, clientAddress, hadFailures)) {
+    Identity id;
+    id.kind = refused->storageDown ? Identity::Kind::storageDown : Identity::Kind::lockedOut;
+    id.retryAfter = refused->retryAfter;
+    return done(std::move(id));
   }
   pool_.post([this, userName = std::move(userName), password = std::move(password),
               clientAddress = std::move(clientAddress), cacheKey, hadFailures, done = std::move(done)] {

@@ -30,6 +30,7 @@
 
 #include "store/sql/sql_builder.h"
 #include "store/store.h"
+#include "store/write_queue.h"
 
 namespace restd::store {
 
@@ -107,7 +108,7 @@ class PgStore final : public Store {
 
   std::string_view engine() const override { return "postgres"; }
   bool blocking() const override { return true; }
-  unsigned poolSize() const override { return poolSize_; }
+  unsigned poolSize() const override { return config_.poolSize; }
   bool ready() override;
   bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) override;
   using Store::get;
@@ -124,13 +125,9 @@ class PgStore final : public Store {
 
  private:
   class Txn;
-  struct Pending {
-    WriteJob job;
-    WriteDone done;
-  };
   PgStore(std::string url, StorageConfig config);
 
-  // A pooled connection: waits while `poolSize_` are leased (requests beyond
+  // A pooled connection: waits while `pool_size` are leased (requests beyond
   // the pool wait, never fail); opens one when none is idle. nullptr and
   // `error` when PostgreSQL cannot be reached.
   std::unique_ptr<PgConnection> acquire(std::string& error);
@@ -141,14 +138,13 @@ class PgStore final : public Store {
 
   void writerLoop();
   // One group of jobs in one transaction on the writer's connection.
-  bool runGroup(std::vector<Pending>& group);
+  bool runGroup(std::vector<WriteQueue::Pending>& group);
 
   const sql::CollectionSql& sqlFor(const CollectionSpec& c) const { return sql_.at(c.name); }
   std::unordered_map<std::string, sql::CollectionSql> sql_;  // filled by migrate(), read-only after
 
   std::string url_;
   StorageConfig config_;
-  unsigned poolSize_;
 
   std::mutex poolMutex_;
   std::condition_variable poolCv_;
@@ -171,11 +167,10 @@ class PgStore final : public Store {
   std::mutex tokenMutex_;
   std::unordered_map<std::string, CachedToken> tokens_;  // token hash -> owner; guarded by tokenMutex_
 
-  std::unique_ptr<PgConnection> writer_;  // used only by the writer thread (and migrate() before it runs)
-  std::mutex queueMutex_;
-  std::condition_variable queueCv_;
-  std::deque<Pending> queue_;  // guarded by queueMutex_
-  bool stopping_ = false;      // guarded by queueMutex_
+  // Used by the writer thread's groups and by migrate(), under writerMutex_.
+  std::unique_ptr<PgConnection> writer_;
+  std::mutex writerMutex_;
+  WriteQueue queue_;
   std::thread writerThread_;
 };
 

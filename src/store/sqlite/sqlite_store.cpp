@@ -314,12 +314,7 @@ SqliteStore::SqliteStore(std::string path, StorageConfig config, std::unique_ptr
 SqliteStore::~SqliteStore() { close(); }
 
 void SqliteStore::close() {
-  {
-    std::lock_guard lock(queueMutex_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  queueCv_.notify_all();
+  if (!queue_.close()) return;
   if (writerThread_.joinable()) writerThread_.join();
   if (wakeFd_ >= 0) {
     uint64_t one = 1;
@@ -411,7 +406,7 @@ Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Recor
   if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
   if (path_.empty()) {
     // In-memory: one connection holds the data; the writer's, under the queue lock.
-    std::lock_guard lock(queueMutex_);
+    std::lock_guard lock(memoryMutex_);
     return getRecord(*writer_, sqlFor(c), c, idOrSlug, out, scope);
   }
   std::string error;
@@ -431,7 +426,7 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
   std::unique_lock<std::mutex> memoryLock;
   SqliteConnection* conn;
   if (path_.empty()) {
-    memoryLock = std::unique_lock(queueMutex_);
+    memoryLock = std::unique_lock(memoryMutex_);
     conn = writer_.get();
   } else {
     std::string error;
@@ -611,7 +606,7 @@ template <typename Fn>
 Error SqliteStore::withReader(Fn&& fn, bool fresh) {
   if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
   if (path_.empty()) {
-    std::lock_guard lock(queueMutex_);
+    std::lock_guard lock(memoryMutex_);
     return fn(*writer_);
   }
   std::string error;
@@ -740,17 +735,7 @@ Error SqliteStore::loginFailures(std::string_view key, int64_t sinceMs, std::vec
   }, /*fresh=*/true);
 }
 
-void SqliteStore::submitWrite(WriteJob job, WriteDone done) {
-  {
-    std::lock_guard lock(queueMutex_);
-    if (!stopping_) {
-      queue_.push_back(Pending{std::move(job), std::move(done)});
-      queueCv_.notify_one();
-      return;
-    }
-  }
-  done(false);
-}
+void SqliteStore::submitWrite(WriteJob job, WriteDone done) { queue_.push(std::move(job), std::move(done)); }
 
 // The writer has no request to answer for: its failures go to stderr, with
 // SQLite's own words, while the jobs' replies say only 500 internal.
@@ -762,23 +747,14 @@ void SqliteStore::logWriterError(const std::string& what, bool fromSqlite) const
 }
 
 void SqliteStore::writerLoop() {
-  std::vector<Pending> group;
-  for (;;) {
-    {
-      std::unique_lock lock(queueMutex_);
-      queueCv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
-      // Everything queued so far shares one transaction and one fsync.
-      while (!queue_.empty() && group.size() < 1024) {
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
+  std::vector<WriteQueue::Pending> group;
+  // Everything queued so far shares one transaction and one fsync.
+  while (queue_.takeGroup(group)) {
     bool committed = false;
     if (fileHealthy()) {
       // In-memory databases serve reads from this connection too: hold the lock.
       std::unique_lock<std::mutex> memoryLock;
-      if (path_.empty()) memoryLock = std::unique_lock(queueMutex_);
+      if (path_.empty()) memoryLock = std::unique_lock(memoryMutex_);
       // Prepared once and reused: parsing these five statements for every
       // job cost more than the job's own INSERT.
       static const std::string kBegin = "BEGIN IMMEDIATE", kSavepoint = "SAVEPOINT job",
@@ -833,7 +809,7 @@ void SqliteStore::writerLoop() {
 bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) {
   destructive = false;
   SqliteConnection& db = *writer_;
-  std::lock_guard lock(queueMutex_);  // nothing else writes before the server starts, but be sure
+  std::lock_guard lock(memoryMutex_);  // nothing else writes before the server starts, but be sure
   auto fail = [&](std::string msg) {
     error = std::move(msg);
     db.exec("ROLLBACK");

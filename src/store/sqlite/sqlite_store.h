@@ -17,6 +17,7 @@
 
 #include "store/sql/sql_builder.h"
 #include "store/store.h"
+#include "store/write_queue.h"
 
 namespace restd::store {
 
@@ -86,10 +87,6 @@ class SqliteStore final : public Store {
 
  private:
   class Txn;
-  struct Pending {
-    WriteJob job;
-    WriteDone done;
-  };
 
   SqliteStore(std::string path, StorageConfig config, std::unique_ptr<SqliteConnection> writer);
   // Filled by migrate(), which runs before any other use; read-only afterwards.
@@ -138,10 +135,9 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<SqliteConnection>> readers_;  // idle reader connections; guarded
 
   std::unique_ptr<SqliteConnection> writer_;  // used only by the writer thread (and by migrate before it runs)
-  std::mutex queueMutex_;
-  std::condition_variable queueCv_;
-  std::deque<Pending> queue_;                 // guarded by queueMutex_
-  bool stopping_ = false;                     // guarded by queueMutex_
+  // In-memory mode: the writer's connection also serves reads, one user at a time.
+  std::mutex memoryMutex_;
+  WriteQueue queue_;
   std::thread writerThread_;
 };
 
