@@ -1,4 +1,5 @@
 // restd's command line: parse, load config, wire the layers, run.
+#include <algorithm>
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 
@@ -258,6 +259,26 @@ int apikeyCommand(const CommonOptions& common, const std::string& verb, const st
   return 0;
 }
 
+// Every node polls the flag twice a second (api::Service), so the switch
+// reaches the whole cluster within 2 s.
+int maintenanceCommand(const CommonOptions& common, bool on, int64_t retryAfter) {
+  std::optional<Config> config;
+  auto store = openForCommand(common, config);
+  if (!store) return 1;
+  std::optional<std::string> value;
+  if (on) value = std::to_string(retryAfter);
+  store::Error failure;
+  bool committed = store->runWrite([&](store::WriteTxn& txn) {
+    failure = txn.putSetting("maintenance", value);
+    return !failure;
+  });
+  if (failure || !committed) return fail("cannot switch maintenance " + std::string(on ? "on" : "off") + ": " +
+                                         (failure.detail.empty() ? "the storage is unavailable" : failure.detail));
+  if (on) std::printf("maintenance on: every node answers 503 with Retry-After: %lld\n", static_cast<long long>(retryAfter));
+  else std::printf("maintenance off\n");
+  return 0;
+}
+
 int init(const std::string& dir, const std::string& configPath) {
   // --config names the file to write; otherwise DIR/restd.toml.
   std::filesystem::path path = !configPath.empty() ? std::filesystem::path(configPath)
@@ -359,10 +380,28 @@ int main(int argc, char** argv) {
   keyRevoke->add_option("LABEL", label, "the key's label")->required();
   for (auto* c : {keyCreate, keyList, keyRevoke}) addCommon(c);
 
+  int64_t retryAfter = 60;
+  auto* maintenanceCmd = app.add_subcommand("maintenance", "Switch maintenance mode on or off for every node");
+  maintenanceCmd->require_subcommand(1);
+  auto* maintenanceOn = maintenanceCmd->add_subcommand("on", "Answer 503 maintenance on every API path");
+  maintenanceOn->add_option("--retry-after", retryAfter, "the Retry-After seconds sent with the 503 (default 60)")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400 * 365}));
+  auto* maintenanceOff = maintenanceCmd->add_subcommand("off", "Serve requests again");
+  for (auto* c : {maintenanceOn, maintenanceOff}) addCommon(c);
+
+  if (argc < 2) {  // no command: what the commands are, on standard output
+    std::fputs(app.help().c_str(), stdout);
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // One line on standard error (SPEC §1), not CLI11's message plus its footer.
+    std::string what = e.what();
+    std::replace(what.begin(), what.end(), '\n', ' ');
+    std::fprintf(stderr, "restd: %s (see restd --help)\n", what.c_str());
+    return 2;
   }
   if (!auth::initCrypto()) return fail("cannot initialise libsodium");
   if (*serveCmd) {
@@ -380,6 +419,7 @@ int main(int argc, char** argv) {
     for (auto [cmd, verb] : {std::pair{keyCreate, "create"}, {keyList, "list"}, {keyRevoke, "revoke"}})
       if (*cmd) return apikeyCommand(common, verb, label);
   }
+  if (*maintenanceCmd) return maintenanceCommand(common, static_cast<bool>(*maintenanceOn), retryAfter);
   if (*initCmd) return init(initDir, common.configPath);
   if (*checkCmd) return checkConfig(common);
   if (*versionCmd) {

@@ -86,9 +86,29 @@ void Service::resolveIdentity(const CallPtr& call) {
   authorizeAndDispatch(call);
 }
 
+bool Service::admit(const CallPtr& call) {
+  if (!rateLimiter_.enabled()) return true;
+  // One reusable buffer per thread: the key costs no allocation per request.
+  thread_local std::string key;
+  if (const auth::Principal* p = call->principal()) key.assign("user:").append(p->userId);
+  else key.assign("addr:").append(call->request.clientAddress);
+  call->rate = rateLimiter_.take(key);
+  if (call->rate->allowed) return true;
+  Reply r = Reply::failure(ErrorObject(Reason::rate_limited, "Too many requests; try again in " +
+                                                                 std::to_string(call->rate->retryAfter) + " s."));
+  r.header("Retry-After", std::to_string(call->rate->retryAfter));
+  finish(*call, std::move(r));
+  return false;
+}
+
 void Service::authorizeAndDispatch(const CallPtr& call) {
   RouteId route = call->match.route;
-  if (isOpenRoute(route) || route == RouteId::me) return dispatch(call);
+  // Liveness, readiness and metrics are never limited (SPEC §10).
+  if (route == RouteId::healthz || route == RouteId::readyz || route == RouteId::metrics) return dispatch(call);
+  if (isOpenRoute(route) || route == RouteId::me) {
+    if (admit(call)) dispatch(call);
+    return;
+  }
   const Identity& id = call->identity;
   bool anonymousReadOk = call->collection && call->collection->anonymousRead && call->isRead();
   auto unauthorized = [&](ErrorObject e, std::string challenge) {
@@ -98,10 +118,16 @@ void Service::authorizeAndDispatch(const CallPtr& call) {
   };
   switch (id.kind) {
     case Identity::Kind::anonymous:
-      if (anonymousReadOk) return dispatch(call);
-      return unauthorized(tokenMissing(), "Bearer");
+      if (anonymousReadOk) {
+        if (admit(call)) dispatch(call);
+        return;
+      }
+      return unauthorized(tokenMissing(), "Bearer realm=\"restd\"");
     case Identity::Kind::badToken:
-      return unauthorized(ErrorObject(Reason::token_expired), "Bearer error=\"invalid_token\"");
+      // A bad token spends its address's tokens (SPEC §10): guessing tokens
+      // meets the rate limit's 429 before it meets many 401s.
+      if (!admit(call)) return;
+      return unauthorized(ErrorObject(Reason::token_expired), "Bearer realm=\"restd\", error=\"invalid_token\"");
     case Identity::Kind::badBasic:
       return unauthorized(ErrorObject(Reason::invalid_credentials), "Basic realm=\"restd\"");
     case Identity::Kind::lockedOut:
@@ -110,6 +136,7 @@ void Service::authorizeAndDispatch(const CallPtr& call) {
       return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
     case Identity::Kind::user: break;
   }
+  if (!admit(call)) return;
   // Roles: readers only read; writers and admins also write (ownership is checked per record).
   if (id.principal.role == auth::Role::reader && !call->isRead() && route != RouteId::logout)
     return finish(*call, Reply::failure(ErrorObject(Reason::forbidden, "Your role (reader) may only read.")));

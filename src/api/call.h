@@ -14,7 +14,7 @@ struct BatchItem {
   std::optional<store::Record> record;     // set when it succeeded
 };
 
-struct Service::Call {
+struct Service::Call : std::enable_shared_from_this<Service::Call> {
   const http::Request& request;   // valid until `respond` is called
   http::Respond respond;
   RouteMatch match;
@@ -24,11 +24,25 @@ struct Service::Call {
   const CollectionSpec* collection = nullptr;  // for collection and record routes
   const CollectionRules* rules = nullptr;
   auth::Identity identity;                     // who is calling
+  std::optional<RateDecision> rate;            // set once a rate-limit token was spent or refused
+  bool submitted = false;                      // a write job was queued for it (Service::submit)
+  // A POST or PATCH with an Idempotency-Key from a signed-in user: every
+  // answer it gets from a handler is kept for retries (Service::finish).
+  bool idempotent() const {
+    return principal() && (match.route == RouteId::collection || match.route == RouteId::record) &&
+           (request.method == "POST" || request.method == "PATCH") && request.hasHeader("Idempotency-Key");
+  }
   bool isRead() const { return request.method == "GET" || request.method == "HEAD"; }
   const auth::Principal* principal() const {
     return identity.kind == auth::Identity::Kind::user ? &identity.principal : nullptr;
   }
   bool isAdmin() const { return principal() && principal()->role == auth::Role::admin; }
+  // What names this reply's representation in its ETag: format and profile.
+  std::string representation() const {
+    std::string r(format == render::Format::xml ? ":xml:" : ":json:");
+    r.append(profile->name());
+    return r;
+  }
 
   Call(const http::Request& r, http::Respond done) : request(r), respond(std::move(done)) {}
 };

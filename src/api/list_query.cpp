@@ -291,8 +291,9 @@ std::string buildQuery(const QueryParams& params, std::string_view name, const s
     static constexpr char kHex[] = "0123456789ABCDEF";
     std::string o;
     for (unsigned char c : s) {
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == '*' || c == '[' ||
-          c == ']') {
+      // RFC 3986 allows `[` and `]` only around an IPv6 host: in a query they
+      // are percent-encoded like any other reserved character (SPEC §7).
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == '*') {
         o += static_cast<char>(c);
       } else {
         o += '%';

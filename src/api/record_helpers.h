@@ -14,28 +14,30 @@
 
 namespace restd::api {
 
-inline std::string etagOf(const store::Record& r) {
+// The version part of a record's entity tags: "id.version".
+inline std::string versionTag(const store::Record& r) { return r.id + "." + std::to_string(r.version); }
+
+// The strong ETag of one representation (SPEC §7 "Caching"): the version,
+// then `representation` (":json:standard"); the http layer appends ":gzip"
+// to the tag of a compressed body.
+inline std::string etagOf(const store::Record& r, std::string_view representation) {
   std::string tag;
-  tag.reserve(r.id.size() + 24);
+  tag.reserve(r.id.size() + representation.size() + 24);
   tag.push_back('"');
-  tag.append(r.id).push_back('.');
-  tag.append(std::to_string(r.version)).push_back('"');
+  tag.append(versionTag(r)).append(representation).push_back('"');
   return tag;
 }
 
-// If-Match / If-None-Match: "*" or a list of entity tags (weak ones never match strongly).
-inline bool etagListMatches(std::string_view header, const std::string& etag, bool weakOk) {
+// If-Match: "*", or a strong tag of any representation of this version.
+inline bool ifMatchAccepts(std::string_view header, std::string_view version) {
   while (!header.empty()) {
     size_t comma = header.find(',');
-    std::string_view item = header.substr(0, comma);
+    std::string_view item = http::trim(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-    item = http::trim(item);
     if (item == "*") return true;
-    if (item.starts_with("W/")) {
-      if (!weakOk) continue;
-      item.remove_prefix(2);
-    }
-    if (item == etag) return true;
+    if (item.size() < 2 || item.front() != '"' || item.back() != '"') continue;  // weak tags never match
+    item = item.substr(1, item.size() - 2);
+    if (item.starts_with(version) && (item.size() == version.size() || item[version.size()] == ':')) return true;
   }
   return false;
 }

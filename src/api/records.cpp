@@ -75,7 +75,7 @@ Reply Service::recordReply(const Call& call, const store::Record& r, int status,
   reply.collection = call.collection->name;
   reply.singular = call.collection->singular;
   recordJson(*call.collection, r, nullptr, reply.data, reply.data.GetAllocator());
-  reply.header("ETag", etagOf(r));
+  reply.header("ETag", etagOf(r, call.representation()));
   reply.header("Last-Modified", formatHttpDate(SysTime(std::chrono::milliseconds(r.updatedAt))));
   reply.dateFields = {"createdAt", "updatedAt"};
   for (const auto& f : call.collection->fields)
@@ -89,7 +89,9 @@ std::optional<ErrorObject> Service::readBody(const Call& call, rapidjson::Docume
   if (media.empty())
     return ErrorObject(Reason::unsupported_media_type,
                        "The request has no Content-Type; send application/json or application/x-www-form-urlencoded.");
-  if (media == "application/json") {  // SPEC §6: JSON or form; anything else with a body is 415
+  // SPEC §6: JSON or form, and on PATCH also JSON Merge Patch (RFC 7396, which
+  // is what PATCH does with JSON anyway); anything else with a body is 415.
+  if (media == "application/json" || (media == "application/merge-patch+json" && call.request.method == "PATCH")) {
     std::string why;
     if (!parseStrictJson(call.request.body, out, why)) return ErrorObject(Reason::invalid_json, why);
     return std::nullopt;
@@ -103,7 +105,9 @@ std::optional<ErrorObject> Service::readBody(const Call& call, rapidjson::Docume
   }
   return ErrorObject(Reason::unsupported_media_type,
                      "The Content-Type \"" + std::string(ct) +
-                         "\" is not supported; send application/json or application/x-www-form-urlencoded.");
+                         "\" is not supported; send application/json" +
+                         (call.request.method == "PATCH" ? ", application/merge-patch+json" : "") +
+                         " or application/x-www-form-urlencoded.");
 }
 
 Reply Service::getRecord(const Call& call) const {
@@ -122,24 +126,9 @@ Reply Service::getRecord(const Call& call) const {
   if (auto e = store_.get(*call.collection, call.match.id, r, scope))
     return Reply::failure(storeError(e, call.request));
   if (!canSee(call, r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
-  std::string etag = etagOf(r);
-  std::string lastModified = formatHttpDate(SysTime(std::chrono::milliseconds(r.updatedAt)));
-  bool notModified = false;
-  if (call.request.hasHeader("If-None-Match")) {
-    notModified = etagListMatches(call.request.header("If-None-Match"), etag, true);
-  } else if (call.request.hasHeader("If-Modified-Since")) {
-    auto since = parseHttpDate(call.request.header("If-Modified-Since"));
-    notModified = since && r.updatedAt / 1000 <= *since;
-  }
-  if (notModified) {
-    Reply reply;
-    reply.status = 304;
-    reply.kind = ReplyKind::empty;
-    reply.header("ETag", etag).header("Last-Modified", lastModified);
-    return reply;
-  }
   Reply reply = recordReply(call, r, 200, ReplyKind::record);
   if (!fields.empty()) recordJson(*call.collection, r, &fields, reply.data, reply.data.GetAllocator());
+  reply.conditional = true;  // If-None-Match / If-Modified-Since: the http layer, which picks the coding
   return reply;
 }
 
@@ -187,15 +176,9 @@ Reply Service::listRecords(const Call& call) const {
   hash = fnv1a(hash, std::to_string(res.total.value_or(-1)));
   hash = fnv1a(hash, call.request.query);
   char etag[24];
-  std::snprintf(etag, sizeof etag, "\"l%016llx\"", static_cast<unsigned long long>(hash));
-  if (call.request.hasHeader("If-None-Match") && etagListMatches(call.request.header("If-None-Match"), etag, true)) {
-    Reply nm;
-    nm.status = 304;
-    nm.kind = ReplyKind::empty;
-    nm.header("ETag", etag);
-    return nm;
-  }
-  reply.header("ETag", etag);
+  std::snprintf(etag, sizeof etag, "\"l%016llx", static_cast<unsigned long long>(hash));
+  reply.header("ETag", std::string(etag) + call.representation() + "\"");
+  reply.conditional = true;
   reply.dateFields = {"createdAt", "updatedAt"};
   return reply;
 }

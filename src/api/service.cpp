@@ -1,5 +1,7 @@
 #include "api/service.h"
 
+#include <charconv>
+
 #include "api/call.h"
 #include "common/time.h"
 
@@ -35,6 +37,41 @@ std::vector<std::string> collectionNames(const Config& c) {
 
 std::string_view methodOrDash(std::string_view m) { return m.empty() ? std::string_view("-") : m; }
 
+// The server's own routes outside base_path, which maintenance leaves alone.
+bool isSystemRoute(const RouteMatch& m) {
+  if (m.outcome == RouteMatch::Outcome::notFound) return false;
+  return m.route == RouteId::healthz || m.route == RouteId::readyz || m.route == RouteId::metrics ||
+         m.route == RouteId::docs || m.route == RouteId::docsErrors;
+}
+
+// A path at or below base_path ("/api/v2", "/api/v2/…", "/api/v2.json").
+bool underBase(std::string_view path, std::string_view base) {
+  if (base.empty()) return true;
+  if (!path.starts_with(base)) return false;
+  return path.size() == base.size() || path[base.size()] == '/' || path[base.size()] == '.';
+}
+
+// What a browser may read of a cross-origin reply (CORS), besides the
+// CORS-safelisted response headers.
+constexpr std::string_view kExposedHeaders =
+    "ETag, Link, Location, X-Total-Count, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, "
+    "X-RateLimit-Reset, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, WWW-Authenticate";
+// The request headers a cross-origin client may send (preflight).
+constexpr std::string_view kAllowedRequestHeaders =
+    "Authorization, Content-Type, Idempotency-Key, X-Envelope, If-Match, If-None-Match, If-Modified-Since, "
+    "X-Request-Id";
+
+// The media types PATCH takes (RFC 5789 Accept-Patch).
+constexpr std::string_view kAcceptPatch =
+    "application/merge-patch+json, application/json, application/x-www-form-urlencoded";
+
+// A maintenance flag's stored value: Retry-After seconds.
+int64_t parseRetryAfter(const std::string& v) {
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc() && p == v.data() + v.size() && n >= 0 ? n : 60;
+}
+
 }  // namespace
 
 Service::Service(const Config& config, store::Store& store, auth::Authenticator& authenticator)
@@ -44,19 +81,48 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
       router_(config.server.basePath, collectionNames(config), routeTable()),
       defaultProfile_(render::findProfile(config.server.envelope)),
       docsHtml_(renderDocsPage(config)),
-      errorsHtml_(renderErrorReference()) {
+      errorsHtml_(renderErrorReference()),
+      rateLimiter_(config.rateLimit.requestsPerMinute, store),
+      rateLimitPolicy_("\"default\";q=" + std::to_string(config.rateLimit.requestsPerMinute) + ";w=60") {
   // main() refuses to start with a profile this build cannot render; the
   // fallback only protects callers that skip that check (tests).
   if (!defaultProfile_) defaultProfile_ = render::findProfile("standard");
   rules_.reserve(config.collections.size());
   for (const auto& c : config.collections) rules_.push_back(CollectionRules::compile(c));
   if (store.blocking()) storeWorkers_ = std::make_unique<WorkerPool>(std::max(1u, store.poolSize()));
+  readMaintenance();  // a node started during maintenance answers 503 from its first request
+  poller_ = std::thread([this] { pollSettings(); });
 }
 
 Service::~Service() { shutdown(); }
 
 void Service::shutdown() {
   if (storeWorkers_) storeWorkers_->stop();
+  {
+    std::lock_guard lock(pollMutex_);
+    stopPolling_ = true;
+  }
+  pollWake_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+bool Service::readMaintenance() {
+  std::optional<std::string> value;
+  if (store_.readSetting("maintenance", value)) return false;  // unreachable: keep what we knew
+  maintenanceRetryAfter_.store(value ? parseRetryAfter(*value) : -1, std::memory_order_relaxed);
+  return true;
+}
+
+void Service::pollSettings() {
+  // Twice a second: `restd maintenance on` reaches every node within 2 s
+  // (SPEC §10) even when one poll is slow.
+  std::unique_lock lock(pollMutex_);
+  while (!pollWake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopPolling_; })) {
+    lock.unlock();
+    readMaintenance();
+    rateLimiter_.returnIdle();
+    lock.lock();
+  }
 }
 
 void Service::handle(const http::Request& request, http::Respond respond) {
@@ -74,6 +140,12 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
   call->profile = defaultProfile_;
   RouteMatch& m = call->match;
 
+  if (int64_t retryAfter = maintenanceRetryAfter_.load(std::memory_order_relaxed);
+      retryAfter >= 0 && !isSystemRoute(m) && underBase(request.path, config_.server.basePath)) {
+    Reply r = Reply::failure(ErrorObject(Reason::maintenance));
+    r.header("Retry-After", std::to_string(retryAfter));
+    return finish(*call, std::move(r));
+  }
   if (m.outcome == RouteMatch::Outcome::notFound) return finish(*call, Reply::failure(ErrorObject(Reason::not_found)));
   if (m.outcome == RouteMatch::Outcome::notImplemented)
     return finish(*call, Reply::failure(ErrorObject(Reason::not_implemented,
@@ -117,6 +189,7 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
     r.status = 204;
     r.kind = ReplyKind::empty;
     r.header("Allow", allowHeader(m.allowed));
+    if (m.allowed & kPatch) r.header("Accept-Patch", std::string(kAcceptPatch));
     return finish(*call, std::move(r));
   }
 
@@ -167,7 +240,64 @@ http::Response Service::protocolError(Reason reason, const http::Request& reques
   return toWire(call, std::move(reply));
 }
 
-void Service::finish(const Call& call, Reply reply) const { call.respond(toWire(call, std::move(reply))); }
+void Service::finish(const Call& call, Reply reply) {
+  if (!call.submitted && call.idempotent() && reply.status < 500 && reply.status != 429) {
+    auto kept = std::make_shared<Reply>(std::move(reply));
+    Call& mutableCall = const_cast<Call&>(call);  // every Call is owned by a CallPtr (handleHere)
+    return submit(mutableCall.shared_from_this(), [kept](store::WriteTxn&, bool& keep) {
+      keep = false;
+      return std::move(*kept);
+    });
+  }
+  deliver(call, toWire(call, std::move(reply)));
+}
+
+void Service::deliver(const Call& call, http::Response res) const {
+  RouteId route = call.match.route;
+  bool found = call.match.outcome == RouteMatch::Outcome::found;
+  if (call.rate) {
+    const RateDecision& d = *call.rate;
+    res.addHeader("X-RateLimit-Limit", std::to_string(d.limit));
+    res.addHeader("X-RateLimit-Remaining", std::to_string(d.remaining));
+    res.addHeader("X-RateLimit-Reset", std::to_string(d.resetSeconds));
+    res.addHeader("RateLimit-Policy", rateLimitPolicy_);
+    res.addHeader("RateLimit", "\"default\";r=" + std::to_string(d.remaining) + ";t=" + std::to_string(d.resetSeconds));
+  }
+  // Caching (SPEC §7): what the reply depends on, and who may keep it.
+  bool cors = !config_.cors.allowOrigins.empty();
+  bool document = found && (route == RouteId::docs || route == RouteId::docsErrors);
+  if (document) res.addHeader("Vary", cors ? "Accept-Encoding, Origin" : "Accept-Encoding");
+  else res.addHeader("Vary", cors ? "Accept, Accept-Encoding, X-Envelope, Origin" : "Accept, Accept-Encoding, X-Envelope");
+  if (found && (route == RouteId::authenticate || route == RouteId::healthz || route == RouteId::readyz ||
+                route == RouteId::metrics))
+    res.addHeader("Cache-Control", "no-store");
+  else if (call.identity.kind != auth::Identity::Kind::anonymous || call.request.hasHeader("Authorization"))
+    res.addHeader("Cache-Control", "private, no-cache");
+  else
+    res.addHeader("Cache-Control", "no-cache");
+  if (cors) addCorsHeaders(call, res);
+  call.respond(std::move(res));
+}
+
+bool Service::originAllowed(std::string_view origin) const {
+  for (const auto& o : config_.cors.allowOrigins)
+    if (o == "*" || o == origin) return true;
+  return false;
+}
+
+void Service::addCorsHeaders(const Call& call, http::Response& res) const {
+  std::string_view origin = call.request.header("Origin");
+  if (origin.empty() || !originAllowed(origin)) return;  // others get no CORS headers at all
+  bool any = config_.cors.allowOrigins.size() == 1 && config_.cors.allowOrigins[0] == "*";
+  res.addHeader("Access-Control-Allow-Origin", any ? "*" : std::string(origin));
+  if (call.request.method == "OPTIONS" && call.request.hasHeader("Access-Control-Request-Method")) {
+    res.addHeader("Access-Control-Allow-Methods", allowHeader(call.match.allowed));
+    res.addHeader("Access-Control-Allow-Headers", std::string(kAllowedRequestHeaders));
+    res.addHeader("Access-Control-Max-Age", "600");
+  } else {
+    res.addHeader("Access-Control-Expose-Headers", std::string(kExposedHeaders));
+  }
+}
 
 http::Response Service::toWire(const Call& call, Reply reply) const {
   render::RenderContext ctx;
@@ -178,6 +308,7 @@ http::Response Service::toWire(const Call& call, Reply reply) const {
   ctx.instance = call.request.path;
   ctx.docsUrl = config_.server.docsUrl;
   ctx.method = call.request.method;
+  if (call.rate) ctx.rateLimit = render::RateLimitMeta{call.rate->limit, call.rate->remaining, call.rate->resetSeconds};
   render::Rendered out = render::renderReply(*call.profile, reply, ctx);
 
   http::Response res;
@@ -186,6 +317,8 @@ http::Response Service::toWire(const Call& call, Reply reply) const {
   res.contentType = std::move(out.contentType);
   res.body = std::move(out.body);
   res.headers = std::move(reply.headers);
+  res.conditional = reply.conditional;
+  if (res.status == 415 && call.request.method == "PATCH") res.addHeader("Accept-Patch", std::string(kAcceptPatch));
   return res;
 }
 

@@ -1,18 +1,23 @@
 // The API: turns a complete http::Request into an http::Response.
 //
-// Order of checks (SPEC §10): unknown path 404; method 405/501; Accept 406;
-// envelope 400; (token 401, rate limit 429, role 403 — auth issue); record
-// 404; body 415/400/422. Handlers return a render::Reply; this class renders
-// it with the chosen profile and format. Reads answer inline; writes go to
-// the store's writer and answer when their commit is durable.
+// Order of checks (SPEC §10): maintenance 503; unknown path 404; method
+// 405/501; Accept 406; envelope 400; token 401; rate limit 429; role 403;
+// record 404; body 415/400/422. Handlers return a render::Reply; this class
+// renders it with the chosen profile and format. Reads answer inline; writes
+// go to the store's writer and answer when their commit is durable.
 // Thread-safe: one Service serves every I/O thread.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/negotiation.h"
+#include "api/rate_limiter.h"
 #include "api/router.h"
 #include "api/validation.h"
 #include "auth/authenticator.h"
@@ -36,7 +41,8 @@ class Service final : public http::Handler {
   // them: requests beyond the pool wait in its queue, never fail, and I/O
   // threads never wait on the database. /healthz is answered at once.
   void handle(const http::Request& request, http::Respond respond) override;
-  // Finishes the requests queued for the pool and stops it (idempotent).
+  // Finishes the requests queued for the pool, stops it and the settings
+  // poller (idempotent).
   void shutdown();
   http::Response protocolError(Reason reason, const http::Request& request) override;
 
@@ -58,7 +64,22 @@ class Service final : public http::Handler {
   bool canChange(const Call& call, const store::Record& r) const;
   // Renders a reply with the call's profile and format; finish() also sends it.
   http::Response toWire(const Call& call, render::Reply reply) const;
-  void finish(const Call& call, render::Reply reply) const;
+  // An idempotent call's failure found before its write job (a 422 from
+  // the body, say) is kept for retries as well: it goes through submit().
+  void finish(const Call& call, render::Reply reply);
+  // Sends `res` with the headers that describe this exchange rather than
+  // the stored reply (rate limit, CORS, Vary, Cache-Control): added here, so
+  // a replayed idempotent reply carries current ones.
+  void deliver(const Call& call, http::Response res) const;
+  // Spends one of the caller's rate-limit tokens (user, else client address);
+  // false when refused, after answering 429.
+  bool admit(const CallPtr& call);
+  // The CORS headers for this request's Origin, when [cors] allows it.
+  void addCorsHeaders(const Call& call, http::Response& res) const;
+  bool originAllowed(std::string_view origin) const;
+  // Reads the maintenance flag and returns idle rate-limit leases, twice a second.
+  void pollSettings();
+  bool readMaintenance();
 
   // system.cpp
   render::Reply index() const;
@@ -120,6 +141,15 @@ class Service final : public http::Handler {
   std::string docsHtml_;        // /docs, rendered once at start
   std::string errorsHtml_;      // /docs/errors, rendered once at start
   std::unique_ptr<WorkerPool> storeWorkers_;  // only for a blocking store
+  RateLimiter rateLimiter_;
+  std::string rateLimitPolicy_;  // RateLimit-Policy, formatted once
+  // Maintenance (SPEC §7): the Retry-After seconds while on, -1 while off.
+  // Written by the poller only; read by every request.
+  std::atomic<int64_t> maintenanceRetryAfter_{-1};
+  std::mutex pollMutex_;
+  std::condition_variable pollWake_;
+  bool stopPolling_ = false;  // guarded by pollMutex_
+  std::thread poller_;
 };
 
 // The HTML pages served at /docs and /docs/errors (docs_pages.cpp).

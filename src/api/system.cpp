@@ -14,13 +14,16 @@ Reply Service::healthz() const {
 
 Reply Service::readyz() const {
   Reply r;
-  bool ok = store_.ready();
+  bool reachable = store_.ready();
+  int64_t maintenance = maintenanceRetryAfter_.load(std::memory_order_relaxed);
+  bool ok = reachable && maintenance < 0;
   r.status = ok ? 200 : 503;
   auto& a = r.data.GetAllocator();
   r.data.SetObject();
-  r.data.AddMember("status", rapidjson::StringRef(ok ? "ready" : "unavailable"), a);
-  r.data.AddMember("storage", rapidjson::StringRef(ok ? "reachable" : "unreachable"), a);
-  if (!ok) r.header("Retry-After", "5");
+  r.data.AddMember("status", rapidjson::StringRef(ok ? "ready" : maintenance >= 0 ? "maintenance" : "unavailable"), a);
+  r.data.AddMember("storage", rapidjson::StringRef(reachable ? "reachable" : "unreachable"), a);
+  r.data.AddMember("maintenance", maintenance >= 0, a);
+  if (!ok) r.header("Retry-After", maintenance >= 0 ? std::to_string(maintenance) : "5");
   return r;
 }
 

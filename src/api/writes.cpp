@@ -128,6 +128,7 @@ std::optional<ErrorObject> Service::denyWrite(const Call& call, const store::Rec
 }
 
 void Service::submit(const CallPtr& call, TxnWork work) {
+  call->submitted = true;
   // Idempotency-Key on POST and PATCH: per user, 24 hours, same body required.
   std::string key;
   if ((call->request.method == "POST" || call->request.method == "PATCH") && call->request.hasHeader("Idempotency-Key"))
@@ -174,21 +175,31 @@ void Service::submit(const CallPtr& call, TxnWork work) {
           }
         }
         bool keep = false;
-        Reply reply = work(txn, keep);
         if (key.empty()) {
-          *unrendered = std::move(reply);
+          *unrendered = work(txn, keep);
           return keep;
         }
-        *out = toWire(*call, std::move(reply));
-        if (!key.empty() && keep) {
-          store::StoredReply r{requestHash, out->status, out->contentType, headerJson(out->headers), out->body,
-                               nowMillis()};
-          if (auto e = txn.putStoredReply(userId, key, r)) {
-            *out = toWire(*call, Reply::failure(storeError(e, call->request)));
-            return false;
-          }
+        // With a key, the answer is kept whatever it is (SPEC §5): a retry of
+        // a request that failed (an atomic batch's 422, a 409) replays that
+        // failure instead of running again. Only the request's own writes
+        // are undone; a storage failure (5xx) is not kept, so a retry runs.
+        Reply reply;
+        if (auto e = txn.nested([&] {
+              reply = work(txn, keep);
+              return keep;
+            })) {
+          *out = toWire(*call, Reply::failure(storeError(e, call->request)));
+          return false;
         }
-        return keep;
+        *out = toWire(*call, std::move(reply));
+        if (out->status >= 500) return false;
+        store::StoredReply r{requestHash, out->status, out->contentType, headerJson(out->headers), out->body,
+                             nowMillis()};
+        if (auto e = txn.putStoredReply(userId, key, r)) {
+          *out = toWire(*call, Reply::failure(storeError(e, call->request)));
+          return false;
+        }
+        return true;
       },
       [this, call, out, unrendered](bool committed) {
         if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
@@ -197,9 +208,14 @@ void Service::submit(const CallPtr& call, TxnWork work) {
           return finish(*call, Reply::failure(ErrorObject(Reason::internal)));
         }
         if (unrendered->has_value()) {
-          out->render = [this, call, unrendered](http::Response& res) { res = toWire(*call, std::move(**unrendered)); };
+          out->render = [this, call, unrendered](http::Response& res) {
+            auto exchange = std::move(res.headers);  // deliver()'s, kept after the reply's own
+            res = toWire(*call, std::move(**unrendered));
+            res.headers.insert(res.headers.end(), std::make_move_iterator(exchange.begin()),
+                               std::make_move_iterator(exchange.end()));
+          };
         }
-        call->respond(std::move(*out));
+        deliver(*call, std::move(*out));
       });
 }
 
@@ -368,7 +384,7 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
     const CollectionSpec& spec = *call->collection;
     store::Record r;
     if (auto denied = loadForWrite(txn, *call, call->match.id, r)) return Reply::failure(*denied);
-    if (hasIfMatch && !etagListMatches(ifMatch, etagOf(r), false))
+    if (hasIfMatch && !ifMatchAccepts(ifMatch, versionTag(r)))
       return Reply::failure(ErrorObject(Reason::precondition_failed));
     if (mode == WriteMode::patch) {
       rapidjson::Document merged;
@@ -395,7 +411,7 @@ void Service::deleteRecord(const CallPtr& call) {
     const std::string& id = call->match.id;
     store::Record r;
     if (auto denied = loadForWrite(txn, *call, id, r)) return Reply::failure(*denied);
-    if (hasIfMatch && !etagListMatches(ifMatch, etagOf(r), false))
+    if (hasIfMatch && !ifMatchAccepts(ifMatch, versionTag(r)))
       return Reply::failure(ErrorObject(Reason::precondition_failed));
     if (auto e = txn.remove(spec, id)) return Reply::failure(storeError(e, call->request));
     keep = true;

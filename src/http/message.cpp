@@ -53,6 +53,22 @@ double qValue(std::string_view params) {
 }
 }  // namespace
 
+bool entityTagListMatches(std::string_view header, std::string_view etag, bool weak) {
+  bool etagWeak = etag.starts_with("W/");
+  if (etagWeak) etag.remove_prefix(2);
+  while (!header.empty()) {
+    size_t comma = header.find(',');
+    std::string_view item = trim(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    if (item == "*") return true;
+    bool itemWeak = item.starts_with("W/");
+    if (itemWeak) item.remove_prefix(2);
+    if ((itemWeak || etagWeak) && !weak) continue;
+    if (item == etag) return true;
+  }
+  return false;
+}
+
 bool acceptsGzip(std::string_view ae) {
   double gzip = -1, star = -1;
   while (!ae.empty()) {

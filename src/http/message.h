@@ -37,6 +37,10 @@ struct Response {
   std::string body;
   bool closeConnection = false;  // reply with Connection: close and close after
   bool compressible = true;      // false for streams and already-compressed data
+  // A GET or HEAD 200 with validators (ETag, Last-Modified) that the server
+  // answers 304 when If-None-Match / If-Modified-Since match the
+  // representation it selects (the gzip one has its own ETag; SPEC §7).
+  bool conditional = false;
   // Set when the body is still to be rendered: work finished on another
   // thread (a write, on the store's writer) hands over its result, and the
   // server calls this once on the connection's own thread, before sending,
@@ -49,6 +53,11 @@ struct Response {
 bool iequals(std::string_view a, std::string_view b);
 // Without leading and trailing spaces and tabs (HTTP's optional whitespace).
 std::string_view trim(std::string_view s);
+
+// If-None-Match / If-Match: "*" or a list of entity tags matching `etag`.
+// `weak`: weak comparison (W/ tags match too; If-None-Match); otherwise
+// strong (W/ tags never match; If-Match).
+bool entityTagListMatches(std::string_view header, std::string_view etag, bool weak);
 
 // True when an Accept-Encoding value accepts gzip (q > 0, directly or via "*").
 bool acceptsGzip(std::string_view acceptEncoding);

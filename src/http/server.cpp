@@ -205,6 +205,25 @@ void appendHeader(std::string& out, std::string_view name, std::string_view valu
   out.append("\r\n", 2);
 }
 
+std::string_view headerOf(const Response& r, std::string_view name) {
+  for (const auto& [k, v] : r.headers)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+// RFC 9110 §13.2.2: If-None-Match (weak comparison) decides when present;
+// otherwise If-Modified-Since against Last-Modified.
+bool notModified(const Request& request, const Response& r) {
+  if (request.hasHeader("If-None-Match")) {
+    std::string_view etag = headerOf(r, "ETag");
+    return !etag.empty() && entityTagListMatches(request.header("If-None-Match"), etag, true);
+  }
+  if (!request.hasHeader("If-Modified-Since")) return false;
+  auto since = parseHttpDate(request.header("If-Modified-Since"));
+  auto modified = parseHttpDate(headerOf(r, "Last-Modified"));
+  return since && modified && *modified <= *since;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -324,23 +343,43 @@ asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& dea
   // connection reuses, and sent with the body in one gathered write.
   bool noBody = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
   bool keep = keepAlive && !r.closeConnection && !draining.load(std::memory_order_relaxed);
-  bool gzipped = false, vary = false;
-  if (!noBody && r.compressible && r.body.size() >= 1024) {
-    vary = true;
-    if (acceptsGzip(acceptEncoding)) {  // HEAD too: its headers are GET's
-      // 64 KiB of input is 1-3 ms of deflate (JSON to random text): between slices the
-      // thread serves other connections, so a 100 MB reply delays nobody else
-      // by more than that. Small bodies finish in one step without yielding.
-      constexpr size_t kSlice = 64 * 1024;
-      std::string gz;
-      GzipEncoder encoder(r.body.size());
-      bool failed = false;
-      while (!encoder.step(r.body, gz, kSlice, failed))
-        co_await asio::post(socket.get_executor(), asio::use_awaitable);
-      if (!failed) {
-        r.body.swap(gz);
-        gzipped = true;
-      }
+  bool gzipped = false;
+  bool large = !noBody && r.compressible && r.body.size() >= 1024;
+  bool compress = large && acceptsGzip(acceptEncoding);  // HEAD too: its headers are GET's
+  bool hasVary = false;
+  for (auto& [k, v] : r.headers) {
+    if (iequals(k, "Vary")) hasVary = true;
+    // The gzip coding is a representation of its own: its own strong ETag.
+    if (compress && iequals(k, "ETag") && v.size() >= 2 && v.back() == '"') v.insert(v.size() - 1, ":gzip");
+  }
+  if (r.conditional && r.status == 200 && notModified(request, r)) {
+    r.status = 304;
+    r.body.clear();
+    r.contentType.clear();
+    noBody = true;
+    compress = large = false;
+    // A 304 carries what a cache updates its stored reply with, no body metadata.
+    std::erase_if(r.headers, [](const auto& h) {
+      return iequals(h.first, "Link") || iequals(h.first, "X-Total-Count") || iequals(h.first, "Location");
+    });
+  }
+  bool vary = large && !hasVary;
+  if (compress) {
+    // 64 KiB of input is 1-3 ms of deflate (JSON to random text): between slices the
+    // thread serves other connections, so a 100 MB reply delays nobody else
+    // by more than that. Small bodies finish in one step without yielding.
+    constexpr size_t kSlice = 64 * 1024;
+    std::string gz;
+    GzipEncoder encoder(r.body.size());
+    bool failed = false;
+    while (!encoder.step(r.body, gz, kSlice, failed))
+      co_await asio::post(socket.get_executor(), asio::use_awaitable);
+    if (!failed) {
+      r.body.swap(gz);
+      gzipped = true;
+    } else {
+      for (auto& [k, v] : r.headers)  // sent as identity after all: its own ETag again
+        if (iequals(k, "ETag") && v.ends_with(":gzip\"")) v.erase(v.size() - 6, 5);
     }
   }
   head.clear();

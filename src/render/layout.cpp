@@ -132,6 +132,17 @@ void writeMetaMembers(TreeWriter& w, const Reply& r, const RenderContext& ctx) {
     w.string(*r.message);
   }
   if (r.batch) writeBatchCounts(w, *r.batch);
+  if (ctx.rateLimit) {
+    w.key("rateLimit");
+    w.startObject();
+    w.key("limit");
+    w.integer(ctx.rateLimit->limit);
+    w.key("remaining");
+    w.integer(ctx.rateLimit->remaining);
+    w.key("reset");
+    w.integer(ctx.rateLimit->reset);
+    w.endObject();
+  }
 }
 
 std::string_view recordsKey(const Reply& r) { return r.collection.empty() ? std::string_view("items") : r.collection; }

@@ -2,6 +2,7 @@
 // Profiles are stateless singletons, safe to use from any thread.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,13 @@ namespace restd::render {
 
 enum class Format { json, xml };
 
+// meta.rateLimit (SPEC §6), when rate limiting is on.
+struct RateLimitMeta {
+  int64_t limit = 0;
+  int64_t remaining = 0;
+  int64_t reset = 0;  // delta-seconds
+};
+
 struct RenderContext {
   std::string_view requestId;
   SysTime now;
@@ -21,6 +29,7 @@ struct RenderContext {
   std::string_view instance;   // full request path (problem profile)
   std::string_view docsUrl;    // server.docs_url
   std::string_view method;     // the request's method (GET replies are bare in some profiles)
+  std::optional<RateLimitMeta> rateLimit;
 };
 
 struct Rendered {

@@ -68,6 +68,7 @@ struct Reply {
   std::string action;                       // batch: "created", "updated" or "deleted"
   std::string documentBody;                 // kind == document
   std::string documentType;                 // kind == document: Content-Type
+  bool conditional = false;                 // GET 200 with validators: see http::Response::conditional
 
   Reply() { data.SetNull(); }
   static Reply failure(ErrorObject e) {

@@ -150,6 +150,14 @@ class WriteTxn {
   // and a bounded number of anyone's, so the table stays small.
   virtual Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) = 0;
   virtual Error clearLoginFailures(std::string_view key) = 0;
+  // Server-wide settings every node reads (the maintenance flag): `value`
+  // replaces the key's value; nullopt removes the key.
+  virtual Error putSetting(std::string_view key, const std::optional<std::string>& value) = 0;
+
+  // Runs `fn` in a nested savepoint: its changes are undone when it returns
+  // false, and the job's other changes stay (an idempotent request's failed
+  // answer is kept while its writes are not).
+  virtual Error nested(const std::function<bool()>& fn) = 0;
 
   virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
   virtual Error insert(const CollectionSpec& c, const Record& r) = 0;
@@ -165,6 +173,12 @@ class WriteTxn {
   // Sets `taken` when a record of `c` has this slug: in an owner-visibility
   // collection only `owner`'s records count (slugs are unique per owner).
   virtual Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) = 0;
+};
+
+// Tokens taken from a shared rate-limit bucket (see Store::takeRateTokens).
+struct RateGrant {
+  int64_t granted = 0;  // tokens now the caller's to spend
+  double left = 0;      // what the bucket holds after the grant
 };
 
 // A job returns false to undo its own changes (the others in the group stay).
@@ -206,6 +220,27 @@ class Store {
   virtual Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) = 0;
   // The times of `key`'s login failures since `sinceMs`, oldest first (read fresh).
   virtual Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) = 0;
+  // A server-wide setting (WriteTxn::putSetting), read fresh: nullopt when unset.
+  virtual Error readSetting(std::string_view key, std::optional<std::string>& out) = 0;
+
+  // Rate-limit buckets shared by every node on this storage (SPEC §9). When
+  // sharesRateLimits() is false the buckets are the caller's own (one
+  // process owns the storage) and the two calls below are not used.
+  virtual bool sharesRateLimits() const { return false; }
+  // Refills `key`'s bucket (`capacity` tokens, `perSecond` refill, by the
+  // storage's clock) and takes up to `want` whole tokens from it, in one
+  // atomic step: nodes never together take more than the bucket holds.
+  virtual Error takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
+                               RateGrant& out) {
+    (void)key, (void)capacity, (void)perSecond, (void)want, (void)out;
+    return {Status::internal, {}, "this storage has no shared rate limits"};
+  }
+  // Gives back `n` tokens taken but not spent (never above `capacity`).
+  virtual Error returnRateTokens(std::string_view key, double capacity, int64_t n) {
+    (void)key, (void)capacity, (void)n;
+    return {Status::internal, {}, "this storage has no shared rate limits"};
+  }
+
   // Finishes queued writes and stops the writer (idempotent).
   virtual void close() = 0;
 };

@@ -129,6 +129,10 @@ class RestdServer:
         self.tmp = tempfile.TemporaryDirectory(prefix="restd-e2e-")
         self.dir = self.tmp.name
         self.config_path = os.path.join(self.dir, "restd.toml")
+        # Rate limiting is on by default (600 a minute); tests of other things
+        # send more than that, so it is off unless a test configures it.
+        if "[rate_limit]" not in config:
+            config += "\n[rate_limit]\nrequests_per_minute = 0\n"
         with open(self.config_path, "w") as f:
             f.write(config)
         self.db_path = os.path.join(self.dir, "restd.db")

@@ -142,7 +142,7 @@ class Auth(unittest.TestCase):
         r = self.srv.request("GET", API + "/things")
         e = self.error(r, 401, "token_missing")
         self.assertEqual(e["message"], MISSING)
-        self.assertEqual(r.header("WWW-Authenticate"), "Bearer")
+        self.assertEqual(r.header("WWW-Authenticate"), 'Bearer realm="restd"')
         for bad in ("0" * 40, "not-a-token", self.tokens["wes"][:-1]):
             r = self.srv.request("GET", API + "/things", headers={"Authorization": "Bearer " + bad})
             e = self.error(r, 401, "token_expired")

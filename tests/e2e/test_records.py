@@ -109,7 +109,7 @@ class Records(unittest.TestCase):
         self.assertRegex(d["createdAt"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+05:30$")
         self.assertEqual(d["createdAt"], d["updatedAt"])
         self.assertEqual(r.header("Location"), f"{API}/things/{d['id']}")
-        self.assertEqual(r.header("ETag"), f'"{d["id"]}.1"')
+        self.assertEqual(r.header("ETag"), f'"{d["id"]}.1:json:standard"')
         self.assertEqual(list(d)[:3], ["id", "slug", "name"])
 
     def test_ids_sort_by_creation_even_within_a_millisecond(self):

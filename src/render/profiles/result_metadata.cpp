@@ -1,6 +1,7 @@
 // `result-metadata` (seed 004): a `result` of "success", "failure" or "error".
-//   success: the processed records under the collection's name (a list even
-//            for one record; a delete lists {"id": …}), and `metadata`
+//   success: GET of one record: the record under the singular ("thing");
+//            otherwise the processed records under the collection's name (a
+//            list even for one record written; a delete lists {"id": …}), and `metadata`
 //            (page, pagesCount, recordsPerPage, recordsCount for lists;
 //            receivedItemsCount, validItems, invalidItems for writes).
 //   failure: some or all items failed: `failures` (index, rawData, errors),
@@ -31,7 +32,10 @@ class ResultMetadataProfile final : public Profile {
       return;
     }
     bool isGet = ctx.method == "GET" || ctx.method == "HEAD";
-    if (holdsRecords(r)) {
+    if (r.kind == ReplyKind::record && !r.error) {
+      w->key(recordKey(r));
+      writeRecord(*w, r, r.data, style);
+    } else if (holdsRecords(r)) {
       if (!r.error) {
         w->key(recordsKey(r));
         w->startArray(recordKey(r));

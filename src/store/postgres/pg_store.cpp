@@ -582,6 +582,66 @@ Error PgStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<
   });
 }
 
+Error PgStore::readSetting(std::string_view key, std::optional<std::string>& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    out.reset();
+    PgResult r;
+    if (auto e = c.run(sql::AccountTxn::settingSql(Dialect::postgres), {std::string(key)}, r)) return e;
+    if (r.rows() > 0) out = std::string(PQgetvalue(r.res, 0, 0), static_cast<size_t>(PQgetlength(r.res, 0, 0)));
+    return {};
+  });
+}
+
+namespace {
+
+// One statement refills a bucket by the server's clock and takes what it
+// can: the row lock of the upsert makes it atomic across nodes. A new key
+// starts full. `granted` is kept in the row only so RETURNING can report it.
+// ?1 key, ?2 capacity, ?3 tokens per second, ?4 tokens wanted.
+const std::string kTakeRateTokens =
+    "INSERT INTO _restd_rate_buckets AS b (key, tokens, stamp, granted) "
+    "VALUES ($1, $2::float8 - LEAST($4::bigint, floor($2::float8)), extract(epoch FROM clock_timestamp()), "
+    "LEAST($4::bigint, floor($2::float8))) "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "granted = GREATEST(0, LEAST($4::bigint, floor(LEAST($2::float8, b.tokens + $3::float8 * "
+    "GREATEST(0, excluded.stamp - b.stamp))))), "
+    "tokens = LEAST($2::float8, b.tokens + $3::float8 * GREATEST(0, excluded.stamp - b.stamp)) - "
+    "GREATEST(0, LEAST($4::bigint, floor(LEAST($2::float8, b.tokens + $3::float8 * "
+    "GREATEST(0, excluded.stamp - b.stamp))))), "
+    "stamp = excluded.stamp "
+    "RETURNING granted, tokens";
+const std::string kReturnRateTokens =
+    "UPDATE _restd_rate_buckets SET tokens = LEAST($2::float8, tokens + $3::bigint) WHERE key = $1";
+// Buckets untouched for ten minutes are full again: forgetting them changes nothing.
+const std::string kForgetRateBuckets =
+    "DELETE FROM _restd_rate_buckets WHERE stamp < extract(epoch FROM clock_timestamp()) - 600";
+
+}  // namespace
+
+Error PgStore::takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
+                              RateGrant& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    PgResult r;
+    if (auto e = c.run(kTakeRateTokens, {std::string(key), capacity, perSecond, want}, r)) return e;
+    out.granted = toInt64(PQgetvalue(r.res, 0, 0));
+    out.left = std::strtod(PQgetvalue(r.res, 0, 1), nullptr);
+    return {};
+  });
+}
+
+Error PgStore::returnRateTokens(std::string_view key, double capacity, int64_t n) {
+  return withConnection([&](PgConnection& c) -> Error {
+    PgResult r;
+    if (auto e = c.run(kReturnRateTokens, {std::string(key), capacity, n}, r)) return e;
+    // Now and then, while here, the table sheds buckets nobody uses.
+    if (forgetCountdown_.fetch_sub(1, std::memory_order_relaxed) <= 0) {
+      forgetCountdown_.store(1000, std::memory_order_relaxed);
+      return c.run(kForgetRateBuckets, std::vector<SqlValue>{}, r);
+    }
+    return {};
+  });
+}
+
 // ---------------------------------------------------------------- writes
 
 class PgStore::Txn final : public sql::AccountTxn {
@@ -629,6 +689,10 @@ class PgStore::Txn final : public sql::AccountTxn {
       for (size_t i = 0; i < n; ++i)
         if (!inserted.contains(records[start + i]->id)) errors[start + i] = takenField(c, *records[start + i]);
     }
+  }
+  Error nested(const std::function<bool()>& fn) override {
+    if (auto e = conn_.exec("SAVEPOINT nested")) return e;
+    return conn_.exec(fn() ? "RELEASE nested" : "ROLLBACK TO nested; RELEASE nested");
   }
   // In a savepoint of its own: a unique violation must not abort the
   // transaction that the job's other changes (a batch's items) share.
@@ -890,8 +954,13 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
           "CREATE OR REPLACE TRIGGER _restd_users_changed AFTER UPDATE OR DELETE ON _restd_users "
           "FOR EACH ROW EXECUTE FUNCTION _restd_notify_auth();"
           "CREATE OR REPLACE TRIGGER _restd_users_truncated AFTER TRUNCATE ON _restd_users "
-          "FOR EACH STATEMENT EXECUTE FUNCTION _restd_notify_auth();"))
+          "FOR EACH STATEMENT EXECUTE FUNCTION _restd_notify_auth();"
+          // Rate-limit buckets need no durability: after a crash they start full.
+          "CREATE UNLOGGED TABLE IF NOT EXISTS _restd_rate_buckets (key TEXT PRIMARY KEY, "
+          "tokens DOUBLE PRECISION NOT NULL, stamp DOUBLE PRECISION NOT NULL, granted BIGINT NOT NULL);"))
     return fail("cannot create the system tables: " + e.detail);
+  if (auto e = db.exec(std::string(sql::AccountTxn::kSettingsTableSql).c_str()))
+    return fail("cannot create _restd_settings: " + e.detail);
 
   std::vector<std::string> refusals;
   for (const auto& c : config.collections) {

@@ -122,6 +122,11 @@ class PgStore final : public Store {
   Error listApiKeys(std::vector<ApiKey>& out) override;
   Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
   Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
+  Error readSetting(std::string_view key, std::optional<std::string>& out) override;
+  bool sharesRateLimits() const override { return true; }
+  Error takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
+                       RateGrant& out) override;
+  Error returnRateTokens(std::string_view key, double capacity, int64_t n) override;
 
  private:
   class Txn;
@@ -161,6 +166,7 @@ class PgStore final : public Store {
   void listenLoop();
   std::atomic<uint64_t> authGeneration_{0};
   std::atomic<bool> listening_{false};   // a LISTEN connection is up: caching is safe
+  std::atomic<int> forgetCountdown_{0};  // returnRateTokens calls until old buckets are swept
   std::atomic<bool> stopListening_{false};
   int wakeFd_ = -1;                      // eventfd: stops listenLoop()
   std::thread listenThread_;

@@ -18,7 +18,8 @@ std::string markers(Dialect d, std::string text) {
 
 struct AccountTxn::Statements {
   std::string addUser, removeUserTokens, removeUser, setPassword, addApiKey, revokeKeyTokens, revokeApiKey,
-      purgeExpiredTokens, addToken, revokeToken, forgetFailures, purgeFailures, addFailure, clearFailures, failures;
+      purgeExpiredTokens, addToken, revokeToken, forgetFailures, purgeFailures, addFailure, clearFailures, failures,
+      putSetting, removeSetting, setting;
   explicit Statements(Dialect d)
       : addUser(markers(d, "INSERT INTO _restd_users (id, userName, role, passwordHash, createdAt) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)")),
@@ -41,7 +42,11 @@ struct AccountTxn::Statements {
                                  "_restd_login_failures WHERE at < ?1 ORDER BY at LIMIT 64)")),
         addFailure(markers(d, "INSERT INTO _restd_login_failures (key, at) VALUES (?1, ?2)")),
         clearFailures(markers(d, "DELETE FROM _restd_login_failures WHERE key = ?1")),
-        failures(markers(d, "SELECT at FROM _restd_login_failures WHERE key = ?1 AND at >= ?2 ORDER BY at")) {}
+        failures(markers(d, "SELECT at FROM _restd_login_failures WHERE key = ?1 AND at >= ?2 ORDER BY at")),
+        putSetting(markers(d, "INSERT INTO _restd_settings (key, value) VALUES (?1, ?2) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value")),
+        removeSetting(markers(d, "DELETE FROM _restd_settings WHERE key = ?1")),
+        setting(markers(d, "SELECT value FROM _restd_settings WHERE key = ?1")) {}
 };
 
 namespace {
@@ -101,6 +106,12 @@ Error AccountTxn::clearLoginFailures(std::string_view key) {
   return execute(sql_.clearFailures, {std::string(key)}, false);
 }
 
+Error AccountTxn::putSetting(std::string_view key, const std::optional<std::string>& value) {
+  if (!value) return execute(sql_.removeSetting, {std::string(key)}, false);
+  return execute(sql_.putSetting, {std::string(key), *value}, false);
+}
+
 const std::string& AccountTxn::loginFailuresSql(Dialect d) { return statementsFor(d).failures; }
+const std::string& AccountTxn::settingSql(Dialect d) { return statementsFor(d).setting; }
 
 }  // namespace restd::store::sql

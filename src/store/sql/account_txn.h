@@ -26,9 +26,15 @@ class AccountTxn : public WriteTxn {
   Error revokeToken(std::string_view tokenHash) override;
   Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) override;
   Error clearLoginFailures(std::string_view key) override;
+  Error putSetting(std::string_view key, const std::optional<std::string>& value) override;
 
   // The statement that reads one key's failures: ?1 key, ?2 since.
   static const std::string& loginFailuresSql(Dialect d);
+  // The statement that reads one setting: ?1 key.
+  static const std::string& settingSql(Dialect d);
+  // The settings table, the same on both engines.
+  static constexpr std::string_view kSettingsTableSql =
+      "CREATE TABLE IF NOT EXISTS _restd_settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);";
 
  protected:
   // Runs one statement; notFound when `mustChange` and no row changed.

@@ -506,6 +506,14 @@ class SqliteStore::Txn final : public sql::AccountTxn {
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
     return getRecord(conn_, store_.sqlFor(c), c, idOrSlug, out, {});
   }
+  Error nested(const std::function<bool()>& fn) override {
+    static const std::string kSavepoint = "SAVEPOINT nested", kRollbackTo = "ROLLBACK TO nested",
+                             kRelease = "RELEASE nested";
+    if (auto e = exec(kSavepoint, {})) return e;
+    if (!fn())
+      if (auto e = exec(kRollbackTo, {})) return e;
+    return exec(kRelease, {});
+  }
   Error insert(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).insert, c, r, false); }
   Error update(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).update, c, r, true); }
   Error remove(const CollectionSpec& c, std::string_view id) override {
@@ -613,6 +621,10 @@ Error SqliteStore::withReader(Fn&& fn, bool fresh) {
   auto conn = acquireReader(error, fresh);
   if (!conn) return Error{Status::unavailable, {}, error};
   Error e = fn(*conn);
+  // A fresh read leaves no snapshot behind: one that young would otherwise
+  // pass for current with the next request (kSnapshotMaxAgeMs) before the
+  // watch has seen another process's commit.
+  if (fresh) conn->endSnapshot();
   releaseReader(std::move(conn), e && e.status != Status::notFound);
   return e;
 }
@@ -735,6 +747,16 @@ Error SqliteStore::loginFailures(std::string_view key, int64_t sinceMs, std::vec
   }, /*fresh=*/true);
 }
 
+Error SqliteStore::readSetting(std::string_view key, std::optional<std::string>& out) {
+  out.reset();
+  return withReader([&](SqliteConnection& c) {
+    return query(c, sql::AccountTxn::settingSql(sql::Dialect::sqlite), {std::string(key)}, [&](sqlite3_stmt* st) {
+      out = std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)),
+                        static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+    });
+  }, /*fresh=*/true);
+}
+
 void SqliteStore::submitWrite(WriteJob job, WriteDone done) { queue_.push(std::move(job), std::move(done)); }
 
 // The writer has no request to answer for: its failures go to stderr, with
@@ -837,6 +859,8 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
                "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_key ON _restd_login_failures (key, at);"
                "CREATE INDEX IF NOT EXISTS _restd_login_failures_by_time ON _restd_login_failures (at);"))
     return fail(std::string("cannot create the user tables: ") + sqlite3_errmsg(db.db()));
+  if (!db.exec(std::string(sql::AccountTxn::kSettingsTableSql).c_str()))
+    return fail(std::string("cannot create _restd_settings: ") + sqlite3_errmsg(db.db()));
 
   auto step = [&](const std::string& sql, const std::vector<SqlValue>& params = {}) -> bool {
     sqlite3_stmt* st = nullptr;

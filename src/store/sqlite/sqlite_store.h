@@ -84,6 +84,7 @@ class SqliteStore final : public Store {
   Error listApiKeys(std::vector<ApiKey>& out) override;
   Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
   Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
+  Error readSetting(std::string_view key, std::optional<std::string>& out) override;
 
  private:
   class Txn;
