@@ -4,12 +4,17 @@ SAN_DIR ?= build-sanitize
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run cluster test test-sanitize test-tsan fuzz bench clean
+.PHONY: all deps test-deps build run cluster test test-sanitize test-tsan fuzz bench clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
+
+# Chromium, promtool and the browser tests' npm packages (from the lockfile).
+test-deps: deps
+	@bash scripts/install-deps.sh --test
+	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release
@@ -25,10 +30,10 @@ cluster: build
 	@bash scripts/install-deps.sh --cluster
 	@bash scripts/cluster.sh $(BUILD_DIR)
 
-test: build
+test: build test-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-test-sanitize: deps
+test-sanitize: test-deps
 	cmake -S . -B $(SAN_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESTD_SANITIZE=ON
 	cmake --build $(SAN_DIR) -j $(JOBS)
 	cd $(SAN_DIR) && RESTD_TEST_SLOWDOWN=4 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
@@ -36,7 +41,7 @@ test-sanitize: deps
 TSAN_DIR ?= build-tsan
 
 # ThreadSanitizer: the whole suite against a TSan build (the e2e tests drive its binary).
-test-tsan: deps
+test-tsan: test-deps
 	cmake -S . -B $(TSAN_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESTD_TSAN=ON
 	cmake --build $(TSAN_DIR) -j $(JOBS)
 	cd $(TSAN_DIR) && RESTD_TEST_SLOWDOWN=10 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" ctest --output-on-failure -j $(JOBS)

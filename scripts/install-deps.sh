@@ -27,6 +27,13 @@ if [ "${1:-}" = "--bench" ]; then
   PACKAGES+=(wrk nginx-light gnuplot-nox util-linux)
 fi
 
+# `--test` adds what the tests need beyond the build: a browser for the
+# CORS tests (driven by playwright-core from npm, see tests/browser) and
+# promtool (Debian's prometheus) to check /metrics.
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES+=(chromium prometheus)
+fi
+
 # `--cluster` adds the load balancer of `make cluster`.
 if [ "${1:-}" = "--cluster" ]; then
   PACKAGES+=(nginx-light)

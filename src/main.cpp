@@ -123,7 +123,9 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   if (!log.open(config->server.accessLog)) return 1;
 
   auth::Authenticator authenticator(*config, *store);
-  api::Service service(*config, *store, authenticator);
+  std::optional<Metrics> metrics;
+  if (config->server.metrics) metrics.emplace(api::Service::metricRoutes(*config));
+  api::Service service(*config, *store, authenticator, metrics ? &*metrics : nullptr);
   http::ServerOptions options;
   options.host = config->server.listen.host;
   options.port = config->server.listen.port;
@@ -135,6 +137,7 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   options.idleTimeout = config->server.idleTimeout;
   options.drainTimeout = config->server.drainTimeout;
   options.serverHeader = "restd/" RESTD_VERSION;
+  options.metrics = metrics ? &*metrics : nullptr;
   http::Server server(options, service, log);
   if (!server.bind(error)) {
     std::fprintf(stderr, "restd: %s\n", error.c_str());

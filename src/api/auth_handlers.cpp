@@ -94,6 +94,7 @@ bool Service::admit(const CallPtr& call) {
   else key.assign("addr:").append(call->request.clientAddress);
   call->rate = rateLimiter_.take(key);
   if (call->rate->allowed) return true;
+  if (metrics_) metrics_->add(Metrics::Counter::rateLimited);
   Reply r = Reply::failure(ErrorObject(Reason::rate_limited, "Too many requests; try again in " +
                                                                  std::to_string(call->rate->retryAfter) + " s."));
   r.header("Retry-After", std::to_string(call->rate->retryAfter));

@@ -13,9 +13,9 @@ using render::ReplyKind;
 
 namespace {
 
-std::vector<RouteDef> routeTable() {
+std::vector<RouteDef> routeTable(bool metrics) {
   // Only routes with a handler are listed: everything else is a plain 404.
-  return {
+  std::vector<RouteDef> routes = {
       {RouteId::healthz, false, {"healthz"}, kGet},
       {RouteId::readyz, false, {"readyz"}, kGet},
       {RouteId::docs, false, {"docs"}, kGet},
@@ -27,7 +27,14 @@ std::vector<RouteDef> routeTable() {
       {RouteId::collection, true, {"{collection}"}, kGet | kPost | kPatch | kDelete},
       {RouteId::record, true, {"{collection}", "{id}"}, kGet | kPut | kPatch | kDelete},
   };
+  if (metrics) routes.push_back({RouteId::metrics, false, {"metrics"}, kGet});
+  return routes;
 }
+
+// Route tags (Service::routeTag): 0 for none, then the fixed routes in
+// RouteId order, then three per collection (list, events, record).
+constexpr unsigned kFixedRoutes = static_cast<unsigned>(RouteId::collection);
+constexpr unsigned kPerCollection = 3;
 
 std::vector<std::string> collectionNames(const Config& c) {
   std::vector<std::string> names;
@@ -74,14 +81,37 @@ int64_t parseRetryAfter(const std::string& v) {
 
 }  // namespace
 
-Service::Service(const Config& config, store::Store& store, auth::Authenticator& authenticator)
+std::vector<std::string> Service::metricRoutes(const Config& config) {
+  const std::string& b = config.server.basePath;
+  std::vector<std::string> labels = {"none", "/healthz", "/readyz", "/metrics", "/docs", "/docs/errors",
+                                     b.empty() ? "/" : b, b + "/authenticate", b + "/me", b + "/logout",
+                                     "/openapi.json"};
+  for (const auto& c : config.collections) {
+    labels.push_back(b + "/" + c.name);
+    labels.push_back(b + "/" + c.name + "/events");
+    labels.push_back(b + "/" + c.name + "/{id}");
+  }
+  return labels;
+}
+
+uint16_t Service::routeTag(const Call& call) const {
+  if (call.match.outcome == RouteMatch::Outcome::notFound) return 0;
+  auto route = static_cast<unsigned>(call.match.route);
+  if (route < kFixedRoutes) return static_cast<uint16_t>(1 + route);
+  if (!call.collection) return 0;
+  auto index = static_cast<unsigned>(call.collection - config_.collections.data());
+  return static_cast<uint16_t>(1 + kFixedRoutes + index * kPerCollection + (route - kFixedRoutes));
+}
+
+Service::Service(const Config& config, store::Store& store, auth::Authenticator& authenticator, Metrics* metrics)
     : config_(config),
       store_(store),
       auth_(authenticator),
-      router_(config.server.basePath, collectionNames(config), routeTable()),
+      router_(config.server.basePath, collectionNames(config), routeTable(metrics != nullptr)),
       defaultProfile_(render::findProfile(config.server.envelope)),
       docsHtml_(renderDocsPage(config)),
       errorsHtml_(renderErrorReference()),
+      metrics_(metrics),
       rateLimiter_(config.rateLimit.requestsPerMinute, store),
       rateLimitPolicy_("\"default\";q=" + std::to_string(config.rateLimit.requestsPerMinute) + ";w=60") {
   // main() refuses to start with a profile this build cannot render; the
@@ -90,6 +120,12 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
   rules_.reserve(config.collections.size());
   for (const auto& c : config.collections) rules_.push_back(CollectionRules::compile(c));
   if (store.blocking()) storeWorkers_ = std::make_unique<WorkerPool>(std::max(1u, store.poolSize()));
+  if (metrics_) {
+    store.registerMetrics(*metrics_);
+    metrics_->addGauge({"restd_maintenance", "1 while maintenance mode is on.", "gauge", [this] {
+                          return maintenanceRetryAfter_.load(std::memory_order_relaxed) >= 0 ? 1.0 : 0.0;
+                        }});
+  }
   readMaintenance();  // a node started during maintenance answers 503 from its first request
   poller_ = std::thread([this] { pollSettings(); });
 }
@@ -160,7 +196,7 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
   }
 
   // Format: a .json/.xml suffix decides; otherwise the Accept header.
-  bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors;
+  bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::metrics;
   if (m.suffix == Suffix::json) call->format = Format::json;
   else if (m.suffix == Suffix::xml) call->format = Format::xml;
   else if (!isDocument) {
@@ -210,6 +246,8 @@ void Service::dispatch(const CallPtr& call) {
   switch (c.match.route) {
     case RouteId::healthz: return finish(c, healthz());
     case RouteId::readyz: return finish(c, readyz());
+    case RouteId::metrics:
+      return finish(c, Reply::document(200, std::string(Metrics::kContentType), metrics_->render()));
     case RouteId::docs: return finish(c, Reply::document(200, "text/html; charset=utf-8", docsHtml_));
     case RouteId::docsErrors: return finish(c, Reply::document(200, "text/html; charset=utf-8", errorsHtml_));
     case RouteId::index: return finish(c, index());
@@ -254,6 +292,8 @@ void Service::finish(const Call& call, Reply reply) {
 
 void Service::deliver(const Call& call, http::Response res) const {
   RouteId route = call.match.route;
+  res.routeTag = routeTag(call);
+  if (metrics_ && res.status == 502) metrics_->add(Metrics::Counter::storageErrors);
   bool found = call.match.outcome == RouteMatch::Outcome::found;
   if (call.rate) {
     const RateDecision& d = *call.rate;
@@ -265,7 +305,7 @@ void Service::deliver(const Call& call, http::Response res) const {
   }
   // Caching (SPEC §7): what the reply depends on, and who may keep it.
   bool cors = !config_.cors.allowOrigins.empty();
-  bool document = found && (route == RouteId::docs || route == RouteId::docsErrors);
+  bool document = found && (route == RouteId::docs || route == RouteId::docsErrors || route == RouteId::metrics);
   if (document) res.addHeader("Vary", cors ? "Accept-Encoding, Origin" : "Accept-Encoding");
   else res.addHeader("Vary", cors ? "Accept, Accept-Encoding, X-Envelope, Origin" : "Accept, Accept-Encoding, X-Envelope");
   if (found && (route == RouteId::authenticate || route == RouteId::healthz || route == RouteId::readyz ||

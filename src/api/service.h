@@ -21,6 +21,7 @@
 #include "api/router.h"
 #include "api/validation.h"
 #include "auth/authenticator.h"
+#include "common/metrics.h"
 #include "common/worker_pool.h"
 #include "config/config.h"
 #include "http/server.h"
@@ -33,7 +34,10 @@ struct BatchItem;  // call.h
 
 class Service final : public http::Handler {
  public:
-  Service(const Config& config, store::Store& store, auth::Authenticator& authenticator);
+  // `metrics` (may be null: no /metrics) must outlive the service.
+  Service(const Config& config, store::Store& store, auth::Authenticator& authenticator, Metrics* metrics = nullptr);
+  // The /metrics label of each route tag (http::Response::routeTag) for `config`.
+  static std::vector<std::string> metricRoutes(const Config& config);
 
   ~Service() override;
   // When the store blocks on the network (PostgreSQL), requests run on a
@@ -77,6 +81,7 @@ class Service final : public http::Handler {
   // The CORS headers for this request's Origin, when [cors] allows it.
   void addCorsHeaders(const Call& call, http::Response& res) const;
   bool originAllowed(std::string_view origin) const;
+  uint16_t routeTag(const Call& call) const;
   // Reads the maintenance flag and returns idle rate-limit leases, twice a second.
   void pollSettings();
   bool readMaintenance();
@@ -141,6 +146,7 @@ class Service final : public http::Handler {
   std::string docsHtml_;        // /docs, rendered once at start
   std::string errorsHtml_;      // /docs/errors, rendered once at start
   std::unique_ptr<WorkerPool> storeWorkers_;  // only for a blocking store
+  Metrics* metrics_;
   RateLimiter rateLimiter_;
   std::string rateLimitPolicy_;  // RateLimit-Policy, formatted once
   // Maintenance (SPEC §7): the Retry-After seconds while on, -1 while off.

@@ -285,7 +285,7 @@ bool isTimezone(std::string_view tz) {
 void Loader::loadServer(const toml::table& t, ServerConfig& s) {
   unknownKeys(t, "server.", {"listen", "base_path", "threads", "envelope", "timezone", "max_body_bytes",
                              "max_batch_items", "docs_url", "max_in_flight", "max_connections_per_client", "header_timeout", "idle_timeout",
-                             "drain_timeout", "access_log"});
+                             "drain_timeout", "access_log", "metrics"});
   if (auto v = str(t, "listen", "server.listen")) {
     if (auto a = parseListen(*v)) s.listen = *a;
     else error(t.get("listen")->source(), "server.listen", "must be HOST:PORT, e.g. \"127.0.0.1:8080\"");
@@ -318,6 +318,7 @@ void Loader::loadServer(const toml::table& t, ServerConfig& s) {
   if (auto v = duration(t, "header_timeout", "server.header_timeout")) s.headerTimeout = *v;
   if (auto v = duration(t, "idle_timeout", "server.idle_timeout")) s.idleTimeout = *v;
   if (auto v = duration(t, "drain_timeout", "server.drain_timeout")) s.drainTimeout = *v;
+  if (auto v = boolean(t, "metrics", "server.metrics")) s.metrics = *v;
   if (auto v = str(t, "access_log", "server.access_log")) {
     if (v->empty()) error(t.get("access_log")->source(), "server.access_log", "must be \"stdout\", \"off\" or a file path");
     else s.accessLog = *v;
@@ -674,6 +675,7 @@ header_timeout = "10s"         # request line + headers must arrive within this 
 idle_timeout = "60s"           # idle keep-alive connections are closed after this
 drain_timeout = "30s"          # on SIGTERM, in-flight requests get this long to finish
 access_log = "stdout"          # "stdout", "off", or a file path (JSON lines)
+metrics = true                 # GET /metrics in the Prometheus text format; false = 404
 
 [storage]
 url = "sqlite:restd.db"        # or "sqlite::memory:"; RESTD_STORAGE and --storage override it

@@ -69,6 +69,7 @@ struct ServerConfig {
   std::chrono::milliseconds idleTimeout{60'000};
   std::chrono::milliseconds drainTimeout{30'000};
   std::string accessLog = "stdout";   // "stdout", "off" or a file path
+  bool metrics = true;                // serve GET /metrics
 };
 
 struct StorageConfig {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,7 @@ struct Response {
   // answers 304 when If-None-Match / If-Modified-Since match the
   // representation it selects (the gzip one has its own ETag; SPEC §7).
   bool conditional = false;
+  uint16_t routeTag = 0;  // which route answered, for /metrics (0: none); set by the handler
   // Set when the body is still to be rendered: work finished on another
   // thread (a write, on the store's writer) hands over its result, and the
   // server calls this once on the connection's own thread, before sending,

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/metrics.h"
 #include "common/time.h"
 #include "common/utf8.h"
 #include "http/access_log.h"
@@ -275,7 +276,12 @@ struct Server::Impl {
   };
 
   Impl(ServerOptions o, Handler& h, AccessLog& l)
-      : options(std::move(o)), handler(h), log(l), ioc(static_cast<int>(std::max(1u, options.threads))) {}
+      : options(std::move(o)), handler(h), log(l), ioc(static_cast<int>(std::max(1u, options.threads))) {
+    if (options.metrics)
+      options.metrics->addGauge({"restd_http_requests_in_flight",
+                                 "Requests between their first byte and the last byte of their reply.", "gauge",
+                                 [this] { return static_cast<double>(inFlight.load(std::memory_order_relaxed)); }});
+  }
 
   asio::awaitable<void> listen();
   asio::awaitable<void> session(tcp::socket socket);
@@ -415,6 +421,8 @@ asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& dea
   deadline.disarm();
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   log.write(AccessRecord{request.requestId, request.method, request.target, r.status, isHead ? 0 : bytes, seconds});
+  if (options.metrics)
+    options.metrics->observe(r.routeTag, request.method, r.status, request.body.size(), isHead ? 0 : bytes, seconds);
   if (ec) {
     beast::error_code ignored;
     socket.close(ignored);

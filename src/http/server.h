@@ -12,6 +12,10 @@
 #include "common/error.h"
 #include "http/message.h"
 
+namespace restd {
+class Metrics;
+}
+
 namespace restd::http {
 
 class AccessLog;
@@ -48,6 +52,9 @@ struct ServerOptions {
   std::chrono::milliseconds idleTimeout{60'000};
   std::chrono::milliseconds drainTimeout{30'000};
   std::string serverHeader = "restd";
+  // Observes every request once its reply is sent (nullptr: none). Must
+  // outlive the server; the server adds its own gauges to it.
+  Metrics* metrics = nullptr;
 };
 
 class Server {

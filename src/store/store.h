@@ -21,6 +21,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/metrics.h"
 #include "config/config.h"
 
 namespace restd::store {
@@ -240,6 +241,9 @@ class Store {
     (void)key, (void)capacity, (void)n;
     return {Status::internal, {}, "this storage has no shared rate limits"};
   }
+
+  // Adds the engine's gauges (write queue, commit groups, pool) to /metrics.
+  virtual void registerMetrics(Metrics& m) const = 0;
 
   // Finishes queued writes and stops the writer (idempotent).
   virtual void close() = 0;

@@ -4,11 +4,15 @@
 // commit. Thread-safe.
 #pragma once
 
+#include <array>
+#include <atomic>
+#include <bit>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <vector>
 
+#include "common/metrics.h"
 #include "store/store.h"
 
 namespace restd::store {
@@ -27,6 +31,7 @@ class WriteQueue {
       std::lock_guard lock(mutex_);
       if (!closed_) {
         queue_.push_back(Pending{std::move(job), std::move(done)});
+        depth_.store(queue_.size(), std::memory_order_relaxed);
         cv_.notify_one();
         return;
       }
@@ -43,7 +48,29 @@ class WriteQueue {
       group.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
+    depth_.store(queue_.size(), std::memory_order_relaxed);
+    // Group sizes by powers of two: bucket b holds sizes up to 2^b.
+    groupSizes_[std::bit_width(group.size() - 1)].fetch_add(1, std::memory_order_relaxed);
+    jobs_.fetch_add(group.size(), std::memory_order_relaxed);
     return true;
+  }
+
+  // The queue depth and commit group sizes, for /metrics.
+  void registerMetrics(Metrics& m) const {
+    m.addGauge({"restd_write_queue_depth", "Write jobs waiting for the writer.", "gauge",
+                [this] { return static_cast<double>(depth_.load(std::memory_order_relaxed)); }});
+    m.addHistogram({"restd_commit_group_size", "Write jobs committed together in one transaction.",
+                    [this](std::vector<double>& bounds, std::vector<uint64_t>& cumulative, double& sum,
+                           uint64_t& count) {
+                      uint64_t running = 0;
+                      for (size_t b = 0; b < groupSizes_.size(); ++b) {
+                        running += groupSizes_[b].load(std::memory_order_relaxed);
+                        bounds.push_back(static_cast<double>(size_t{1} << b));
+                        cumulative.push_back(running);
+                      }
+                      count = running;
+                      sum = static_cast<double>(jobs_.load(std::memory_order_relaxed));
+                    }});
   }
   // Refuses new jobs and wakes the writer; false when it was closed already.
   bool close() {
@@ -59,6 +86,9 @@ class WriteQueue {
   std::condition_variable cv_;
   std::deque<Pending> queue_;  // guarded by mutex_
   bool closed_ = false;        // guarded by mutex_
+  std::atomic<size_t> depth_{0};
+  std::array<std::atomic<uint64_t>, 11> groupSizes_{};  // 1, 2, 4, ... 1024 (kMaxGroup)
+  std::atomic<uint64_t> jobs_{0};
 };
 
 }  // namespace restd::store

@@ -321,7 +321,9 @@ void PgStore::close() {
 
 std::unique_ptr<PgConnection> PgStore::acquire(std::string& error) {
   std::unique_lock lock(poolMutex_);
+  ++waiting_;
   poolCv_.wait(lock, [&] { return closed_ || leased_ < config_.poolSize; });
+  --waiting_;
   if (closed_) {
     error = "the storage is closed";
     return nullptr;
@@ -580,6 +582,22 @@ Error PgStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<
     for (int i = 0; i < r.rows(); ++i) out.push_back(toInt64(PQgetvalue(r.res, i, 0)));
     return {};
   });
+}
+
+void PgStore::registerMetrics(Metrics& m) const {
+  queue_.registerMetrics(m);
+  auto locked = [this](auto get) {
+    return [this, get] {
+      std::lock_guard lock(poolMutex_);
+      return static_cast<double>(get());
+    };
+  };
+  m.addGauge({"restd_storage_pool_size", "PostgreSQL connections this node may use for requests.", "gauge",
+              [this] { return static_cast<double>(config_.poolSize); }});
+  m.addGauge({"restd_storage_pool_in_use", "PostgreSQL connections leased to requests now.", "gauge",
+              locked([this] { return leased_; })});
+  m.addGauge({"restd_storage_pool_waiting", "Requests waiting for a PostgreSQL connection.", "gauge",
+              locked([this] { return waiting_; })});
 }
 
 Error PgStore::readSetting(std::string_view key, std::optional<std::string>& out) {
@@ -866,11 +884,13 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
     writer_->exec("ROLLBACK");
     return false;
   }
+  bool accountsChanged = false;
   for (size_t i = 0; i < group.size(); ++i) {
     Txn txn(*this, *writer_);
     bool keep = false;
     try {
       keep = group[i].job(txn);
+      accountsChanged = accountsChanged || (keep && txn.revokedAccess());
     } catch (const std::exception& ex) {
       std::fprintf(stderr, "restd: storage writer: a write job threw: %s\n", ex.what());
     } catch (...) {
@@ -893,6 +913,9 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
     writer_->exec("ROLLBACK");
     return false;
   }
+  // This node's own revocations hold before their replies go out; other
+  // nodes hear of them through NOTIFY (listenLoop), this one might hear late.
+  if (accountsChanged) authGeneration_.fetch_add(1, std::memory_order_acq_rel);
   return true;
 }
 

@@ -123,6 +123,7 @@ class PgStore final : public Store {
   Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
   Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
   Error readSetting(std::string_view key, std::optional<std::string>& out) override;
+  void registerMetrics(Metrics& m) const override;
   bool sharesRateLimits() const override { return true; }
   Error takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
                        RateGrant& out) override;
@@ -151,10 +152,11 @@ class PgStore final : public Store {
   std::string url_;
   StorageConfig config_;
 
-  std::mutex poolMutex_;
+  mutable std::mutex poolMutex_;
   std::condition_variable poolCv_;
   std::vector<std::unique_ptr<PgConnection>> idle_;  // guarded by poolMutex_
   unsigned leased_ = 0;                              // guarded by poolMutex_
+  unsigned waiting_ = 0;                             // guarded by poolMutex_: in acquire()
   bool closed_ = false;                              // guarded by poolMutex_
 
   // Token owners, valid while authGeneration_ stays where it was when they

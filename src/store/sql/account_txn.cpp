@@ -65,11 +65,13 @@ Error AccountTxn::addUser(const User& u) {
 }
 
 Error AccountTxn::removeUser(std::string_view userName) {
+  revokedAccess_ = true;
   if (auto e = execute(sql_.removeUserTokens, {std::string(userName)}, false)) return e;
   return execute(sql_.removeUser, {std::string(userName)}, true);
 }
 
 Error AccountTxn::setPassword(std::string_view userName, std::string_view hash) {
+  revokedAccess_ = true;
   if (auto e = execute(sql_.setPassword, {std::string(hash), std::string(userName)}, true)) return e;
   return execute(sql_.removeUserTokens, {std::string(userName)}, false);  // a new password ends every session
 }
@@ -81,6 +83,7 @@ Error AccountTxn::addApiKey(const ApiKey& k, std::string_view keyHash) {
 }
 
 Error AccountTxn::revokeApiKey(std::string_view label) {
+  revokedAccess_ = true;
   if (auto e = execute(sql_.revokeKeyTokens, {std::string(label)}, false)) return e;
   return execute(sql_.revokeApiKey, {std::string(label)}, true);
 }
@@ -93,6 +96,7 @@ Error AccountTxn::addToken(std::string_view tokenHash, std::string_view userId, 
 }
 
 Error AccountTxn::revokeToken(std::string_view tokenHash) {
+  revokedAccess_ = true;
   return execute(sql_.revokeToken, {std::string(tokenHash)}, false);
 }
 

@@ -28,6 +28,10 @@ class AccountTxn : public WriteTxn {
   Error clearLoginFailures(std::string_view key) override;
   Error putSetting(std::string_view key, const std::optional<std::string>& value) override;
 
+  // True once this job removed a user, changed a password or revoked a key
+  // or token: cached token owners may be stale after its commit.
+  bool revokedAccess() const { return revokedAccess_; }
+
   // The statement that reads one key's failures: ?1 key, ?2 since.
   static const std::string& loginFailuresSql(Dialect d);
   // The statement that reads one setting: ?1 key.
@@ -46,6 +50,7 @@ class AccountTxn : public WriteTxn {
 
  private:
   const Statements& sql_;
+  bool revokedAccess_ = false;
 };
 
 }  // namespace restd::store::sql

@@ -1,0 +1,90 @@
+"""CORS from a real browser: headless Chromium (Debian's chromium, driven by
+playwright-core from npm, tests/browser/) on one origin fetching restd on
+another, with a preflighted write, a merge-patch with If-Match, a list whose
+headers the page must be able to read, and an origin that is not allowed."""
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import RestdServer  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
+
+
+class Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"<!doctype html><title>a client app</title><p>app"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_page():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+class BrowserCors(unittest.TestCase):
+    def test_cross_origin_fetches_from_chromium(self):
+        allowed, denied = serve_page(), serve_page()
+        allowed_origin = f"http://127.0.0.1:{allowed.server_address[1]}"
+        config = f"""
+[server]
+listen = "127.0.0.1:0"
+threads = 2
+access_log = "off"
+
+[rate_limit]
+requests_per_minute = 100
+
+[cors]
+allow_origins = ["{allowed_origin}"]
+
+[collections.things.fields]
+name = {{ type = "string", required = true }}
+"""
+        try:
+            with RestdServer(config) as srv:
+                token = srv.as_admin()
+                args = {"api": f"http://127.0.0.1:{srv.port}/api/v2", "allowedPage": allowed_origin + "/",
+                        "deniedPage": f"http://127.0.0.1:{denied.server_address[1]}/", "token": token}
+                p = subprocess.run(["node", os.path.join(BROWSER_DIR, "cors.mjs"), json.dumps(args)],
+                                   capture_output=True, text=True, timeout=120, cwd=BROWSER_DIR)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                seen = json.loads(p.stdout)
+        finally:
+            allowed.shutdown()
+            denied.shutdown()
+        a = seen["allowed"]
+        self.assertEqual(a["create"]["status"], 201, a)
+        self.assertTrue(a["create"]["location"].startswith("/api/v2/things/"), a)
+        self.assertRegex(a["create"]["etag"], r'^"thing_[0-9a-z]+\.1:json:standard"$')
+        self.assertTrue(a["create"]["requestId"])
+        self.assertEqual(a["patch"]["status"], 200, a)
+        self.assertEqual(a["patch"]["body"]["data"]["name"], "patched")
+        self.assertEqual(a["list"]["status"], 200)
+        self.assertTrue(a["list"]["etag"])
+        self.assertEqual(a["list"]["total"], "1")
+        self.assertIn('rel="first"', a["list"]["link"])
+        self.assertIsNotNone(a["list"]["remaining"])
+        self.assertTrue(a["list"]["rateLimit"].startswith('"default";r='))
+        self.assertEqual(a["stale"]["status"], 412)
+        self.assertEqual(a["stale"]["body"]["error"]["reason"], "precondition_failed")
+        # The origin not in allow_origins: the browser refuses to hand over the reply.
+        self.assertIn("TypeError", seen["denied"].get("error", ""), seen["denied"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
