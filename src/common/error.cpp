@@ -107,8 +107,9 @@ constexpr std::array kReasons = {
                "A request target longer than 8 KiB."},
     ReasonInfo{R::unsupported_media_type, "unsupported_media_type", 415,
                "The request body's content type is not supported.",
-               "Send bodies as application/json or application/x-www-form-urlencoded, with a Content-Type header.",
-               "A body with another Content-Type, or with none."},
+               "Send bodies as application/json or application/x-www-form-urlencoded (PATCH also takes "
+               "application/merge-patch+json), with a Content-Type header.",
+               "A body with another Content-Type, or with none; on PATCH the reply's Accept-Patch lists what it takes."},
     ReasonInfo{R::headers_too_large, "headers_too_large", 431,
                "The request headers are too large.",
                "Keep the request line and headers together under 16 KiB.",

@@ -373,3 +373,61 @@ TEST_P(StoreEngineTest, InsertManyFailsOnlyTheRecordsWithTakenValuesFirstOneWins
   ASSERT_FALSE(s.get(c, "note_n3", got));
   EXPECT_STREQ(got.values["code"].GetString(), "C3");
 }
+
+TEST_P(StoreEngineTest, SettingsAreSharedByNodesAndRemovable) {
+  auto& a = storage_->node();
+  auto& b = storage_->node();
+  std::optional<std::string> v;
+  ASSERT_FALSE(b.readSetting("maintenance", v));
+  EXPECT_FALSE(v);
+  ASSERT_TRUE(a.runWrite([](WriteTxn& t) { return !t.putSetting("maintenance", std::string("30")); }));
+  ASSERT_FALSE(b.readSetting("maintenance", v));
+  EXPECT_EQ(v, "30");
+  ASSERT_TRUE(a.runWrite([](WriteTxn& t) { return !t.putSetting("maintenance", std::string("5")); }));
+  ASSERT_FALSE(b.readSetting("maintenance", v));
+  EXPECT_EQ(v, "5");
+  ASSERT_TRUE(b.runWrite([](WriteTxn& t) { return !t.putSetting("maintenance", std::nullopt); }));
+  ASSERT_FALSE(a.readSetting("maintenance", v));
+  EXPECT_FALSE(v);
+}
+
+TEST_P(StoreEngineTest, ANestedFailureUndoesOnlyItsOwnChanges) {
+  auto& s = storage_->node();
+  const auto& c = storage_->notes();
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) {
+    EXPECT_FALSE(t.insert(c, note("note_kept", R"({"title":"kept"})")));
+    EXPECT_FALSE(t.nested([&] {
+      EXPECT_FALSE(t.insert(c, note("note_undone", R"({"title":"undone"})")));
+      return false;
+    }));
+    EXPECT_FALSE(t.nested([&] { return !t.insert(c, note("note_nested", R"({"title":"nested"})")); }));
+    return true;
+  }));
+  Record r;
+  EXPECT_FALSE(s.get(c, "note_kept", r));
+  EXPECT_FALSE(s.get(c, "note_nested", r));
+  EXPECT_EQ(s.get(c, "note_undone", r).status, Status::notFound);
+}
+
+TEST_P(StoreEngineTest, SharedRateBucketsNeverGrantMoreThanTheyHold) {
+  auto& a = storage_->node();
+  restd::store::RateGrant g;
+  if (!a.sharesRateLimits()) {  // one process owns SQLite: its buckets are in memory (RateLimiterTest)
+    EXPECT_EQ(a.takeRateTokens("user:ann", 20, 0.001, 3, g).status, Status::internal);
+    return;
+  }
+  auto& b = storage_->node();
+  int64_t granted = 0;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE((i % 2 ? a : b).takeRateTokens("user:ann", 20, 0.001, 3, g));
+    granted += g.granted;
+  }
+  EXPECT_EQ(granted, 20);  // a bucket of 20, asked for 30 by two nodes
+  EXPECT_LT(g.left, 1.0);
+  ASSERT_FALSE(a.returnRateTokens("user:ann", 20, 2));
+  ASSERT_FALSE(b.takeRateTokens("user:ann", 20, 0.001, 3, g));
+  EXPECT_EQ(g.granted, 2);
+  ASSERT_FALSE(b.takeRateTokens("user:bob", 20, 0.001, 3, g));  // another key is full
+  EXPECT_EQ(g.granted, 3);
+  EXPECT_NEAR(g.left, 17.0, 0.01);
+}
