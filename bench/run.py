@@ -177,6 +177,7 @@ def main():
         for p_ in (r1, r2):
             stop(p_)
             procs.remove(p_)
+        feature_costs(tmp, restd, cfg, s1_env, figures, procs)
 
         log("restd:")
         figures["S2"] = measure("S2 GET page N + count", base, "get_paths.lua", {"PATHS": pages, "TOKEN": token})[0]
@@ -286,6 +287,43 @@ http {{ access_log off; keepalive_requests 100000000;
         for p in procs:
             stop(p)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def feature_costs(tmp, restd, cfg, s1_env, figures, procs):
+    """S1 (GET one, Bearer token) on three restd processes sharing one SQLite
+    file, interleaved round by round: without rate limiting and metrics, with
+    rate limiting on (a limit no request reaches: every request still spends
+    a token and gets the five headers), and with /metrics counting on."""
+    text = open(cfg).read()
+    servers = {}
+    for name, rpm, metrics in (("plain", 0, "false"), ("limited", 100_000_000, "false"), ("metrics", 0, "true")):
+        port = free_port()
+        variant = re.sub(r'listen = "127.0.0.1:\d+"', f'listen = "127.0.0.1:{port}"', text)
+        variant = variant.replace("requests_per_minute = 0", f"requests_per_minute = {rpm}")
+        variant = variant.replace("threads = 1\n", f"threads = 1\nmetrics = {metrics}\n")
+        path = _write(tmp, f"cost-{name}.toml", variant)
+        p = start([restd, "serve", "--config", path])
+        procs.append(p)
+        wait_port(port)
+        servers[name] = (p, f"http://127.0.0.1:{port}")
+    for name, (_, url) in servers.items():
+        wrk(url, "get_ids.lua", s1_env, duration=WARM)
+    rounds = {name: [] for name in servers}
+    log(f"feature costs (plain, rate limit on, metrics on) x {ROUNDS}:")
+    for n in range(ROUNDS):
+        for name, (_, url) in servers.items():
+            rps, _, bad, _ = wrk(url, "get_ids.lua", s1_env)
+            assert bad == 0, f"{name}: {bad} non-2xx replies"
+            rounds[name].append(rps)
+        log("  round %d: %s" % (n + 1, ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rounds.items())))
+    for label, variant in (("ratelimit", "limited"), ("metrics", "metrics")):
+        ratios = [x / y for x, y in zip(rounds[variant], rounds["plain"])]
+        figures[f"ratio S1 {label} on/off"] = statistics.median(ratios)
+        figures[f"spread S1 {label} on/off"] = (min(ratios), max(ratios))
+    figures["cost rounds"] = rounds
+    for p, _ in servers.values():
+        stop(p)
+        procs.remove(p)
 
 
 def start_loaded_restd(tmp, restd, name, storage, procs):
@@ -574,7 +612,23 @@ plot "{data}" using 1:3:($4==1 ? 0x3b6fb6 : 0xe08a2e):xtic(2) with boxes lc rgb 
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["postgres"]:
+    if sys.argv[1:] == ["costs"]:
+        # Only the rate-limit and metrics costs on a loaded SQLite file, printed.
+        figs, running, scratch = {}, [], tempfile.mkdtemp(prefix="restd-bench-")
+        try:
+            db_ = os.path.join(scratch, "restd.db")
+            p_, port_, cfg_, token_ = start_loaded_restd(scratch, os.path.join(BUILD, "restd"), "restd",
+                                                         f'url = "sqlite:{db_}"', running)
+            ids_ = [r[0] for r in sqlite3.connect(db_).execute('SELECT id FROM "things"')]
+            ids_file_ = _write(scratch, "ids", "\n".join(ids_[::10]) + "\n")
+            feature_costs(scratch, os.path.join(BUILD, "restd"), cfg_,
+                          {"IDS": ids_file_, "PREFIX": "/api/v2/things/", "TOKEN": token_}, figs, running)
+        finally:
+            for proc in running:
+                stop(proc)
+            shutil.rmtree(scratch, ignore_errors=True)
+        print(json.dumps(figs, indent=1))
+    elif sys.argv[1:] == ["postgres"]:
         # Only the PostgreSQL variants, figures printed (no report written).
         figs, nts, running, scratch = {}, [], [], tempfile.mkdtemp(prefix="restd-bench-")
         try:

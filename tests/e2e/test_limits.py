@@ -416,6 +416,33 @@ class IdempotentFailures(unittest.TestCase):
             self.assertEqual(len([k for k, _ in again.headers if k.lower() == "vary"]), 1)
 
 
+class BadInput(unittest.TestCase):
+    """Malformed conditional, CORS and idempotency headers: a clean 4xx or
+    ignored, never a 5xx, and nothing changes."""
+
+    def test_malformed_headers(self):
+        with RestdServer(config('[cors]\nallow_origins = ["https://a.example"]')) as srv:
+            srv.as_admin()
+            j = {"Content-Type": "application/json"}
+            rec = srv.request("POST", API + "/things", body='{"name": "x"}', headers=j).json()["data"]
+            path = f"{API}/things/{rec['id']}"
+            for h in ({"If-None-Match": '"'}, {"If-None-Match": ",,, ,"}, {"If-None-Match": "W/"},
+                      {"If-None-Match": "x" * 8000}, {"If-Modified-Since": "Mon, 99 Foo 99999 99:99:99 GMT"},
+                      {"If-Modified-Since": ""}, {"Origin": "https://a.example", "Access-Control-Request-Method": ""},
+                      {"Access-Control-Request-Headers": "\u00ff" * 100}, {"Origin": "x" * 8000}):
+                r = srv.request("GET", path, headers=h)
+                self.assertEqual(r.status, 200, (h, r))
+            for h in ({"If-Match": ""}, {"If-Match": "W/"}, {"If-Match": '"' * 50}):
+                r = srv.request("PUT", path, body='{"name": "y"}', headers=dict(j, **h))
+                error_of(self, r, 412, "precondition_failed")
+            for key in ("", " ", "\u00e9t\u00e9", "k" * 255):
+                r = srv.request("POST", API + "/things", body='{"name": "k"}', headers=dict(j, **{"Idempotency-Key": key}))
+                self.assertEqual(r.status, 201, (key, r))
+            r = srv.request("POST", API + "/things", body='{"name": "k"}', headers=dict(j, **{"Idempotency-Key": "k" * 256}))
+            error_of(self, r, 400, "invalid_parameter")
+            self.assertEqual(srv.request("GET", path).json()["data"]["name"], "x")  # the 412s changed nothing
+
+
 class MetricsEndpoint(unittest.TestCase):
     def test_prometheus_text_that_promtool_accepts(self):
         with RestdServer(config("[rate_limit]\nrequests_per_minute = 3")) as srv:
