@@ -518,6 +518,11 @@ def report(f, micro, notes):
         ("S4 >= 8 x R5 fsync-per-insert", ratio("S4", "R5_InsertFsyncEach"), 8),
         ("S5 >= 0.40 x R5 bulk insert", ratio("S5", "R5_BulkInsert1000"), 0.40),
     ]
+    if "ratio S1 ratelimit on/off" in f:
+        targets += [
+            ("S1 with rate limiting on >= 0.9 x off", f["ratio S1 ratelimit on/off"], 0.9),
+            ("S1 with /metrics on >= 0.95 x off", f["ratio S1 metrics on/off"], 0.95),
+        ]
     if "P1" in f:
         targets += [
             ("P1 >= 0.8 x R6 (PostgreSQL GET one)", f["ratio P1/R6"], 0.8),
@@ -568,6 +573,16 @@ def report(f, micro, notes):
             r1_, r2_, s1_, s6_ = (rounds[k][i] for k in ("R1", "R2", "S1", "S6"))
             lines.append(f"| {i + 1} | {r1_:,.0f} | {r2_:,.0f} | {s1_:,.0f} | {s6_:,.0f} | {s1_ / r2_:.2f} | "
                          f"{s1_ / r1_:.2f} | {s6_ / r1_:.2f} |")
+    cost_rounds = f.get("cost rounds", {})
+    if cost_rounds:
+        lines += ["", "## Feature costs, interleaved rounds (S1 requests/s)", "",
+                  "Three restd processes on one SQLite file: neither rate limiting nor /metrics, rate limiting on "
+                  "(a limit no request reaches: every request spends a token and carries the headers), /metrics on.",
+                  "", "| round | neither | rate limit | metrics | rate limit / neither | metrics / neither |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for i in range(len(cost_rounds["plain"])):
+            n_, l_, m_ = (cost_rounds[k][i] for k in ("plain", "limited", "metrics"))
+            lines.append(f"| {i + 1} | {n_:,.0f} | {l_:,.0f} | {m_:,.0f} | {l_ / n_:.2f} | {m_ / n_:.2f} |")
     pg_rounds = f.get("pg_rounds", {})
     if pg_rounds:
         lines += ["", "## PostgreSQL interleaved rounds (requests/s)", "", "| round | R6 | P1 | P1/R6 |", "|---|---:|---:|---:|"]

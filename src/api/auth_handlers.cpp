@@ -82,7 +82,10 @@ void Service::resolveIdentity(const CallPtr& call) {
     if (parseQuery(req.body, form))
       if (const std::string* f = findParam(form, "access_token")) token = *f;
   }
-  if (!token.empty() || startsWithScheme(authorization, "Bearer")) call->identity = auth_.checkToken(token);
+  if (!token.empty() || startsWithScheme(authorization, "Bearer")) {
+    call->identity = auth_.checkToken(token);
+    call->token = std::move(token);
+  }
   authorizeAndDispatch(call);
 }
 

@@ -24,6 +24,7 @@ struct Service::Call : std::enable_shared_from_this<Service::Call> {
   const CollectionSpec* collection = nullptr;  // for collection and record routes
   const CollectionRules* rules = nullptr;
   auth::Identity identity;                     // who is calling
+  std::string token;                           // the access token it came with, if any (change-feed re-checks)
   std::optional<RateDecision> rate;            // set once a rate-limit token was spent or refused
   bool submitted = false;                      // a write job was queued for it (Service::submit)
   // A POST or PATCH with an Idempotency-Key from a signed-in user: every

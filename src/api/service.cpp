@@ -25,6 +25,7 @@ std::vector<RouteDef> routeTable(bool metrics) {
       {RouteId::me, true, {"me"}, kGet},
       {RouteId::logout, true, {"logout"}, kPost},
       {RouteId::collection, true, {"{collection}"}, kGet | kPost | kPatch | kDelete},
+      {RouteId::collectionEvents, true, {"{collection}", "events"}, kGet},  // before {id}: "events" is no id
       {RouteId::record, true, {"{collection}", "{id}"}, kGet | kPut | kPatch | kDelete},
   };
   if (metrics) routes.push_back({RouteId::metrics, false, {"metrics"}, kGet});
@@ -126,6 +127,7 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
                           return maintenanceRetryAfter_.load(std::memory_order_relaxed) >= 0 ? 1.0 : 0.0;
                         }});
   }
+  events_ = std::make_unique<EventHub>(store, config.events, metrics);
   readMaintenance();  // a node started during maintenance answers 503 from its first request
   poller_ = std::thread([this] { pollSettings(); });
 }
@@ -134,6 +136,7 @@ Service::~Service() { shutdown(); }
 
 void Service::shutdown() {
   if (storeWorkers_) storeWorkers_->stop();
+  if (events_) events_->shutdown();
   {
     std::lock_guard lock(pollMutex_);
     stopPolling_ = true;
@@ -259,6 +262,7 @@ void Service::dispatch(const CallPtr& call) {
       if (method == "POST") return createRecords(call);
       if (method == "PATCH") return patchRecords(call);
       return deleteRecords(call);
+    case RouteId::collectionEvents: return subscribeEvents(call);
     case RouteId::record:
       if (read) return finish(c, getRecord(c));
       if (method == "PUT") return replaceRecord(call);

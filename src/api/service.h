@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/event_hub.h"
 #include "api/negotiation.h"
 #include "api/rate_limiter.h"
 #include "api/router.h"
@@ -91,6 +92,11 @@ class Service final : public http::Handler {
   render::Reply healthz() const;
   render::Reply readyz() const;
 
+  // events.cpp: the change feed.
+  void subscribeEvents(const CallPtr& call);
+  // Adds the event of a change to `r` to the log, in the write's transaction.
+  store::Error recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind, const store::Record& r) const;
+
   // records.cpp
   render::Reply listRecords(const Call& call) const;
   render::Reply getRecord(const Call& call) const;
@@ -146,6 +152,7 @@ class Service final : public http::Handler {
   std::string docsHtml_;        // /docs, rendered once at start
   std::string errorsHtml_;      // /docs/errors, rendered once at start
   std::unique_ptr<WorkerPool> storeWorkers_;  // only for a blocking store
+  std::unique_ptr<EventHub> events_;
   Metrics* metrics_;
   RateLimiter rateLimiter_;
   std::string rateLimitPolicy_;  // RateLimit-Policy, formatted once

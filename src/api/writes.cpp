@@ -203,6 +203,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
       },
       [this, call, out, unrendered](bool committed) {
         if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+        events_->wake();  // the change feed reads the log now, not at its next poll
         if (out->status == 0 && !unrendered->has_value()) {
           http::AccessLog::internalError(call->request.requestId, "the write job ended without a reply");
           return finish(*call, Reply::failure(ErrorObject(Reason::internal)));
@@ -244,6 +245,7 @@ void Service::createRecords(const CallPtr& call) {
     return submit(call, [this, call, spec, owner, record](store::WriteTxn& txn, bool& keep) {
       if (auto e = prepareNew(txn, *spec, owner, *record)) return Reply::failure(storeError(e, call->request));
       if (auto e = txn.insert(*spec, *record)) return Reply::failure(storeError(e, call->request));
+      if (auto e = recordEvent(txn, *call, "created", *record)) return Reply::failure(storeError(e, call->request));
       keep = true;
       Reply reply = recordReply(*call, *record, 201, ReplyKind::created);
       reply.header("Location", config_.server.basePath + "/" + spec->name + "/" + record->id);
@@ -281,6 +283,7 @@ void Service::createRecords(const CallPtr& call) {
         if (it.error || structural) continue;
         store::Error e = prepareNew(txn, *spec, owner, *it.record);
         if (!e) e = txn.insert(*spec, *it.record);
+        if (!e) e = recordEvent(txn, *call, "created", *it.record);
         if (e) fail(it, e);
       }
     } else if (!structural) {
@@ -300,8 +303,10 @@ void Service::createRecords(const CallPtr& call) {
       }
       std::vector<store::Error> errors;
       txn.insertMany(*spec, records, errors);
-      for (size_t i = 0; i < pending.size(); ++i)
+      for (size_t i = 0; i < pending.size(); ++i) {
+        if (!errors[i]) errors[i] = recordEvent(txn, *call, "created", *pending[i]->record);
         if (errors[i]) fail(*pending[i], errors[i]);
+      }
     }
     return batchReply(*call, *items, atomic || structural, 201, false, keep);
   });
@@ -396,6 +401,7 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
     r.updatedAt = std::max(nowMillis(), r.createdAt);
     r.version += 1;
     if (auto e = txn.update(spec, r)) return Reply::failure(storeError(e, call->request));
+    if (auto e = recordEvent(txn, *call, "updated", r)) return Reply::failure(storeError(e, call->request));
     keep = true;
     return recordReply(*call, r, 200, ReplyKind::updated);
   });
@@ -414,6 +420,7 @@ void Service::deleteRecord(const CallPtr& call) {
     if (hasIfMatch && !ifMatchAccepts(ifMatch, versionTag(r)))
       return Reply::failure(ErrorObject(Reason::precondition_failed));
     if (auto e = txn.remove(spec, id)) return Reply::failure(storeError(e, call->request));
+    if (auto e = recordEvent(txn, *call, "deleted", r)) return Reply::failure(storeError(e, call->request));
     keep = true;
     Reply reply;
     reply.kind = ReplyKind::deleted;
@@ -503,7 +510,7 @@ void Service::patchRecords(const CallPtr& call) {
       },
       ids, structural);
   changeEach(call, input, items, std::move(ids), atomic, structural, false,
-             [call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
+             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
                rapidjson::Document patch;
                patch.CopyFrom(*it.raw, patch.GetAllocator());
                patch.RemoveMember("id");
@@ -513,6 +520,7 @@ void Service::patchRecords(const CallPtr& call) {
                r.updatedAt = std::max(nowMillis(), r.createdAt);
                r.version += 1;
                if (auto e = txn.update(*call->collection, r)) return storeError(e, call->request);
+               if (auto e = recordEvent(txn, *call, "updated", r)) return storeError(e, call->request);
                return std::nullopt;
              });
 }
@@ -554,8 +562,9 @@ void Service::deleteRecords(const CallPtr& call) {
       },
       ids, structural);
   changeEach(call, input, items, std::move(ids), atomic, structural, true,
-             [call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
+             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
                if (auto e = txn.remove(*call->collection, r.id)) return storeError(e, call->request);
+               if (auto e = recordEvent(txn, *call, "deleted", r)) return storeError(e, call->request);
                return std::nullopt;
              });
 }

@@ -256,6 +256,7 @@ class Loader {
   void loadAuth(const toml::table& t, AuthConfig& a);
   void loadRateLimit(const toml::table& t, RateLimitConfig& r);
   void loadCors(const toml::table& t, CorsConfig& c);
+  void loadEvents(const toml::table& t, EventsConfig& e);
   void loadCollection(const toml::key& name, const toml::node& node, CollectionSpec& c);
   void loadField(const std::string& prefix, const toml::key& name, const toml::node& node, FieldSpec& f);
 
@@ -356,6 +357,16 @@ void Loader::loadRateLimit(const toml::table& t, RateLimitConfig& r) {
   unknownKeys(t, "rate_limit.", {"requests_per_minute"});
   if (auto v = integer(t, "requests_per_minute", "rate_limit.requests_per_minute", 0, 100'000'000))
     r.requestsPerMinute = *v;
+}
+
+void Loader::loadEvents(const toml::table& t, EventsConfig& e) {
+  unknownKeys(t, "events.", {"retention", "max_subscribers", "heartbeat"});
+  if (auto v = duration(t, "retention", "events.retention")) e.retention = *v;
+  if (auto v = integer(t, "max_subscribers", "events.max_subscribers", 0, 1'000'000)) e.maxSubscribers = *v;
+  if (auto v = duration(t, "heartbeat", "events.heartbeat")) {
+    if (v->count() < 1) error(t.get("heartbeat")->source(), "events.heartbeat", "must be at least 1s");
+    else e.heartbeat = *v;
+  }
 }
 
 void Loader::loadCors(const toml::table& t, CorsConfig& c) {
@@ -566,12 +577,13 @@ std::optional<Config> parseConfig(std::string_view text, const std::string& path
   Loader L(path, errors);
   Config c;
   c.sourcePath = path;
-  L.unknownKeys(root, "", {"server", "storage", "auth", "rate_limit", "cors", "collections"});
+  L.unknownKeys(root, "", {"server", "storage", "auth", "rate_limit", "cors", "events", "collections"});
   if (auto t = L.section(root, "server")) L.loadServer(*t, c.server);
   if (auto t = L.section(root, "storage")) L.loadStorage(*t, c.storage);
   if (auto t = L.section(root, "auth")) L.loadAuth(*t, c.auth);
   if (auto t = L.section(root, "rate_limit")) L.loadRateLimit(*t, c.rateLimit);
   if (auto t = L.section(root, "cors")) L.loadCors(*t, c.cors);
+  if (auto t = L.section(root, "events")) L.loadEvents(*t, c.events);
   if (auto t = L.section(root, "collections")) {
     for (auto [k, n] : Loader::ordered(*t)) {
       CollectionSpec spec;
@@ -693,6 +705,11 @@ requests_per_minute = 600      # per user, or per address when anonymous; 0 = of
 
 [cors]
 allow_origins = []             # e.g. ["https://app.example.com"] or ["*"]
+
+[events]                       # the change feed, GET /api/v2/{collection}/events
+retention = "24h"              # how long Last-Event-ID can resume from
+max_subscribers = 1000         # open streams per node; more get 503
+heartbeat = "15s"              # a comment line after this much quiet keeps proxies from closing the stream
 
 # An example collection: served at /api/v2/things
 [collections.things]

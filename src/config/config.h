@@ -87,6 +87,11 @@ struct AuthConfig {
 
 struct RateLimitConfig { int64_t requestsPerMinute = 600; };
 struct CorsConfig { std::vector<std::string> allowOrigins; };
+struct EventsConfig {
+  std::chrono::seconds retention{24 * 3600};  // how long the log keeps events for Last-Event-ID
+  int64_t maxSubscribers = 1000;               // open /events streams per node; more get 503
+  std::chrono::seconds heartbeat{15};          // a comment line after this much quiet
+};
 
 struct Config {
   std::string sourcePath;   // as given by the user; "<demo>" for --demo
@@ -95,6 +100,7 @@ struct Config {
   AuthConfig auth;
   RateLimitConfig rateLimit;
   CorsConfig cors;
+  EventsConfig events;
   std::vector<CollectionSpec> collections;  // in config order
 
   const CollectionSpec* collection(std::string_view name) const;

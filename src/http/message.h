@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,6 +31,28 @@ struct Request {
   bool hasHeader(std::string_view name) const;
 };
 
+// A reply that goes on after its headers (Server-Sent Events). The server
+// sends the status and headers without a Content-Length (chunked on
+// HTTP/1.1, close-delimited on 1.0), then whatever take() hands out, until
+// take() says the stream is over, the client goes away or the server drains.
+// Thread-safe as documented per function.
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  // Called once, on the connection's thread, before the first take():
+  // `wake` may then be called from any thread whenever take() has more.
+  virtual void start(std::function<void()> wake) = 0;
+  // Appends what is ready to `out`; false once the stream has ended (what
+  // `out` holds is still sent). Called on the connection's thread.
+  virtual bool take(std::string& out) = 0;
+  // The connection is done with the stream (ended, client gone, drain);
+  // called once, on the connection's thread. `wake` is not called after.
+  virtual void finish() = 0;
+  // Sent when nothing else was for this long, so proxies keep the stream open.
+  std::chrono::milliseconds heartbeatInterval{15'000};
+  std::string heartbeat = ": heartbeat\n\n";
+};
+
 struct Response {
   int status = 200;
   std::string reasonPhrase;   // "" = the standard phrase for `status`
@@ -43,6 +66,9 @@ struct Response {
   // representation it selects (the gzip one has its own ETag; SPEC §7).
   bool conditional = false;
   uint16_t routeTag = 0;  // which route answered, for /metrics (0: none); set by the handler
+  // Set for a streamed reply (`body` is then its first bytes; never
+  // compressed). On HEAD only the headers are sent.
+  std::shared_ptr<Stream> stream;
   // Set when the body is still to be rendered: work finished on another
   // thread (a write, on the store's writer) hands over its result, and the
   // server calls this once on the connection's own thread, before sending,

@@ -289,6 +289,11 @@ struct Server::Impl {
                                   Response response, unsigned version, bool isHead, bool keepAlive,
                                   std::string_view acceptEncoding, Clock::time_point start, bool& closed);
   asio::awaitable<void> lingeringClose(tcp::socket& socket, Deadline& deadline);
+  // A streamed reply (Response::stream) until it ends; the connection closes after.
+  asio::awaitable<void> sendStream(tcp::socket& socket, Deadline& deadline, std::string& head, const Request& request,
+                                   Response r, unsigned version, Clock::time_point start);
+  // The status line and the headers every reply has, then the reply's own.
+  void appendHead(std::string& head, const Request& request, const Response& r, unsigned version);
   void startDrain();
   void pollDrain();
 };
@@ -341,6 +346,109 @@ asio::awaitable<void> Server::Impl::lingeringClose(tcp::socket& socket, Deadline
   socket.close(ec);
 }
 
+void Server::Impl::appendHead(std::string& head, const Request& request, const Response& r, unsigned version) {
+  head.clear();
+  head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  char number[24];
+  auto [end, ec0] = std::to_chars(number, number + sizeof number, r.status);
+  head.append(number, end);
+  head.push_back(' ');
+  appendHeaderText(head, r.reasonPhrase.empty() ? std::string_view(bhttp::obsolete_reason(bhttp::int_to_status(
+                                                      static_cast<unsigned>(r.status))))
+                                                : std::string_view(r.reasonPhrase));
+  head.append("\r\n");
+  appendHeader(head, "Server", options.serverHeader);
+  appendHeader(head, "Date", cachedHttpDate());
+  appendHeader(head, "X-Request-Id", request.requestId);
+  if (!r.contentType.empty()) appendHeader(head, "Content-Type", r.contentType);
+  for (auto& [k, v] : r.headers) appendHeader(head, k, v);
+}
+
+asio::awaitable<void> Server::Impl::sendStream(tcp::socket& socket, Deadline& deadline, std::string& head,
+                                               const Request& request, Response r, unsigned version,
+                                               Clock::time_point start) {
+  // No Content-Length: chunked on HTTP/1.1, ended by closing on 1.0. The
+  // connection serves nothing else afterwards.
+  appendHead(head, request, r, version);
+  bool chunked = version != 10;
+  head.append(chunked ? "Transfer-Encoding: chunked\r\n" : "Connection: close\r\n");
+  head.append("X-Accel-Buffering: no\r\n\r\n");  // nginx: pass events on at once
+  std::shared_ptr<Stream> stream = std::move(r.stream);
+  // Woken from any thread: the flag is read and the timer cancelled on
+  // this connection's executor only.
+  auto signal = std::make_shared<asio::steady_timer>(socket.get_executor());
+  auto woken = std::make_shared<bool>(false);
+  auto executor = socket.get_executor();
+  stream->start([signal, woken, executor] {
+    asio::post(executor, [signal, woken] {
+      *woken = true;
+      signal->cancel();
+    });
+  });
+  size_t bytes = 0;
+  std::string pending = std::move(r.body), frame;
+  auto send = [&](std::string_view text) -> asio::awaitable<bool> {
+    frame.clear();
+    if (chunked && !text.empty()) {
+      char size[20];
+      int n = std::snprintf(size, sizeof size, "%zx\r\n", text.size());
+      frame.append(size, static_cast<size_t>(n)).append(text).append("\r\n");
+    } else {
+      frame.append(text);
+    }
+    bytes += text.size();
+    deadline.arm(options.idleTimeout);
+    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(frame), kNoThrow);
+    deadline.disarm();
+    co_return !ec;
+  };
+  bool ok = true;
+  {
+    std::array<asio::const_buffer, 1> wire{asio::buffer(head)};
+    deadline.arm(options.idleTimeout);
+    auto [ec, n] = co_await asio::async_write(socket, wire, kNoThrow);
+    deadline.disarm();
+    ok = !ec;
+  }
+  // The drain is checked at least this often; heartbeats go out when the
+  // stream was quiet for its interval.
+  constexpr auto kDrainCheck = std::chrono::milliseconds(250);
+  auto lastWrite = Clock::now();
+  bool open = true;
+  while (ok) {
+    *woken = false;
+    open = stream->take(pending);
+    if (!pending.empty()) {
+      ok = co_await send(pending);
+      pending.clear();
+      lastWrite = Clock::now();
+    }
+    if (!ok || !open || draining.load(std::memory_order_relaxed)) break;
+    if (*woken) continue;
+    if (Clock::now() - lastWrite >= stream->heartbeatInterval) {
+      ok = co_await send(stream->heartbeat);
+      lastWrite = Clock::now();
+      continue;
+    }
+    signal->expires_after(std::min<Clock::duration>(kDrainCheck, stream->heartbeatInterval));
+    co_await signal->async_wait(kNoThrow);
+  }
+  stream->finish();
+  if (ok && chunked) {
+    deadline.arm(options.idleTimeout);
+    co_await asio::async_write(socket, asio::buffer("0\r\n\r\n", 5), kNoThrow);
+    deadline.disarm();
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  log.write(AccessRecord{request.requestId, request.method, request.target, r.status, bytes, seconds});
+  if (options.metrics) options.metrics->observe(r.routeTag, request.method, r.status, request.body.size(), bytes, seconds);
+  if (ok) co_await lingeringClose(socket, deadline);
+  else {
+    beast::error_code ignored;
+    socket.close(ignored);
+  }
+}
+
 asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& deadline, std::string& head,
                                               const Request& request, Response r, unsigned version, bool isHead,
                                               bool keepAlive, std::string_view acceptEncoding,
@@ -349,8 +457,14 @@ asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& dea
   // connection reuses, and sent with the body in one gathered write.
   bool noBody = r.status == 204 || r.status == 304 || (r.status >= 100 && r.status < 200);
   bool keep = keepAlive && !r.closeConnection && !draining.load(std::memory_order_relaxed);
+  bool streamed = r.stream && !noBody;
+  if (streamed && !isHead) {
+    co_await sendStream(socket, deadline, head, request, std::move(r), version, start);
+    closed = true;
+    co_return;
+  }
   bool gzipped = false;
-  bool large = !noBody && r.compressible && r.body.size() >= 1024;
+  bool large = !noBody && !streamed && r.compressible && r.body.size() >= 1024;
   bool compress = large && acceptsGzip(acceptEncoding);  // HEAD too: its headers are GET's
   bool hasVary = false;
   for (auto& [k, v] : r.headers) {
@@ -388,25 +502,14 @@ asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& dea
         if (iequals(k, "ETag") && v.ends_with(":gzip\"")) v.erase(v.size() - 6, 5);
     }
   }
-  head.clear();
-  head.append(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+  if (noBody) r.contentType.clear();
+  appendHead(head, request, r, version);
   char number[24];
-  auto [end, ec0] = std::to_chars(number, number + sizeof number, r.status);
-  head.append(number, end);
-  head.push_back(' ');
-  appendHeaderText(head, r.reasonPhrase.empty() ? std::string_view(bhttp::obsolete_reason(bhttp::int_to_status(
-                                                      static_cast<unsigned>(r.status))))
-                                                : std::string_view(r.reasonPhrase));
-  head.append("\r\n");
-  appendHeader(head, "Server", options.serverHeader);
-  appendHeader(head, "Date", cachedHttpDate());
-  appendHeader(head, "X-Request-Id", request.requestId);
-  if (!r.contentType.empty() && !noBody) appendHeader(head, "Content-Type", r.contentType);
-  for (auto& [k, v] : r.headers) appendHeader(head, k, v);
+  char* end = number;
   if (vary) appendHeader(head, "Vary", "Accept-Encoding");
   if (gzipped) appendHeader(head, "Content-Encoding", "gzip");
   size_t bytes = noBody ? 0 : r.body.size();
-  if (!noBody) {
+  if (!noBody && !streamed) {
     end = std::to_chars(number, number + sizeof number, r.body.size()).ptr;
     appendHeader(head, "Content-Length", std::string_view(number, static_cast<size_t>(end - number)));
   }

@@ -130,6 +130,20 @@ struct SlugScope {
   bool anyOwner = true;
 };
 
+// One entry of the change feed's log (SPEC §10 "Events"), written in the
+// transaction of the change it describes. `seq` is given by the storage and
+// increases in commit order (on PostgreSQL every node's writer takes one lock
+// for its transaction, so no later commit gets a smaller seq).
+struct StoredEvent {
+  int64_t seq = 0;
+  std::string collection;
+  std::string kind;      // "created", "updated" or "deleted"
+  std::string recordId;
+  std::string owner;     // the record's owner, for owner-visibility collections
+  std::string data;      // the record as the standard profile renders it (JSON text)
+  int64_t at = 0;        // Unix milliseconds
+};
+
 // What a write job may do inside the shared transaction.
 class WriteTxn {
  public:
@@ -151,6 +165,11 @@ class WriteTxn {
   // and a bounded number of anyone's, so the table stays small.
   virtual Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) = 0;
   virtual Error clearLoginFailures(std::string_view key) = 0;
+  // The change feed's log. `e.seq` is ignored (the storage numbers events).
+  virtual Error appendEvent(const StoredEvent& e) = 0;
+  // Forgets events older than `beforeMs`, but never the newest one (so the
+  // newest seq stays known).
+  virtual Error pruneEvents(int64_t beforeMs) = 0;
   // Server-wide settings every node reads (the maintenance flag): `value`
   // replaces the key's value; nullopt removes the key.
   virtual Error putSetting(std::string_view key, const std::optional<std::string>& value) = 0;
@@ -221,6 +240,15 @@ class Store {
   virtual Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) = 0;
   // The times of `key`'s login failures since `sinceMs`, oldest first (read fresh).
   virtual Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) = 0;
+  // Up to `limit` events with seq > `after`, in seq order (read fresh).
+  virtual Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) = 0;
+  // The smallest and largest seq in the log; both 0 when it is empty.
+  virtual Error eventBounds(int64_t& oldest, int64_t& newest) = 0;
+  // `wake` is called (from a thread of the store's) soon after another node
+  // committed events, when the engine can tell (PostgreSQL NOTIFY); callers
+  // poll for what it cannot. Set once, before serving.
+  virtual void onForeignEvents(std::function<void()> wake) { (void)wake; }
+
   // A server-wide setting (WriteTxn::putSetting), read fresh: nullopt when unset.
   virtual Error readSetting(std::string_view key, std::optional<std::string>& out) = 0;
 

@@ -40,6 +40,12 @@ class StandardProfile final : public Profile {
 
 }  // namespace
 
+std::string renderStandardRecord(const Reply& r) {
+  auto w = makeJsonWriter();
+  writeRecord(*w, r, r.data, RecordStyle{});
+  return w->finish();
+}
+
 const Profile& standardProfile() {
   static const StandardProfile profile;
   return profile;

@@ -547,7 +547,7 @@ void PgStore::listenLoop() {
   while (!stopListening_.load()) {
     std::string error;
     auto conn = PgConnection::open(url_, config_, error);
-    if (conn && !conn->exec("LISTEN restd_auth")) {
+    if (conn && !conn->exec("LISTEN restd_auth; LISTEN restd_events")) {
       // Whatever changed while nobody listened is unknown: start afresh.
       authGeneration_.fetch_add(1, std::memory_order_acq_rel);
       listening_.store(true, std::memory_order_release);
@@ -557,12 +557,17 @@ void PgStore::listenLoop() {
         if (n < 0 && errno != EINTR) break;
         if (fds[1].revents) break;
         if (n > 0 && !PQconsumeInput(conn->raw())) break;  // the connection is gone
-        bool any = false;
+        bool any = false, events = false;
         while (PGnotify* note = PQnotifies(conn->raw())) {
+          if (std::string_view(note->relname) == "restd_events") events = true;
+          else any = true;
           PQfreemem(note);
-          any = true;
         }
         if (any) authGeneration_.fetch_add(1, std::memory_order_acq_rel);
+        if (events) {
+          std::lock_guard lock(eventWakeMutex_);
+          if (eventWake_) eventWake_();
+        }
         if (conn->broken()) break;
       }
       listening_.store(false, std::memory_order_release);
@@ -598,6 +603,35 @@ void PgStore::registerMetrics(Metrics& m) const {
               locked([this] { return leased_; })});
   m.addGauge({"restd_storage_pool_waiting", "Requests waiting for a PostgreSQL connection.", "gauge",
               locked([this] { return waiting_; })});
+}
+
+Error PgStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) {
+  return withConnection([&](PgConnection& c) -> Error {
+    out.clear();
+    PgResult r;
+    if (auto e = c.run(sql::AccountTxn::eventsSql(Dialect::postgres), {after, limit}, r)) return e;
+    for (int i = 0; i < r.rows(); ++i)
+      out.push_back(StoredEvent{toInt64(PQgetvalue(r.res, i, 0)), textAt(r.res, i, 1), textAt(r.res, i, 2),
+                                textAt(r.res, i, 3), textAt(r.res, i, 4), textAt(r.res, i, 5),
+                                toInt64(PQgetvalue(r.res, i, 6))});
+    return {};
+  });
+}
+
+Error PgStore::eventBounds(int64_t& oldest, int64_t& newest) {
+  return withConnection([&](PgConnection& c) -> Error {
+    oldest = newest = 0;
+    PgResult r;
+    if (auto e = c.run(std::string(sql::AccountTxn::kEventBoundsSql), std::vector<SqlValue>{}, r)) return e;
+    if (!PQgetisnull(r.res, 0, 0)) oldest = toInt64(PQgetvalue(r.res, 0, 0));
+    if (!PQgetisnull(r.res, 0, 1)) newest = toInt64(PQgetvalue(r.res, 0, 1));
+    return {};
+  });
+}
+
+void PgStore::onForeignEvents(std::function<void()> wake) {
+  std::lock_guard lock(eventWakeMutex_);
+  eventWake_ = std::move(wake);
 }
 
 Error PgStore::readSetting(std::string_view key, std::optional<std::string>& out) {
@@ -876,7 +910,11 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
         return false;
       }
     }
-    begun = writer_->exec("BEGIN; SAVEPOINT job");
+    // Every node's writer takes one lock for its transaction, first thing
+    // (before any row lock, so it cannot deadlock): commits with events are
+    // serialised across nodes and the log's seq grows in commit order, which
+    // lets the change feed read "everything after N" without missing one.
+    begun = writer_->exec("BEGIN; SELECT pg_advisory_xact_lock(7309310421455826); SAVEPOINT job");
     if (!begun || !writer_->broken()) break;
   }
   if (begun) {
@@ -978,6 +1016,16 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
           "FOR EACH ROW EXECUTE FUNCTION _restd_notify_auth();"
           "CREATE OR REPLACE TRIGGER _restd_users_truncated AFTER TRUNCATE ON _restd_users "
           "FOR EACH STATEMENT EXECUTE FUNCTION _restd_notify_auth();"
+          // The change feed's log; every commit that adds events wakes the
+          // other nodes' feeds.
+          "CREATE TABLE IF NOT EXISTS _restd_events (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+          "collection TEXT NOT NULL, kind TEXT NOT NULL, recordid TEXT NOT NULL, owner TEXT NOT NULL, "
+          "data TEXT NOT NULL, at BIGINT NOT NULL);"
+          "CREATE INDEX IF NOT EXISTS _restd_events_by_time ON _restd_events (at);"
+          "CREATE OR REPLACE FUNCTION _restd_notify_events() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$ BEGIN PERFORM pg_notify('restd_events', ''); RETURN NULL; END $$;"
+          "CREATE OR REPLACE TRIGGER _restd_events_added AFTER INSERT ON _restd_events "
+          "FOR EACH STATEMENT EXECUTE FUNCTION _restd_notify_events();"
           // Rate-limit buckets need no durability: after a crash they start full.
           "CREATE UNLOGGED TABLE IF NOT EXISTS _restd_rate_buckets (key TEXT PRIMARY KEY, "
           "tokens DOUBLE PRECISION NOT NULL, stamp DOUBLE PRECISION NOT NULL, granted BIGINT NOT NULL);"))

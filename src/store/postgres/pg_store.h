@@ -123,6 +123,9 @@ class PgStore final : public Store {
   Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
   Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
   Error readSetting(std::string_view key, std::optional<std::string>& out) override;
+  Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
+  Error eventBounds(int64_t& oldest, int64_t& newest) override;
+  void onForeignEvents(std::function<void()> wake) override;
   void registerMetrics(Metrics& m) const override;
   bool sharesRateLimits() const override { return true; }
   Error takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
@@ -169,6 +172,8 @@ class PgStore final : public Store {
   std::atomic<uint64_t> authGeneration_{0};
   std::atomic<bool> listening_{false};   // a LISTEN connection is up: caching is safe
   std::atomic<int> forgetCountdown_{0};  // returnRateTokens calls until old buckets are swept
+  std::mutex eventWakeMutex_;
+  std::function<void()> eventWake_;  // guarded by eventWakeMutex_; called by listenLoop on restd_events
   std::atomic<bool> stopListening_{false};
   int wakeFd_ = -1;                      // eventfd: stops listenLoop()
   std::thread listenThread_;

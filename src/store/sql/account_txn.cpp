@@ -19,7 +19,7 @@ std::string markers(Dialect d, std::string text) {
 struct AccountTxn::Statements {
   std::string addUser, removeUserTokens, removeUser, setPassword, addApiKey, revokeKeyTokens, revokeApiKey,
       purgeExpiredTokens, addToken, revokeToken, forgetFailures, purgeFailures, addFailure, clearFailures, failures,
-      putSetting, removeSetting, setting;
+      putSetting, removeSetting, setting, appendEvent, pruneEvents, events;
   explicit Statements(Dialect d)
       : addUser(markers(d, "INSERT INTO _restd_users (id, userName, role, passwordHash, createdAt) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)")),
@@ -46,7 +46,12 @@ struct AccountTxn::Statements {
         putSetting(markers(d, "INSERT INTO _restd_settings (key, value) VALUES (?1, ?2) "
                               "ON CONFLICT (key) DO UPDATE SET value = excluded.value")),
         removeSetting(markers(d, "DELETE FROM _restd_settings WHERE key = ?1")),
-        setting(markers(d, "SELECT value FROM _restd_settings WHERE key = ?1")) {}
+        setting(markers(d, "SELECT value FROM _restd_settings WHERE key = ?1")),
+        appendEvent(markers(d, "INSERT INTO _restd_events (collection, kind, recordId, owner, data, at) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
+        pruneEvents(markers(d, "DELETE FROM _restd_events WHERE at < ?1 AND seq < (SELECT max(seq) FROM _restd_events)")),
+        events(markers(d, "SELECT seq, collection, kind, recordId, owner, data, at FROM _restd_events "
+                          "WHERE seq > ?1 ORDER BY seq LIMIT ?2")) {}
 };
 
 namespace {
@@ -115,6 +120,13 @@ Error AccountTxn::putSetting(std::string_view key, const std::optional<std::stri
   return execute(sql_.putSetting, {std::string(key), *value}, false);
 }
 
+Error AccountTxn::appendEvent(const StoredEvent& e) {
+  return execute(sql_.appendEvent, {e.collection, e.kind, e.recordId, e.owner, e.data, e.at}, false);
+}
+
+Error AccountTxn::pruneEvents(int64_t beforeMs) { return execute(sql_.pruneEvents, {beforeMs}, false); }
+
+const std::string& AccountTxn::eventsSql(Dialect d) { return statementsFor(d).events; }
 const std::string& AccountTxn::loginFailuresSql(Dialect d) { return statementsFor(d).failures; }
 const std::string& AccountTxn::settingSql(Dialect d) { return statementsFor(d).setting; }
 

@@ -27,6 +27,8 @@ class AccountTxn : public WriteTxn {
   Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) override;
   Error clearLoginFailures(std::string_view key) override;
   Error putSetting(std::string_view key, const std::optional<std::string>& value) override;
+  Error appendEvent(const StoredEvent& e) override;
+  Error pruneEvents(int64_t beforeMs) override;
 
   // True once this job removed a user, changed a password or revoked a key
   // or token: cached token owners may be stale after its commit.
@@ -36,6 +38,10 @@ class AccountTxn : public WriteTxn {
   static const std::string& loginFailuresSql(Dialect d);
   // The statement that reads one setting: ?1 key.
   static const std::string& settingSql(Dialect d);
+  // Events after ?1, at most ?2: seq, collection, kind, recordId, owner, data, at.
+  static const std::string& eventsSql(Dialect d);
+  // min(seq), max(seq) of the log (NULLs when empty).
+  static constexpr std::string_view kEventBoundsSql = "SELECT min(seq), max(seq) FROM _restd_events";
   // The settings table, the same on both engines.
   static constexpr std::string_view kSettingsTableSql =
       "CREATE TABLE IF NOT EXISTS _restd_settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);";

@@ -747,6 +747,26 @@ Error SqliteStore::loginFailures(std::string_view key, int64_t sinceMs, std::vec
   }, /*fresh=*/true);
 }
 
+Error SqliteStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) {
+  out.clear();
+  return withReader([&](SqliteConnection& c) {
+    return query(c, sql::AccountTxn::eventsSql(sql::Dialect::sqlite), {after, limit}, [&](sqlite3_stmt* st) {
+      out.push_back(StoredEvent{sqlite3_column_int64(st, 0), columnText(st, 1), columnText(st, 2), columnText(st, 3),
+                                columnText(st, 4), columnText(st, 5), sqlite3_column_int64(st, 6)});
+    });
+  }, /*fresh=*/true);
+}
+
+Error SqliteStore::eventBounds(int64_t& oldest, int64_t& newest) {
+  oldest = newest = 0;
+  return withReader([&](SqliteConnection& c) {
+    return query(c, std::string(sql::AccountTxn::kEventBoundsSql), {}, [&](sqlite3_stmt* st) {
+      oldest = sqlite3_column_int64(st, 0);  // NULL reads as 0
+      newest = sqlite3_column_int64(st, 1);
+    });
+  }, /*fresh=*/true);
+}
+
 Error SqliteStore::readSetting(std::string_view key, std::optional<std::string>& out) {
   out.reset();
   return withReader([&](SqliteConnection& c) {
@@ -861,6 +881,13 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
     return fail(std::string("cannot create the user tables: ") + sqlite3_errmsg(db.db()));
   if (!db.exec(std::string(sql::AccountTxn::kSettingsTableSql).c_str()))
     return fail(std::string("cannot create _restd_settings: ") + sqlite3_errmsg(db.db()));
+  // AUTOINCREMENT: a seq is never given twice, even after the newest events
+  // were pruned and the server restarted.
+  if (!db.exec("CREATE TABLE IF NOT EXISTS _restd_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+               "collection TEXT NOT NULL, kind TEXT NOT NULL, recordId TEXT NOT NULL, owner TEXT NOT NULL, "
+               "data TEXT NOT NULL, at INTEGER NOT NULL);"
+               "CREATE INDEX IF NOT EXISTS _restd_events_by_time ON _restd_events (at);"))
+    return fail(std::string("cannot create _restd_events: ") + sqlite3_errmsg(db.db()));
 
   auto step = [&](const std::string& sql, const std::vector<SqlValue>& params = {}) -> bool {
     sqlite3_stmt* st = nullptr;

@@ -85,6 +85,8 @@ class SqliteStore final : public Store {
   Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
   Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
   Error readSetting(std::string_view key, std::optional<std::string>& out) override;
+  Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
+  Error eventBounds(int64_t& oldest, int64_t& newest) override;
   void registerMetrics(Metrics& m) const override { queue_.registerMetrics(m); }
 
  private:

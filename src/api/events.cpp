@@ -1,0 +1,99 @@
+// The change feed's endpoint, GET /{collection}/events (SPEC §4, §10
+// "Events"), and the events writes add to the log. The streaming itself is
+// the EventHub's (api/event_hub.h) and the http layer's (http::Stream).
+#include <charconv>
+
+#include "api/call.h"
+#include "api/record_helpers.h"
+#include "common/time.h"
+
+namespace restd::api {
+
+using render::Reply;
+
+namespace {
+
+// HEAD has GET's headers and no stream: nothing subscribes.
+class NoStream final : public http::Stream {
+ public:
+  void start(std::function<void()>) override {}
+  bool take(std::string&) override { return false; }
+  void finish() override {}
+};
+
+// Last-Event-ID: a decimal event id; "" counts as none (SPEC §10).
+bool parseEventId(std::string_view v, std::optional<int64_t>& out) {
+  v = http::trim(v);
+  if (v.empty()) return true;
+  int64_t n = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size() || n < 0) return false;
+  out = n;
+  return true;
+}
+
+}  // namespace
+
+store::Error Service::recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind,
+                                  const store::Record& r) const {
+  Reply data;
+  recordJson(*call.collection, r, nullptr, data.data, data.data.GetAllocator());
+  store::StoredEvent e;
+  e.collection = call.collection->name;
+  e.kind = kind;
+  e.recordId = r.id;
+  e.owner = r.owner;
+  e.data = render::renderStandardRecord(data);
+  e.at = nowMillis();
+  return txn.appendEvent(e);
+}
+
+void Service::subscribeEvents(const CallPtr& call) {
+  if (auto e = onlyParams(call->query, {"access_token", "envelope"})) return finish(*call, Reply::failure(*e));
+  std::optional<int64_t> lastEventId;
+  if (!parseEventId(call->request.header("Last-Event-ID"), lastEventId))
+    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
+                                                    "Last-Event-ID must be the id of an event: a decimal number.")));
+  http::Response res;
+  res.status = 200;
+  res.contentType = "text/event-stream";
+  res.compressible = false;
+  if (call->request.method == "HEAD") {
+    res.stream = std::make_shared<NoStream>();
+    return deliver(*call, std::move(res));
+  }
+  EventHub::Viewer viewer;
+  viewer.collection = call->collection->name;
+  const auth::Principal* who = call->principal();
+  if (call->collection->visibility == Visibility::owner && !call->isAdmin())
+    viewer.owner = who ? who->userId : std::string();  // anonymous owns nothing
+  if (who) {
+    // A revoked token, a removed user or a changed role ends the stream.
+    std::string token = call->token, userId = who->userId, userName = who->userName;
+    auth::Role role = who->role;
+    viewer.stillAllowed = [this, token, userId, userName, role] {
+      if (!token.empty()) {
+        auth::Identity now = auth_.checkToken(token);
+        if (now.kind == auth::Identity::Kind::storageDown) return true;  // unknown: keep it for now
+        return now.kind == auth::Identity::Kind::user && now.principal.userId == userId && now.principal.role == role;
+      }
+      store::User u;  // Basic: the user must still exist with the same role
+      store::Error e = store_.findUser(userName, u);
+      if (e && e.status != store::Status::notFound) return true;
+      return !e && u.id == userId && auth::parseRole(u.role) == role;
+    };
+  }
+  bool storageDown = false;
+  auto stream = events_->subscribe(std::move(viewer), lastEventId, storageDown);
+  if (storageDown) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+  if (!stream) {
+    Reply r = Reply::failure(ErrorObject(Reason::overloaded, "Too many change-feed streams are open; try again later."));
+    r.header("Retry-After", "5");
+    return finish(*call, std::move(r));
+  }
+  stream->heartbeatInterval = config_.events.heartbeat;
+  res.stream = std::move(stream);
+  deliver(*call, std::move(res));
+}
+
+}  // namespace restd::api
