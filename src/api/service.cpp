@@ -199,7 +199,10 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
   }
 
   // Format: a .json/.xml suffix decides; otherwise the Accept header.
-  bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::metrics;
+  // Documents and the change feed have one type of their own (EventSource
+  // sends Accept: text/event-stream); their errors are JSON.
+  bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::metrics ||
+                    m.route == RouteId::collectionEvents;
   if (m.suffix == Suffix::json) call->format = Format::json;
   else if (m.suffix == Suffix::xml) call->format = Format::xml;
   else if (!isDocument) {
