@@ -1,13 +1,18 @@
-"""CORS from a real browser: headless Chromium (Debian's chromium, driven by
+"""The browser side: CORS and the change feed from a real browser.
+
+CORS: headless Chromium (Debian's chromium, driven by
 playwright-core from npm, tests/browser/) on one origin fetching restd on
 another, with a preflighted write, a merge-patch with If-Match, a list whose
-headers the page must be able to read, and an origin that is not allowed."""
+headers the page must be able to read, and an origin that is not allowed.
+The change feed: an EventSource that receives events, loses the server,
+and resumes with Last-Event-ID when it is back, missing nothing."""
 import http.server
 import json
 import os
 import subprocess
 import sys
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -84,6 +89,82 @@ name = {{ type = "string", required = true }}
         self.assertEqual(a["stale"]["body"]["error"]["reason"], "precondition_failed")
         # The origin not in allow_origins: the browser refuses to hand over the reply.
         self.assertIn("TypeError", seen["denied"].get("error", ""), seen["denied"])
+
+
+class BrowserEventSource(unittest.TestCase):
+    def test_eventsource_receives_events_and_resumes_after_a_restart(self):
+        page = serve_page()
+        origin = f"http://127.0.0.1:{page.server_address[1]}"
+        port = free_port()
+        config = f"""
+[server]
+listen = "127.0.0.1:{port}"
+threads = 2
+access_log = "off"
+
+[cors]
+allow_origins = ["{origin}"]
+
+[collections.things]
+anonymous_read = true
+[collections.things.fields]
+name = {{ type = "string", required = true }}
+"""
+        srv = RestdServer(config)
+        srv.start()
+        node = None
+        try:
+            token = srv.as_admin()
+            feed = f"http://127.0.0.1:{port}/api/v2/things/events?access_token={token}"
+            node = subprocess.Popen(["node", os.path.join(BROWSER_DIR, "events.mjs"),
+                                     json.dumps({"page": origin + "/", "feed": feed, "expect": 5})],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=BROWSER_DIR)
+            self.assertEqual(json.loads(node.stdout.readline()), {"ready": True})
+            time.sleep(1.0)  # the EventSource is connected
+            post = lambda name: srv.request("POST", "/api/v2/things", body=json.dumps({"name": name}),
+                                            headers={"Content-Type": "application/json"})
+            for name in ("one", "two"):
+                self.assertEqual(post(name).status, 201)
+            time.sleep(0.5)
+            # The server goes away (streams end cleanly) and comes back on the
+            # same port and database; writes meanwhile are in the log.
+            srv.stop()
+            writer = RestdServer(config.replace(f"127.0.0.1:{port}", "127.0.0.1:0"), storage_url=srv.storage_url)
+            writer.start()
+            writer.default_headers = dict(srv.default_headers)
+            for name in ("three", "four"):
+                r = writer.request("POST", "/api/v2/things", body=json.dumps({"name": name}),
+                                   headers={"Content-Type": "application/json"})
+                self.assertEqual(r.status, 201)
+            writer.stop()
+            srv.start()
+            self.assertEqual(srv.port, port)
+            time.sleep(2.5)  # retry: 2000 — the browser reconnects with Last-Event-ID
+            self.assertEqual(post("five").status, 201)
+            out, err = node.communicate(timeout=60)
+            self.assertEqual(node.returncode, 0, err)
+            seen = json.loads(out.strip().splitlines()[-1])
+        finally:
+            if node and node.poll() is None:
+                node.kill()
+            srv.stop()
+            srv.cleanup()
+            page.shutdown()
+        names = [e["data"]["name"] for e in seen["seen"]]
+        self.assertEqual(names, ["one", "two", "three", "four", "five"], seen)
+        self.assertEqual([e["kind"] for e in seen["seen"]], ["created"] * 5)
+        ids = [int(e["id"]) for e in seen["seen"]]
+        self.assertEqual(ids, sorted(ids))
+        self.assertGreaterEqual(seen["opens"], 2, seen)  # it did reconnect
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 if __name__ == "__main__":
