@@ -276,6 +276,8 @@ http {{ access_log off; keepalive_requests 100000000;
             procs.remove(p)
         else:
             notes.append("json-server could not be installed from npm: R4 was not measured.")
+        log("change feed:")
+        events_bench(tmp, restd, figures, procs)
         if os.environ.get("BENCH_PG", "1") != "0":
             postgres(tmp, restd, figures, notes, procs)
         micro = subprocess.run([os.path.join(BUILD, "bench_hot_paths"), "--benchmark_format=json"]
@@ -324,6 +326,56 @@ def feature_costs(tmp, restd, cfg, s1_env, figures, procs):
     for p, _ in servers.values():
         stop(p)
         procs.remove(p)
+
+
+def events_bench(tmp, restd, figures, procs, subscribers=1000, rate=500, seconds=10):
+    """E1: `subscribers` change-feed streams and a steady `rate` of durable
+    single POSTs; delivery latency from each POST's reply to each stream
+    receiving its event, and the RSS an idle stream costs."""
+    port = free_port()
+    cfg = _write(tmp, "events.toml", f"""[server]
+listen = "127.0.0.1:{port}"
+threads = 1
+access_log = "off"
+max_in_flight = 100000
+max_connections_per_client = 0
+[storage]
+url = "sqlite:{os.path.join(tmp, 'events.db')}"
+durability = "full"
+[rate_limit]
+requests_per_minute = 0
+[events]
+max_subscribers = {subscribers + 100}
+[collections.things.fields]
+name = {{ type = "string", required = true }}
+""")
+    env = {"RESTD_PASSWORD": "bench"}
+    subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg], env=dict(os.environ, **env),
+                   check=True, capture_output=True)
+    key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    p = start([restd, "serve", "--config", cfg])
+    procs.append(p)
+    wait_port(port)
+    st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
+                       {"Content-Type": "application/x-www-form-urlencoded"})
+    token = json.loads(body)["data"]["access_token"]
+    time.sleep(0.5)
+    before = rss_kb(p.pid)
+    client = subprocess.Popen(["taskset", "-c", CLIENT_CPU, os.path.join(BUILD, "sse_client"), str(port), token,
+                               str(subscribers), str(rate), str(seconds), "3"],
+                              stdout=subprocess.PIPE, text=True)
+    line = client.stdout.readline()
+    assert line.startswith("connected"), line
+    time.sleep(1.5)
+    idle = rss_kb(p.pid)
+    out = json.loads(client.communicate(timeout=seconds + 60)[0].strip().splitlines()[-1])
+    figures["E1_kib_per_subscriber"] = (idle - before) / subscribers
+    figures["E1"] = out
+    log(f"  E1 {subscribers} subscribers, {rate} writes/s: p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms, "
+        f"{out['deliveries']:,} of {out['expected']:,} delivered; idle stream {figures['E1_kib_per_subscriber']:.1f} KiB")
+    stop(p)
+    procs.remove(p)
 
 
 def start_loaded_restd(tmp, restd, name, storage, procs):
@@ -523,6 +575,11 @@ def report(f, micro, notes):
             ("S1 with rate limiting on >= 0.9 x off", f["ratio S1 ratelimit on/off"], 0.9),
             ("S1 with /metrics on >= 0.95 x off", f["ratio S1 metrics on/off"], 0.95),
         ]
+    if "E1" in f:
+        targets += [
+            ("E1 p99 delivery <= 50 ms (1,000 subscribers, 500 writes/s): 50 / p99", 50 / max(f["E1"]["p99_ms"], 1e-3), 1.0),
+            ("E1 idle stream <= 16 KiB RSS: 16 / KiB", 16 / max(f["E1_kib_per_subscriber"], 1e-3), 1.0),
+        ]
     if "P1" in f:
         targets += [
             ("P1 >= 0.8 x R6 (PostgreSQL GET one)", f["ratio P1/R6"], 0.8),
@@ -561,8 +618,13 @@ def report(f, micro, notes):
               f"{'met' if f['S8_p99_ms'] <= 2 else 'NOT met'})",
               f"- S7: RSS idle after start with {RECORDS:,} records: {f['S7_idle_MB']:.1f} MB (target <= 40: "
               f"{'met' if f['S7_idle_MB'] <= 40 else 'NOT met'}); 10,000 idle keep-alive connections add "
-              f"{f['S7_10k_MB']:.1f} MB (target <= 80: {'met' if f['S7_10k_MB'] <= 80 else 'NOT met'})", "",
-              "## Ratios (this run)", "", "| target | ratio | met |", "|---|---:|---|"]
+              f"{f['S7_10k_MB']:.1f} MB (target <= 80: {'met' if f['S7_10k_MB'] <= 80 else 'NOT met'})",
+              ] + ([f"- E1: {f['E1']['subscribers']:,} change-feed subscribers, 500 durable POSTs/s for 10 s: "
+                    f"{f['E1']['deliveries']:,} of {f['E1']['expected']:,} deliveries; latency from the POST's reply "
+                    f"to receipt p50 {f['E1']['p50_ms']:.2f} ms, p99 {f['E1']['p99_ms']:.2f} ms, max "
+                    f"{f['E1']['max_ms']:.2f} ms; RSS per idle stream {f['E1_kib_per_subscriber']:.1f} KiB"]
+                   if "E1" in f else []) + [
+              "", "## Ratios (this run)", "", "| target | ratio | met |", "|---|---:|---|"]
     for label, value, goal in targets:
         lines.append(f"| {label} | {value:.2f} | {'yes' if value >= goal else 'NO'} |")
     rounds = f.get("rounds", {})
@@ -627,7 +689,16 @@ plot "{data}" using 1:3:($4==1 ? 0x3b6fb6 : 0xe08a2e):xtic(2) with boxes lc rgb 
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["costs"]:
+    if sys.argv[1:] == ["events"]:
+        figs, running, scratch = {}, [], tempfile.mkdtemp(prefix="restd-bench-")
+        try:
+            events_bench(scratch, os.path.join(BUILD, "restd"), figs, running)
+        finally:
+            for proc in running:
+                stop(proc)
+            shutil.rmtree(scratch, ignore_errors=True)
+        print(json.dumps(figs, indent=1))
+    elif sys.argv[1:] == ["costs"]:
         # Only the rate-limit and metrics costs on a loaded SQLite file, printed.
         figs, running, scratch = {}, [], tempfile.mkdtemp(prefix="restd-bench-")
         try:

@@ -431,3 +431,39 @@ TEST_P(StoreEngineTest, SharedRateBucketsNeverGrantMoreThanTheyHold) {
   EXPECT_EQ(g.granted, 3);
   EXPECT_NEAR(g.left, 17.0, 0.01);
 }
+
+TEST_P(StoreEngineTest, TheEventLogKeepsCommitOrderAndOnlyCommittedEvents) {
+  auto& a = storage_->node();
+  auto& b = storage_->node();
+  auto event = [](std::string id, int64_t at) {
+    return restd::store::StoredEvent{0, "notes", "created", std::move(id), "ann", "{\"id\":1}", at};
+  };
+  int64_t oldest = -1, newest = -1;
+  ASSERT_FALSE(a.eventBounds(oldest, newest));
+  EXPECT_EQ(oldest, 0);
+  EXPECT_EQ(newest, 0);
+  ASSERT_TRUE(a.runWrite([&](WriteTxn& t) { return !t.appendEvent(event("n1", 100)) && !t.appendEvent(event("n2", 200)); }));
+  EXPECT_FALSE(b.runWrite([&](WriteTxn& t) { return !t.appendEvent(event("undone", 250)) && false; }));  // a job that fails
+  ASSERT_TRUE(b.runWrite([&](WriteTxn& t) { return !t.appendEvent(event("n3", 300)); }));
+  std::vector<restd::store::StoredEvent> got;
+  ASSERT_FALSE(a.readEvents(0, 10, got));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].recordId, "n1");
+  EXPECT_EQ(got[1].recordId, "n2");
+  EXPECT_EQ(got[2].recordId, "n3");
+  EXPECT_LT(got[0].seq, got[1].seq);
+  EXPECT_LT(got[1].seq, got[2].seq);
+  EXPECT_EQ(got[2].data, "{\"id\":1}");
+  EXPECT_EQ(got[2].owner, "ann");
+  ASSERT_FALSE(a.readEvents(got[0].seq, 1, got));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].recordId, "n2");
+  // Pruning everything older than a time keeps the newest event all the same.
+  ASSERT_TRUE(a.runWrite([](WriteTxn& t) { return !t.pruneEvents(1'000'000); }));
+  ASSERT_FALSE(b.readEvents(0, 10, got));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].recordId, "n3");
+  ASSERT_FALSE(b.eventBounds(oldest, newest));
+  EXPECT_EQ(oldest, got[0].seq);
+  EXPECT_EQ(newest, got[0].seq);
+}
