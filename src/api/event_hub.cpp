@@ -1,5 +1,6 @@
 #include "api/event_hub.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "common/time.h"
@@ -96,7 +97,13 @@ EventHub::EventHub(store::Store& store, const EventsConfig& config, Metrics* met
   if (metrics)
     metrics->addGauge({"restd_events_subscribers", "Open change-feed streams (GET /{collection}/events).", "gauge",
                        [this] { return static_cast<double>(count_.load(std::memory_order_relaxed)); }});
+  prune();  // once at start, before any request; then every pruneInterval()
   reader_ = std::thread([this] { run(); });
+}
+
+std::chrono::seconds EventHub::pruneInterval() const {
+  // Often enough that nothing outlives the retention by more than half of it.
+  return std::clamp<std::chrono::seconds>(config_.retention / 2, 1s, 60s);
 }
 
 EventHub::~EventHub() { shutdown(); }
@@ -160,7 +167,7 @@ std::shared_ptr<http::Stream> EventHub::subscribe(Viewer viewer, std::optional<i
 
 void EventHub::run() {
   auto lastRecheck = std::chrono::steady_clock::now();
-  auto lastPrune = std::chrono::steady_clock::time_point{};
+  auto lastPrune = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     // 25 ms while anyone listens: writes of other processes on a SQLite
@@ -189,7 +196,7 @@ void EventHub::run() {
       lastRecheck = now;
       recheck();
     }
-    if (now - lastPrune >= 60s) {
+    if (now - lastPrune >= pruneInterval()) {
       lastPrune = now;
       prune();
     }

@@ -70,6 +70,7 @@ class EventHub {
   void deliver(const store::StoredEvent& e);
   void recheck();
   void prune();
+  std::chrono::seconds pruneInterval() const;
 
   store::Store& store_;
   const EventsConfig config_;

@@ -169,6 +169,50 @@ class GroupCommit(unittest.TestCase):
             self.assertLess(commits, len(done), f"{commits} commits for {len(done)} writes")
             print(f"\n160 concurrent durable writes in {commits} commits", file=sys.stderr)
 
+    def test_group_commit_on_either_engine(self):
+        # Counted by restd itself (/metrics: restd_commit_group_size), so the
+        # same test holds on PostgreSQL: concurrent durable writes share
+        # transactions, and a 1000-item batch is one.
+        def groups(srv):
+            text = srv.request("GET", "/metrics").body.decode()
+            count = [l for l in text.splitlines() if l.startswith("restd_commit_group_size_count")]
+            total = [l for l in text.splitlines() if l.startswith("restd_commit_group_size_sum")]
+            return int(float(count[0].split()[1])), int(float(total[0].split()[1]))
+        with RestdServer(CONFIG) as srv:
+            token = srv.as_admin()
+            g0, j0 = groups(srv)
+            done = []
+            lock = threading.Lock()
+
+            def burst(n):
+                conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+                for i in range(10):
+                    conn.request("POST", "/api/v2/things", body=json.dumps({"name": f"g{n}-{i}", "n": i}),
+                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+                    r = conn.getresponse()
+                    r.read()
+                    if r.status == 201:
+                        with lock:
+                            done.append(1)
+                conn.close()
+            threads = [threading.Thread(target=burst, args=(n,)) for n in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            g1, j1 = groups(srv)
+            self.assertEqual(len(done), 160)
+            self.assertEqual(j1 - j0, 160)
+            self.assertLess(g1 - g0, 160, f"{g1 - g0} transactions for 160 writes")
+            print(f"\n{ENGINE}: 160 concurrent durable writes in {g1 - g0} transactions", file=sys.stderr)
+            items = [{"name": f"bulk {i}", "n": i} for i in range(1000)]
+            r = srv.request("POST", "/api/v2/things", body=json.dumps(items),
+                            headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+            self.assertEqual(r.status, 201, r)
+            g2, j2 = groups(srv)
+            self.assertEqual((g2 - g1, j2 - j1), (1, 1))  # one job, one transaction, one commit
+            self.assertEqual(srv.sql('SELECT count(*) FROM "things"'), [("1160",)])
+
     @sqlite_only
     def test_a_thousand_item_batch_is_one_commit(self):
         # Issue #6 item 6: one transaction and one commit (one fsync) for the

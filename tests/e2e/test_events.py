@@ -292,6 +292,34 @@ class Events(unittest.TestCase):
         self.assertTrue(ok, "closed streams were not released")
 
 
+class Retention(unittest.TestCase):
+    def test_events_older_than_the_retention_are_forgotten_and_a_resume_resets(self):
+        with RestdServer(config('[events]\nretention = "2s"')) as srv:
+            srv.as_admin()
+            sub = Subscriber(srv.port, f"{API}/things/events")
+            r = srv.request("POST", f"{API}/things", body='{"name": "old"}', headers=JSON)
+            self.assertEqual(r.status, 201)
+            old = sub.wait_for(1)[0]["id"]
+            r = srv.request("POST", f"{API}/things", body='{"name": "newer"}', headers=JSON)
+            second = sub.wait_for(2)[1]["id"]
+            sub.close()
+            # Resuming within the retention works ...
+            again = Subscriber(srv.port, f"{API}/things/events", {"Last-Event-ID": old})
+            self.assertEqual(again.wait_for(1)[0]["id"], second)
+            again.close()
+            time.sleep(3.5)  # past the retention: the feed forgets (the newest event is always kept)
+            srv.request("POST", f"{API}/things", body='{"name": "fresh"}', headers=JSON)
+            time.sleep(1.5)
+            rows = srv.sql("SELECT count(*) FROM _restd_events")
+            self.assertLessEqual(int(rows[0][0]), 2, rows)
+            late = Subscriber(srv.port, f"{API}/things/events", {"Last-Event-ID": old})
+            try:
+                evs = late.wait_for(1)
+                self.assertEqual(evs[0]["event"], "reset")
+            finally:
+                late.close()
+
+
 class SlowConsumer(unittest.TestCase):
     def test_a_client_that_does_not_read_is_cut_off_with_a_retry_hint(self):
         with RestdServer(config()) as srv:
