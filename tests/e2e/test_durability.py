@@ -137,31 +137,38 @@ def wal_commits(wal_path):
     return commits
 
 
+def concurrent_posts(srv, token, clients=16, each=10):
+    """`clients` connections at once, each POSTing `each` records in turn;
+    returns the list of acknowledged (201) writes."""
+    done = []
+    lock = threading.Lock()
+
+    def burst(n):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        for i in range(each):
+            conn.request("POST", "/api/v2/things", body=json.dumps({"name": f"g{n}-{i}", "n": i}),
+                         headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+            r = conn.getresponse()
+            r.read()
+            if r.status == 201:
+                with lock:
+                    done.append(1)
+        conn.close()
+    threads = [threading.Thread(target=burst, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done
+
+
 class GroupCommit(unittest.TestCase):
     @sqlite_only
     def test_concurrent_writes_share_commits(self):
         with RestdServer(CONFIG) as srv:
             token = srv.as_admin()
             before = wal_commits(srv.db_path + "-wal")
-            done = []
-            lock = threading.Lock()
-
-            def burst(n):
-                conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-                for i in range(10):
-                    conn.request("POST", "/api/v2/things", body=json.dumps({"name": f"g{n}-{i}", "n": i}),
-                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
-                    r = conn.getresponse()
-                    r.read()
-                    if r.status == 201:
-                        with lock:
-                            done.append(1)
-                conn.close()
-            threads = [threading.Thread(target=burst, args=(n,)) for n in range(16)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            done = concurrent_posts(srv, token)
             commits = wal_commits(srv.db_path + "-wal") - before
             self.assertEqual(len(done), 160)
             self.assertGreater(commits, 0)
@@ -181,25 +188,7 @@ class GroupCommit(unittest.TestCase):
         with RestdServer(CONFIG) as srv:
             token = srv.as_admin()
             g0, j0 = groups(srv)
-            done = []
-            lock = threading.Lock()
-
-            def burst(n):
-                conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-                for i in range(10):
-                    conn.request("POST", "/api/v2/things", body=json.dumps({"name": f"g{n}-{i}", "n": i}),
-                                 headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
-                    r = conn.getresponse()
-                    r.read()
-                    if r.status == 201:
-                        with lock:
-                            done.append(1)
-                conn.close()
-            threads = [threading.Thread(target=burst, args=(n,)) for n in range(16)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
+            done = concurrent_posts(srv, token)
             g1, j1 = groups(srv)
             self.assertEqual(len(done), 160)
             self.assertEqual(j1 - j0, 160)
