@@ -744,7 +744,10 @@ class PgStore::Txn final : public sql::AccountTxn {
   }
   Error nested(const std::function<bool()>& fn) override {
     if (auto e = conn_.exec("SAVEPOINT nested")) return e;
-    return conn_.exec(fn() ? "RELEASE nested" : "ROLLBACK TO nested; RELEASE nested");
+    size_t mark = eventMark();
+    bool kept = fn();
+    if (!kept) dropEventsAfter(mark);
+    return conn_.exec(kept ? "RELEASE nested" : "ROLLBACK TO nested; RELEASE nested");
   }
   // In a savepoint of its own: a unique violation must not abort the
   // transaction that the job's other changes (a batch's items) share.
@@ -929,6 +932,12 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
     try {
       keep = group[i].job(txn);
       accountsChanged = accountsChanged || (keep && txn.revokedAccess());
+      if (keep)
+        if (auto e = txn.flushEvents()) {
+          log("cannot write a job's events", e);
+          writer_->exec("ROLLBACK");
+          return false;
+        }
     } catch (const std::exception& ex) {
       std::fprintf(stderr, "restd: storage writer: a write job threw: %s\n", ex.what());
     } catch (...) {
@@ -1021,7 +1030,6 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
           "CREATE TABLE IF NOT EXISTS _restd_events (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
           "collection TEXT NOT NULL, kind TEXT NOT NULL, recordid TEXT NOT NULL, owner TEXT NOT NULL, "
           "data TEXT NOT NULL, at BIGINT NOT NULL);"
-          "CREATE INDEX IF NOT EXISTS _restd_events_by_time ON _restd_events (at);"
           "CREATE OR REPLACE FUNCTION _restd_notify_events() RETURNS trigger LANGUAGE plpgsql AS "
           "$$ BEGIN PERFORM pg_notify('restd_events', ''); RETURN NULL; END $$;"
           "CREATE OR REPLACE TRIGGER _restd_events_added AFTER INSERT ON _restd_events "

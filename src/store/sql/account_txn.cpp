@@ -49,7 +49,11 @@ struct AccountTxn::Statements {
         setting(markers(d, "SELECT value FROM _restd_settings WHERE key = ?1")),
         appendEvent(markers(d, "INSERT INTO _restd_events (collection, kind, recordId, owner, data, at) "
                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")),
-        pruneEvents(markers(d, "DELETE FROM _restd_events WHERE at < ?1 AND seq < (SELECT max(seq) FROM _restd_events)")),
+        // Everything before the first event young enough to keep (or, when
+        // all are old, before the newest): it reads only the rows it deletes,
+        // from the start of the log, so the log needs no index on `at`.
+        pruneEvents(markers(d, "DELETE FROM _restd_events WHERE seq < COALESCE((SELECT seq FROM _restd_events "
+                               "WHERE at >= ?1 ORDER BY seq LIMIT 1), (SELECT max(seq) FROM _restd_events))")),
         events(markers(d, "SELECT seq, collection, kind, recordId, owner, data, at FROM _restd_events "
                           "WHERE seq > ?1 ORDER BY seq LIMIT ?2")) {}
 };
@@ -63,7 +67,7 @@ const AccountTxn::Statements& statementsFor(Dialect d) {
 
 }  // namespace
 
-AccountTxn::AccountTxn(Dialect d) : sql_(statementsFor(d)) {}
+AccountTxn::AccountTxn(Dialect d) : sql_(statementsFor(d)), dialect_(d) {}
 
 Error AccountTxn::addUser(const User& u) {
   return execute(sql_.addUser, {u.id, u.userName, u.role, u.passwordHash, u.createdAt}, false);
@@ -121,7 +125,49 @@ Error AccountTxn::putSetting(std::string_view key, const std::optional<std::stri
 }
 
 Error AccountTxn::appendEvent(const StoredEvent& e) {
-  return execute(sql_.appendEvent, {e.collection, e.kind, e.recordId, e.owner, e.data, e.at}, false);
+  pendingEvents_.push_back(e);
+  return {};
+}
+
+namespace {
+
+// "INSERT INTO _restd_events (...) VALUES (?1, …, ?6), (?7, …), …" for `rows` rows.
+std::string appendEventsSql(Dialect d, size_t rows) {
+  std::string sql = "INSERT INTO _restd_events (collection, kind, recordId, owner, data, at) VALUES ";
+  int n = 1;
+  for (size_t r = 0; r < rows; ++r) {
+    sql += r ? ", (" : "(";
+    for (int c = 0; c < 6; ++c) sql += (c ? ", " : "") + std::string(d == Dialect::sqlite ? "?" : "$") + std::to_string(n++);
+    sql += ")";
+  }
+  return sql;
+}
+
+}  // namespace
+
+Error AccountTxn::flushEvents() {
+  // Chunks of kChunk rows share one statement text (prepared once); the
+  // rest goes in one shorter statement.
+  constexpr size_t kChunk = 100;
+  thread_local std::string chunkSql[2];  // per dialect, built on first use
+  std::vector<SqlValue> params;
+  for (size_t start = 0; start < pendingEvents_.size();) {
+    size_t rows = std::min(kChunk, pendingEvents_.size() - start);
+    params.clear();
+    for (size_t i = start; i < start + rows; ++i) {
+      const StoredEvent& e = pendingEvents_[i];
+      params.insert(params.end(), {e.collection, e.kind, e.recordId, e.owner, e.data, e.at});
+    }
+    std::string& full = chunkSql[dialect_ == Dialect::sqlite ? 0 : 1];
+    if (full.empty()) full = appendEventsSql(dialect_, kChunk);
+    Error err = rows == kChunk ? execute(full, params, false)
+                               : rows == 1 ? execute(sql_.appendEvent, params, false)
+                                           : execute(appendEventsSql(dialect_, rows), params, false);
+    if (err) return err;
+    start += rows;
+  }
+  pendingEvents_.clear();
+  return {};
 }
 
 Error AccountTxn::pruneEvents(int64_t beforeMs) { return execute(sql_.pruneEvents, {beforeMs}, false); }

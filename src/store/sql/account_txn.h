@@ -30,6 +30,11 @@ class AccountTxn : public WriteTxn {
   Error appendEvent(const StoredEvent& e) override;
   Error pruneEvents(int64_t beforeMs) override;
 
+  // Writes the events this job appended, in order, in multi-row statements
+  // (a 1000-record batch: ten statements, not a thousand). The writer calls
+  // it when a job keeps its changes, before releasing the job's savepoint.
+  Error flushEvents();
+
   // True once this job removed a user, changed a password or revoked a key
   // or token: cached token owners may be stale after its commit.
   bool revokedAccess() const { return revokedAccess_; }
@@ -47,6 +52,10 @@ class AccountTxn : public WriteTxn {
       "CREATE TABLE IF NOT EXISTS _restd_settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);";
 
  protected:
+  // For nested(): events appended after `mark` are dropped with its changes.
+  size_t eventMark() const { return pendingEvents_.size(); }
+  void dropEventsAfter(size_t mark) { pendingEvents_.resize(mark); }
+
   // Runs one statement; notFound when `mustChange` and no row changed.
   virtual Error execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) = 0;
 
@@ -56,7 +65,9 @@ class AccountTxn : public WriteTxn {
 
  private:
   const Statements& sql_;
+  Dialect dialect_;
   bool revokedAccess_ = false;
+  std::vector<StoredEvent> pendingEvents_;  // appendEvent() until flushEvents()
 };
 
 }  // namespace restd::store::sql

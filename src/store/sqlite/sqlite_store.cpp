@@ -510,8 +510,11 @@ class SqliteStore::Txn final : public sql::AccountTxn {
     static const std::string kSavepoint = "SAVEPOINT nested", kRollbackTo = "ROLLBACK TO nested",
                              kRelease = "RELEASE nested";
     if (auto e = exec(kSavepoint, {})) return e;
-    if (!fn())
+    size_t mark = eventMark();
+    if (!fn()) {
+      dropEventsAfter(mark);
       if (auto e = exec(kRollbackTo, {})) return e;
+    }
     return exec(kRelease, {});
   }
   Error insert(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).insert, c, r, false); }
@@ -829,6 +832,12 @@ void SqliteStore::writerLoop() {
         } catch (...) {
           logWriterError("a write job threw a non-standard exception", false);
         }
+        if (keep)
+          if (auto e = txn.flushEvents()) {
+            logWriterError("cannot write a job's events: " + e.detail);
+            intact = false;
+            break;
+          }
         if ((!keep && !run(kRollbackTo)) || !run(kRelease)) {
           logWriterError("cannot undo or release a job's savepoint");
           intact = false;
@@ -881,12 +890,12 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
     return fail(std::string("cannot create the user tables: ") + sqlite3_errmsg(db.db()));
   if (!db.exec(std::string(sql::AccountTxn::kSettingsTableSql).c_str()))
     return fail(std::string("cannot create _restd_settings: ") + sqlite3_errmsg(db.db()));
-  // AUTOINCREMENT: a seq is never given twice, even after the newest events
-  // were pruned and the server restarted.
-  if (!db.exec("CREATE TABLE IF NOT EXISTS _restd_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+  // A seq is never given twice without AUTOINCREMENT (and its extra write
+  // per insert) too: a new rowid is the largest plus one, and pruning
+  // always keeps the newest event.
+  if (!db.exec("CREATE TABLE IF NOT EXISTS _restd_events (seq INTEGER PRIMARY KEY, "
                "collection TEXT NOT NULL, kind TEXT NOT NULL, recordId TEXT NOT NULL, owner TEXT NOT NULL, "
-               "data TEXT NOT NULL, at INTEGER NOT NULL);"
-               "CREATE INDEX IF NOT EXISTS _restd_events_by_time ON _restd_events (at);"))
+               "data TEXT NOT NULL, at INTEGER NOT NULL);"))
     return fail(std::string("cannot create _restd_events: ") + sqlite3_errmsg(db.db()));
 
   auto step = [&](const std::string& sql, const std::vector<SqlValue>& params = {}) -> bool {
