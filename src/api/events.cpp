@@ -36,14 +36,19 @@ bool parseEventId(std::string_view v, std::optional<int64_t>& out) {
 
 store::Error Service::recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind,
                                   const store::Record& r) const {
-  Reply data;
-  recordJson(*call.collection, r, nullptr, data.data, data.data.GetAllocator());
+  // A small pool on the stack: a Reply's Document would start with a 64 KiB
+  // chunk, allocated and freed for every record of a batch on the writer.
+  char buffer[4096];
+  rapidjson::MemoryPoolAllocator<> pool(buffer, sizeof buffer);
+  rapidjson::Value data;
+  recordJson(*call.collection, r, nullptr, data, pool);
   store::StoredEvent e;
   e.collection = call.collection->name;
   e.kind = kind;
   e.recordId = r.id;
   e.owner = r.owner;
   e.data = render::renderStandardRecord(data);
+  e.data.shrink_to_fit();  // kept until the job's events are written
   e.at = nowMillis();
   return txn.appendEvent(e);
 }

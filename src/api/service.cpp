@@ -286,12 +286,15 @@ http::Response Service::protocolError(Reason reason, const http::Request& reques
 }
 
 void Service::finish(const Call& call, Reply reply) {
-  if (!call.submitted && call.idempotent() && reply.status < 500 && reply.status != 429) {
-    auto kept = std::make_shared<Reply>(std::move(reply));
+  // Not kept: what depends on the caller's state rather than the request
+  // (401, 403, 429) and storage failures (5xx), which a retry may get past.
+  bool kept = reply.status < 500 && reply.status != 401 && reply.status != 403 && reply.status != 429;
+  if (!call.submitted && call.idempotent() && kept) {
+    auto answer = std::make_shared<Reply>(std::move(reply));
     Call& mutableCall = const_cast<Call&>(call);  // every Call is owned by a CallPtr (handleHere)
-    return submit(mutableCall.shared_from_this(), [kept](store::WriteTxn&, bool& keep) {
+    return submit(mutableCall.shared_from_this(), [answer](store::WriteTxn&, bool& keep) {
       keep = false;
-      return std::move(*kept);
+      return std::move(*answer);
     });
   }
   deliver(call, toWire(call, std::move(reply)));

@@ -52,9 +52,10 @@ const Profile* findProfile(std::string_view name);
 // leaves ReplyKind::empty bodiless.
 Rendered renderReply(const Profile& profile, const Reply& reply, const RenderContext& ctx);
 
-// A record reply's record as the `standard` profile renders it, as JSON
-// text: the `data:` of a change-feed event (SPEC §10 "Events").
-std::string renderStandardRecord(const Reply& recordReply);
+// A record (as handlers build them for a Reply's data) as the `standard`
+// profile renders it, as JSON text: the `data:` of a change-feed event
+// (SPEC §10 "Events").
+std::string renderStandardRecord(const rapidjson::Value& record);
 
 // Writes one error object (SPEC §8 key order) — shared by every profile.
 class TreeWriter;

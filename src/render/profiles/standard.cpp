@@ -40,9 +40,10 @@ class StandardProfile final : public Profile {
 
 }  // namespace
 
-std::string renderStandardRecord(const Reply& r) {
+std::string renderStandardRecord(const rapidjson::Value& record) {
+  static const Reply plain;  // standard keeps dates and ids as they are: nothing of the reply is read
   auto w = makeJsonWriter();
-  writeRecord(*w, r, r.data, RecordStyle{});
+  writeRecord(*w, plain, record, RecordStyle{});
   return w->finish();
 }
 

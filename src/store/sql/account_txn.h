@@ -45,8 +45,11 @@ class AccountTxn : public WriteTxn {
   static const std::string& settingSql(Dialect d);
   // Events after ?1, at most ?2: seq, collection, kind, recordId, owner, data, at.
   static const std::string& eventsSql(Dialect d);
-  // min(seq), max(seq) of the log (NULLs when empty).
-  static constexpr std::string_view kEventBoundsSql = "SELECT min(seq), max(seq) FROM _restd_events";
+  // min(seq), max(seq) of the log (NULLs when empty). Two subqueries: SQLite
+  // reads one end of the b-tree for a lone min() or max(), but scans the
+  // whole table for both in one SELECT.
+  static constexpr std::string_view kEventBoundsSql =
+      "SELECT (SELECT min(seq) FROM _restd_events), (SELECT max(seq) FROM _restd_events)";
   // The settings table, the same on both engines.
   static constexpr std::string_view kSettingsTableSql =
       "CREATE TABLE IF NOT EXISTS _restd_settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);";
