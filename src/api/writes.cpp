@@ -211,9 +211,11 @@ void Service::submit(const CallPtr& call, TxnWork work) {
         if (unrendered->has_value()) {
           out->render = [this, call, unrendered](http::Response& res) {
             auto exchange = std::move(res.headers);  // deliver()'s, kept after the reply's own
+            std::string exchangeLines = std::move(res.headerLines);
             res = toWire(*call, std::move(**unrendered));
             res.headers.insert(res.headers.end(), std::make_move_iterator(exchange.begin()),
                                std::make_move_iterator(exchange.end()));
+            res.headerLines = std::move(exchangeLines);
           };
         }
         deliver(*call, std::move(*out));

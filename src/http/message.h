@@ -58,6 +58,10 @@ struct Response {
   std::string reasonPhrase;   // "" = the standard phrase for `status`
   std::string contentType;    // "" = no Content-Type (e.g. 204, 304)
   std::vector<std::pair<std::string, std::string>> headers;
+  // Header lines the handler formatted itself ("Name: value\r\n" each, no
+  // CR or LF inside a value), sent after `headers`: one buffer instead of a
+  // pair of strings per header, for headers on every reply (rate limits).
+  std::string headerLines;
   std::string body;
   bool closeConnection = false;  // reply with Connection: close and close after
   bool compressible = true;      // false for streams and already-compressed data

@@ -362,6 +362,7 @@ void Server::Impl::appendHead(std::string& head, const Request& request, const R
   appendHeader(head, "X-Request-Id", request.requestId);
   if (!r.contentType.empty()) appendHeader(head, "Content-Type", r.contentType);
   for (auto& [k, v] : r.headers) appendHeader(head, k, v);
+  head.append(r.headerLines);
 }
 
 asio::awaitable<void> Server::Impl::sendStream(tcp::socket& socket, Deadline& deadline, std::string& head,
