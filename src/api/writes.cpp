@@ -212,7 +212,9 @@ void Service::submit(const CallPtr& call, TxnWork work) {
           out->render = [this, call, unrendered](http::Response& res) {
             auto exchange = std::move(res.headers);  // deliver()'s, kept after the reply's own
             std::string exchangeLines = std::move(res.headerLines);
+            uint16_t routeTag = res.routeTag;
             res = toWire(*call, std::move(**unrendered));
+            res.routeTag = routeTag;
             res.headers.insert(res.headers.end(), std::make_move_iterator(exchange.begin()),
                                std::make_move_iterator(exchange.end()));
             res.headerLines = std::move(exchangeLines);

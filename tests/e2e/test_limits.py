@@ -486,6 +486,8 @@ class MetricsEndpoint(unittest.TestCase):
                 srv.request("POST", API + "/things", body=json.dumps({"name": f"n{i}"}),
                             headers={"Content-Type": "application/json"})
             text = srv.request("GET", "/metrics").body.decode()
+            # Writes answer from the writer thread: still counted under their route.
+            self.assertIn('restd_http_requests_total{route="/api/v2/things",method="POST",code="201"} 4', text)
             count = [l for l in text.splitlines() if l.startswith("restd_commit_group_size_count")]
             self.assertGreaterEqual(float(count[0].split()[1]), 4)  # the 4 writes (and the CLI's own are elsewhere)
         with RestdServer(config("metrics = false")) as srv:
