@@ -926,18 +926,14 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
     return false;
   }
   bool accountsChanged = false;
+  Txn events(*this, *writer_);  // the events of the jobs kept, written once before the commit
   for (size_t i = 0; i < group.size(); ++i) {
     Txn txn(*this, *writer_);
     bool keep = false;
     try {
       keep = group[i].job(txn);
       accountsChanged = accountsChanged || (keep && txn.revokedAccess());
-      if (keep)
-        if (auto e = txn.flushEvents()) {
-          log("cannot write a job's events", e);
-          writer_->exec("ROLLBACK");
-          return false;
-        }
+      if (keep) events.addEvents(txn.takeEvents());
     } catch (const std::exception& ex) {
       std::fprintf(stderr, "restd: storage writer: a write job threw: %s\n", ex.what());
     } catch (...) {
@@ -954,6 +950,11 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
       writer_->exec("ROLLBACK");
       return false;
     }
+  }
+  if (auto e = events.flushEvents()) {
+    log("cannot write the group's events", e);
+    writer_->exec("ROLLBACK");
+    return false;
   }
   if (auto e = writer_->exec("COMMIT")) {
     log("cannot commit the group", e);

@@ -30,10 +30,16 @@ class AccountTxn : public WriteTxn {
   Error appendEvent(const StoredEvent& e) override;
   Error pruneEvents(int64_t beforeMs) override;
 
-  // Writes the events this job appended, in order, in multi-row statements
-  // (a 1000-record batch: ten statements, not a thousand). The writer calls
-  // it when a job keeps its changes, before releasing the job's savepoint.
+  // Writes the events appended so far, in order, in multi-row statements
+  // (a 1000-record batch: ten statements, not a thousand). The writer moves
+  // the events of each job that keeps its changes into one transaction-wide
+  // Txn (takeEvents / addEvents) and flushes them once, before the commit:
+  // a group of 64 single POSTs adds one statement, not 64 round trips.
   Error flushEvents();
+  std::vector<StoredEvent> takeEvents() { return std::move(pendingEvents_); }
+  void addEvents(std::vector<StoredEvent>&& events) {
+    for (auto& e : events) pendingEvents_.push_back(std::move(e));
+  }
 
   // True once this job removed a user, changed a password or revoked a key
   // or token: cached token owners may be stale after its commit.

@@ -816,6 +816,7 @@ void SqliteStore::writerLoop() {
       // job hears `committed = false` (a logged 500), never a silent success.
       bool intact = run(kBegin);
       if (!intact) logWriterError("cannot begin the group's transaction");
+      Txn events(*this, *writer_);  // the events of the jobs kept, written once before the commit
       for (size_t i = 0; intact && i < group.size(); ++i) {
         auto& p = group[i];
         if (!run(kSavepoint)) {
@@ -832,17 +833,17 @@ void SqliteStore::writerLoop() {
         } catch (...) {
           logWriterError("a write job threw a non-standard exception", false);
         }
-        if (keep)
-          if (auto e = txn.flushEvents()) {
-            logWriterError("cannot write a job's events: " + e.detail);
-            intact = false;
-            break;
-          }
+        if (keep) events.addEvents(txn.takeEvents());
         if ((!keep && !run(kRollbackTo)) || !run(kRelease)) {
           logWriterError("cannot undo or release a job's savepoint");
           intact = false;
         }
       }
+      if (intact)
+        if (auto e = events.flushEvents()) {
+          logWriterError("cannot write the group's events: " + e.detail);
+          intact = false;
+        }
       if (intact) {
         committed = run(kCommit);
         if (!committed) logWriterError("cannot commit the group");
