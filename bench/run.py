@@ -328,6 +328,21 @@ def feature_costs(tmp, restd, cfg, s1_env, figures, procs):
         procs.remove(p)
 
 
+def serve_with_admin(restd, cfg, port, procs):
+    """Adds an admin `bench` and an API key to `cfg`'s database, starts restd
+    on it (pinned, appended to `procs`) and signs in. Returns (process, token)."""
+    subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg],
+                   env=dict(os.environ, RESTD_PASSWORD="bench"), check=True, capture_output=True)
+    key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    p = start([restd, "serve", "--config", cfg])
+    procs.append(p)
+    wait_port(port)
+    st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
+                       {"Content-Type": "application/x-www-form-urlencoded"})
+    return p, json.loads(body)["data"]["access_token"]
+
+
 def events_bench(tmp, restd, figures, procs, subscribers=1000, rate=500, seconds=10):
     """E1: `subscribers` change-feed streams and a steady `rate` of durable
     single POSTs; delivery latency from each POST's reply to each stream
@@ -349,17 +364,7 @@ max_subscribers = {subscribers + 100}
 [collections.things.fields]
 name = {{ type = "string", required = true }}
 """)
-    env = {"RESTD_PASSWORD": "bench"}
-    subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg], env=dict(os.environ, **env),
-                   check=True, capture_output=True)
-    key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
-                         capture_output=True, text=True).stdout.strip()
-    p = start([restd, "serve", "--config", cfg])
-    procs.append(p)
-    wait_port(port)
-    st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
-                       {"Content-Type": "application/x-www-form-urlencoded"})
-    token = json.loads(body)["data"]["access_token"]
+    p, token = serve_with_admin(restd, cfg, port, procs)
     time.sleep(0.5)
     before = rss_kb(p.pid)
     client = subprocess.Popen(["taskset", "-c", CLIENT_CPU, os.path.join(BUILD, "sse_client"), str(port), token,
@@ -401,17 +406,7 @@ name  = {{ type = "string", required = true }}
 price = {{ type = "number", min = 0 }}
 tags  = {{ type = "array" }}
 """)
-    env = {"RESTD_PASSWORD": "bench"}
-    subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg], env=dict(os.environ, **env),
-                   check=True, capture_output=True)
-    key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
-                         capture_output=True, text=True).stdout.strip()
-    p = start([restd, "serve", "--config", cfg])
-    procs.append(p)
-    wait_port(port)
-    st, body = request(port, "POST", "/api/v2/authenticate", f"userName=bench&apiKey={key}&password=bench",
-                       {"Content-Type": "application/x-www-form-urlencoded"})
-    token = json.loads(body)["data"]["access_token"]
+    p, token = serve_with_admin(restd, cfg, port, procs)
     auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
     t = time.time()
     for b in range(RECORDS // 1000):

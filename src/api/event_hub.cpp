@@ -121,8 +121,6 @@ void EventHub::shutdown() {
   store_.onForeignEvents(nullptr);
 }
 
-size_t EventHub::subscribers() const { return count_.load(std::memory_order_relaxed); }
-
 void EventHub::wake() {
   {
     std::lock_guard lock(mutex_);
@@ -227,7 +225,7 @@ void EventHub::catchUp(Subscriber& s) {
   s.catchingUp = false;
 }
 
-bool EventHub::readNew() {
+void EventHub::readNew() {
   std::vector<store::StoredEvent> batch;
   for (;;) {
     int64_t after;
@@ -235,9 +233,9 @@ bool EventHub::readNew() {
       std::lock_guard lock(mutex_);
       after = head_;
     }
-    if (store_.readEvents(after, kReadBatch, batch)) return false;
+    if (store_.readEvents(after, kReadBatch, batch)) return;
     for (const auto& e : batch) deliver(e);
-    if (static_cast<int64_t>(batch.size()) < kReadBatch) return true;
+    if (static_cast<int64_t>(batch.size()) < kReadBatch) return;
   }
 }
 

@@ -58,13 +58,12 @@ class EventHub {
   void wake();
   // Ends every stream and stops the reader (idempotent).
   void shutdown();
-  size_t subscribers() const;
 
  private:
   class Subscriber;
   void run();
-  // Reads what is new in the log and delivers it; false on a storage error.
-  bool readNew();
+  // Reads what is new in the log and delivers it (on a storage error, what it could).
+  void readNew();
   void catchUp(Subscriber& s);
   // Hands one new event to every live subscriber that may see it.
   void deliver(const store::StoredEvent& e);

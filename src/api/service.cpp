@@ -145,11 +145,10 @@ void Service::shutdown() {
   if (poller_.joinable()) poller_.join();
 }
 
-bool Service::readMaintenance() {
+void Service::readMaintenance() {
   std::optional<std::string> value;
-  if (store_.readSetting("maintenance", value)) return false;  // unreachable: keep what we knew
+  if (store_.readSetting("maintenance", value)) return;  // unreachable: keep what we knew
   maintenanceRetryAfter_.store(value ? parseRetryAfter(*value) : -1, std::memory_order_relaxed);
-  return true;
 }
 
 void Service::pollSettings() {

@@ -85,7 +85,7 @@ class Service final : public http::Handler {
   uint16_t routeTag(const Call& call) const;
   // Reads the maintenance flag and returns idle rate-limit leases, twice a second.
   void pollSettings();
-  bool readMaintenance();
+  void readMaintenance();
 
   // system.cpp
   render::Reply index() const;

@@ -2,14 +2,10 @@
 // running restd, for tests/e2e/test_browser.py. Arguments: one JSON object
 // {api, allowedPage, deniedPage, token}. Prints one JSON object of what the
 // page saw; the Python test makes the assertions.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const { api, allowedPage, deniedPage, token } = JSON.parse(process.argv[2]);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.goto(allowedPage);

@@ -4,14 +4,10 @@
 // events to wait for. The Python test writes records and restarts the server
 // meanwhile; EventSource reconnects by itself, sending Last-Event-ID. Prints
 // what the page saw as JSON.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const { page: pageUrl, feed, expect } = JSON.parse(process.argv[2]);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage();
   await page.goto(pageUrl);

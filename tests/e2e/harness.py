@@ -123,6 +123,15 @@ def parse_responses(data, head=False):
     return out
 
 
+def free_port():
+    """A port nothing listens on right now (for a server that must come back on the same one)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 class RestdServer:
     def __init__(self, config=BASE_CONFIG, extra_args=(), env=None, db=True, storage_url=None):
         """`storage_url`: share another server's database (another node of it)."""

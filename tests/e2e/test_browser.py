@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer  # noqa: E402
+from harness import RestdServer, free_port  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
@@ -156,15 +156,6 @@ name = {{ type = "string", required = true }}
         ids = [int(e["id"]) for e in seen["seen"]]
         self.assertEqual(ids, sorted(ids))
         self.assertGreaterEqual(seen["opens"], 2, seen)  # it did reconnect
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 if __name__ == "__main__":
