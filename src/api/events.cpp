@@ -34,23 +34,27 @@ bool parseEventId(std::string_view v, std::optional<int64_t>& out) {
 
 }  // namespace
 
-store::Error Service::recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind,
-                                  const store::Record& r) const {
+store::StoredEvent eventOf(const CollectionSpec& c, std::string_view kind, const store::Record& r) {
   // A small pool on the stack: a Reply's Document would start with a 64 KiB
   // chunk, allocated and freed for every record of a batch on the writer.
   char buffer[4096];
   rapidjson::MemoryPoolAllocator<> pool(buffer, sizeof buffer);
   rapidjson::Value data;
-  recordJson(*call.collection, r, nullptr, data, pool);
+  recordToJson(c, r, nullptr, data, pool);
   store::StoredEvent e;
-  e.collection = call.collection->name;
+  e.collection = c.name;
   e.kind = kind;
   e.recordId = r.id;
   e.owner = r.owner;
   e.data = render::renderStandardRecord(data);
   e.data.shrink_to_fit();  // kept until the job's events are written
   e.at = nowMillis();
-  return txn.appendEvent(e);
+  return e;
+}
+
+store::Error Service::recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind,
+                                  const store::Record& r) const {
+  return txn.appendEvent(eventOf(*call.collection, kind, r));
 }
 
 void Service::subscribeEvents(const CallPtr& call) {

@@ -14,6 +14,18 @@
 
 namespace restd::api {
 
+// The record as a reply's data and as the change feed and `restd export`
+// write it: system and declared fields (only `fields` when given).
+void recordToJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
+                  rapidjson::Value& out, rapidjson::Document::AllocatorType& a);
+
+// The change feed's log entry for a change to `r` (kind: created, updated, deleted).
+store::StoredEvent eventOf(const CollectionSpec& c, std::string_view kind, const store::Record& r);
+
+// Gives a new record its slug (SPEC §10): the slugified `slug_from` value,
+// or with the lowest free "-n" suffix when that is taken.
+store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r);
+
 // The version part of a record's entity tags: "id.version".
 inline std::string versionTag(const store::Record& r) { return r.id + "." + std::to_string(r.version); }
 

@@ -35,8 +35,8 @@ ErrorObject Service::storeError(const store::Error& e, const http::Request& requ
   }
 }
 
-void Service::recordJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
-                         rapidjson::Value& out, rapidjson::Document::AllocatorType& a) const {
+void recordToJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
+                  rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
   out.SetObject();
   auto wanted = [&](std::string_view k) {
     return !fields || fields->empty() || std::find(fields->begin(), fields->end(), k) != fields->end();
@@ -74,7 +74,7 @@ Reply Service::recordReply(const Call& call, const store::Record& r, int status,
   reply.kind = kind;
   reply.collection = call.collection->name;
   reply.singular = call.collection->singular;
-  recordJson(*call.collection, r, nullptr, reply.data, reply.data.GetAllocator());
+  recordToJson(*call.collection, r, nullptr, reply.data, reply.data.GetAllocator());
   reply.header("ETag", etagOf(r, call.representation()));
   reply.header("Last-Modified", formatHttpDate(SysTime(std::chrono::milliseconds(r.updatedAt))));
   reply.dateFields = {"createdAt", "updatedAt"};
@@ -127,7 +127,7 @@ Reply Service::getRecord(const Call& call) const {
     return Reply::failure(storeError(e, call.request));
   if (!canSee(call, r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
   Reply reply = recordReply(call, r, 200, ReplyKind::record);
-  if (!fields.empty()) recordJson(*call.collection, r, &fields, reply.data, reply.data.GetAllocator());
+  if (!fields.empty()) recordToJson(*call.collection, r, &fields, reply.data, reply.data.GetAllocator());
   reply.conditional = true;  // If-None-Match / If-Modified-Since: the http layer, which picks the coding
   return reply;
 }
@@ -149,7 +149,7 @@ Reply Service::listRecords(const Call& call) const {
   uint64_t hash = 1469598103934665603ULL;
   for (const auto& r : res.records) {
     rapidjson::Value v;
-    recordJson(*call.collection, r, &lr.fields, v, a);
+    recordToJson(*call.collection, r, &lr.fields, v, a);
     reply.data.PushBack(v, a);
     hash = fnv1a(hash, r.id);
     hash = fnv1a(hash, std::to_string(r.version));

@@ -137,9 +137,6 @@ class Service final : public http::Handler {
   void patchOrReplace(const CallPtr& call, WriteMode mode);
   // Parses the request body (JSON or form) into `out`, or returns the 415/400 error.
   std::optional<ErrorObject> readBody(const Call& call, rapidjson::Document& out) const;
-  // The record as a reply's data: system and declared fields (only `fields` when given).
-  void recordJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
-                  rapidjson::Value& out, rapidjson::Document::AllocatorType& a) const;
   render::Reply recordReply(const Call& call, const store::Record& r, int status, render::ReplyKind kind) const;
   static ErrorObject storeError(const store::Error& e, const http::Request& request);
 

@@ -189,11 +189,12 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
   for (auto& m : body.GetObject()) {
     std::string_view key(m.name.GetString(), m.name.GetStringLength());
     if (isSystemField(key)) {
+      if (mode == WriteMode::restore) continue;
       addUnknown(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) +
                                                           "\" is set by the server and cannot be written.")
                      .withField(std::string(key)));
     } else if (const FieldRules* fr = rules.field(key)) {
-      if (fr->spec->readOnly)
+      if (fr->spec->readOnly && mode != WriteMode::restore)
         problems.push_back(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) + "\" is read-only.")
                                .withField(std::string(key)));
     } else if (spec.extraFields == ExtraFields::reject) {
@@ -223,12 +224,13 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
       auto mit = merged.FindMember(f.name.c_str());
       if (mit != merged.MemberEnd()) value.CopyFrom(mit->value, a);
       if (inBody) given = &value;
-    } else if (inBody && !f.readOnly) {
+    } else if (inBody && (!f.readOnly || mode == WriteMode::restore)) {
       value.CopyFrom(bit->value, a);
       given = &value;
     }
     bool absent = value.IsNull();
-    if (absent && mode != WriteMode::patch && !fr.defaultValue.IsNull() && (!inBody || f.readOnly)) {
+    bool writable = !f.readOnly || mode == WriteMode::restore;
+    if (absent && mode != WriteMode::patch && !fr.defaultValue.IsNull() && (!inBody || !writable)) {
       value.CopyFrom(fr.defaultValue, a);  // defaults fill what the client left out
       absent = false;
     }
@@ -237,7 +239,7 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
       if (cit != current->MemberEnd()) value.CopyFrom(cit->value, a);
       absent = value.IsNull();
     }
-    bool alreadyReported = inBody && f.readOnly;
+    bool alreadyReported = inBody && !writable;
     if (!alreadyReported) {
       if (absent && f.required && (mode != WriteMode::patch || inBody)) {
         problems.push_back(ErrorObject(Reason::field_required, "The field \"" + f.name + "\" is required.")

@@ -35,12 +35,15 @@ struct CollectionRules {
 
 bool isSystemField(std::string_view name);
 
-enum class WriteMode { create, replace, patch };
+enum class WriteMode { create, replace, patch, restore };
 
 // Builds the stored values of a record from `body` (a JSON object).
 //  create:  missing fields take their default; required ones must be there.
 //  replace: like create; the old values are discarded.
 //  patch:   RFC 7396 merge patch of `body` onto `current`.
+//  restore: like create, for `restd import`: read-only fields may be given
+//           (a restore keeps what they held), and system fields are the
+//           caller's to check, so they are passed over here.
 // On success fills `out` with every declared field (null when unset) then
 // the extras, and returns nullopt. On failure returns the error: one object
 // of type validation whose `details` hold one error per invalid field, in

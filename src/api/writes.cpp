@@ -20,26 +20,13 @@ namespace restd::api {
 using render::Reply;
 using render::ReplyKind;
 
-namespace {
-
-// The errors of a failed batch item: one per field when validation found several.
-std::vector<ErrorObject> itemErrors(const ErrorObject& e) {
-  if (e.details.empty()) return {e};
-  return e.details;
-}
-
-// Assigns the system fields of a new record and picks its slug: the base, or
-// the base with the lowest free suffix of a run of taken ones. Galloping (-2,
-// -4, -8, ... until one is free) and then bisecting between the last taken and
-// the first free suffix costs O(log n) index probes for the n-th record named
-// alike, where trying -2, -3, ... in turn cost n on the single writer. With
-// suffixes freed by deletes it may pick a higher free one than the lowest;
-// either is unique. In owner collections slugs are unique per owner (SPEC §4).
-store::Error prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r) {
-  r.id = newRecordId(spec.idPrefix);
-  r.createdAt = r.updatedAt = nowMillis();
-  r.version = 1;
-  r.owner = owner;
+// Galloping (-2, -4, -8, ... until one is free) and then bisecting between
+// the last taken and the first free suffix costs O(log n) index probes for the
+// n-th record named alike, where trying -2, -3, ... in turn cost n on the
+// single writer. With suffixes freed by deletes it may pick a higher free one
+// than the lowest; either is unique. In owner collections slugs are unique
+// per owner (SPEC §4).
+store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r) {
   if (!spec.slugFrom) return {};
   auto it = r.values.FindMember(spec.slugFrom->c_str());
   std::string base;
@@ -69,6 +56,23 @@ store::Error prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const 
   if (failure) return failure;
   r.slug = slugCandidate(base, free);
   return {};
+}
+
+namespace {
+
+// The errors of a failed batch item: one per field when validation found several.
+std::vector<ErrorObject> itemErrors(const ErrorObject& e) {
+  if (e.details.empty()) return {e};
+  return e.details;
+}
+
+// Assigns the system fields of a new record and picks its slug.
+store::Error prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r) {
+  r.id = newRecordId(spec.idPrefix);
+  r.createdAt = r.updatedAt = nowMillis();
+  r.version = 1;
+  r.owner = owner;
+  return chooseSlug(txn, spec, owner, r);
 }
 
 std::string headerJson(const std::vector<std::pair<std::string, std::string>>& headers) {
@@ -355,7 +359,7 @@ Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool 
       v.AddMember("id", rapidjson::Value(items[i].record->id.c_str(), a), a);
       v.AddMember("deleted", true, a);
     } else {
-      recordJson(*call.collection, *items[i].record, nullptr, v, a);
+      recordToJson(*call.collection, *items[i].record, nullptr, v, a);
     }
     reply.data.PushBack(v, a);
   }

@@ -167,6 +167,10 @@ class WriteTxn {
   virtual Error clearLoginFailures(std::string_view key) = 0;
   // The change feed's log. `e.seq` is ignored (the storage numbers events).
   virtual Error appendEvent(const StoredEvent& e) = 0;
+  // Writes the events appended so far now rather than just before the
+  // commit, so a long job (an import) holds a bounded number in memory.
+  // They are undone with the job all the same.
+  virtual Error flushEvents() = 0;
   // Forgets events older than `beforeMs`, but never the newest one (so the
   // newest seq stays known).
   virtual Error pruneEvents(int64_t beforeMs) = 0;
@@ -194,6 +198,39 @@ class WriteTxn {
   // collection only `owner`'s records count (slugs are unique per owner).
   virtual Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) = 0;
 };
+
+// A token as the storage keeps it (only its hash), for backups.
+struct StoredToken {
+  std::string tokenHash;
+  std::string userId;
+  std::string apiKeyLabel;
+  int64_t expiresAt = 0;
+};
+
+// One read transaction over the whole storage: everything read through it
+// is the same instant, whatever commits meanwhile (export, backup). Valid
+// only inside Store::readSnapshot's callback, on one thread at a time.
+class ReadSnapshot {
+ public:
+  virtual ~ReadSnapshot() = default;
+  virtual Error count(const CollectionSpec& c, int64_t& out) = 0;
+  // Every record of `c` in id order (creation order), a bounded number in
+  // memory at a time; stops early, without an error, when `each` returns false.
+  virtual Error records(const CollectionSpec& c, const std::function<bool(Record&)>& each) = 0;
+  virtual Error users(std::vector<User>& out) = 0;  // with their password hashes
+  virtual Error apiKeys(std::vector<std::pair<ApiKey, std::string>>& out) = 0;  // each with its key hash
+  virtual Error tokens(const std::function<void(const StoredToken&)>& each) = 0;
+};
+
+// How far a long copy has come, for a progress bar. `total` is 0 when unknown.
+struct CopyProgress {
+  int64_t done = 0;
+  int64_t total = 0;
+  int64_t bytes = 0;
+  const char* unit = "records";
+};
+// Called now and then during a copy; returning false stops it (Ctrl-C).
+using ProgressFn = std::function<bool(const CopyProgress&)>;
 
 // Tokens taken from a shared rate-limit bucket (see Store::takeRateTokens).
 struct RateGrant {
@@ -249,6 +286,19 @@ class Store {
   // poll for what it cannot. Set once, before serving.
   virtual void onForeignEvents(std::function<void()> wake) { (void)wake; }
 
+  // Runs `fn` inside one read transaction (see ReadSnapshot) and returns
+  // what it returns, or the error that kept the transaction from starting.
+  virtual Error readSnapshot(const std::function<Error(ReadSnapshot&)>& fn) = 0;
+
+  // Writes a consistent copy of everything (collections, users, API keys,
+  // tokens) into a new SQLite database file at `path`, while writes go on
+  // (SPEC §10 `backup`). Never leaves a partial file at `path`: the copy is
+  // written beside it and renamed when complete. An existing `path` is
+  // refused unless `overwrite`. Status::unavailable names a path that cannot
+  // be written; a `progress` that returns false stops the copy with an
+  // Error whose detail is "interrupted".
+  Error backup(const Config& config, const std::string& path, bool overwrite, const ProgressFn& progress);
+
   // A server-wide setting (WriteTxn::putSetting), read fresh: nullopt when unset.
   virtual Error readSetting(std::string_view key, std::optional<std::string>& out) = 0;
 
@@ -275,6 +325,12 @@ class Store {
 
   // Finishes queued writes and stops the writer (idempotent).
   virtual void close() = 0;
+
+ protected:
+  // backup()'s copy into `path`, a new file: by default everything read
+  // through one ReadSnapshot is written into a new SQLite database; SQLite
+  // overrides it with its online backup of the file itself.
+  virtual Error copyInto(const Config& config, const std::string& path, const ProgressFn& progress);
 };
 
 // Opens the storage named by config.storage.url. On failure returns nullptr

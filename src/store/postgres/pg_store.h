@@ -126,6 +126,7 @@ class PgStore final : public Store {
   Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
   Error eventBounds(int64_t& oldest, int64_t& newest) override;
   void onForeignEvents(std::function<void()> wake) override;
+  Error readSnapshot(const std::function<Error(ReadSnapshot&)>& fn) override;
   void registerMetrics(Metrics& m) const override;
   bool sharesRateLimits() const override { return true; }
   Error takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,

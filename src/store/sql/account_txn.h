@@ -35,7 +35,7 @@ class AccountTxn : public WriteTxn {
   // the events of each job that keeps its changes into one transaction-wide
   // Txn (takeEvents / addEvents) and flushes them once, before the commit:
   // a group of 64 single POSTs adds one statement, not 64 round trips.
-  Error flushEvents();
+  Error flushEvents() override;
   std::vector<StoredEvent> takeEvents() { return std::move(pendingEvents_); }
   void addEvents(std::vector<StoredEvent>&& events) {
     for (auto& e : events) pendingEvents_.push_back(std::move(e));
@@ -56,6 +56,13 @@ class AccountTxn : public WriteTxn {
   // whole table for both in one SELECT.
   static constexpr std::string_view kEventBoundsSql =
       "SELECT (SELECT min(seq) FROM _restd_events), (SELECT max(seq) FROM _restd_events)";
+  // What a backup copies of the accounts (ReadSnapshot), in a stable order.
+  static constexpr std::string_view kAllUsersSql =
+      "SELECT id, userName, role, passwordHash, createdAt FROM _restd_users ORDER BY id";
+  static constexpr std::string_view kAllApiKeysSql =
+      "SELECT label, keyHash, prefix, createdAt FROM _restd_apikeys ORDER BY label";
+  static constexpr std::string_view kAllTokensSql =
+      "SELECT tokenHash, userId, apiKeyLabel, expiresAt FROM _restd_tokens ORDER BY tokenHash";
   // The settings table, the same on both engines.
   static constexpr std::string_view kSettingsTableSql =
       "CREATE TABLE IF NOT EXISTS _restd_settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);";

@@ -87,10 +87,17 @@ class SqliteStore final : public Store {
   Error readSetting(std::string_view key, std::optional<std::string>& out) override;
   Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
   Error eventBounds(int64_t& oldest, int64_t& newest) override;
+  Error readSnapshot(const std::function<Error(ReadSnapshot&)>& fn) override;
   void registerMetrics(Metrics& m) const override { queue_.registerMetrics(m); }
+
+ protected:
+  // The online backup API, a few MiB per step from one read transaction, so
+  // the copy is of one instant while the server goes on writing.
+  Error copyInto(const Config& config, const std::string& path, const ProgressFn& progress) override;
 
  private:
   class Txn;
+  class Snapshot;
 
   SqliteStore(std::string path, StorageConfig config, std::unique_ptr<SqliteConnection> writer);
   // Filled by migrate(), which runs before any other use; read-only afterwards.

@@ -1,0 +1,211 @@
+#include "api/transfer.h"
+
+#include <rapidjson/document.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "api/record_helpers.h"
+#include "api/validation.h"
+#include "common/json.h"
+#include "common/record_ids.h"
+#include "common/time.h"
+#include "render/profile.h"
+
+namespace restd::api {
+
+store::Error exportRecords(store::Store& store, const CollectionSpec& c, std::FILE* out,
+                           const store::ProgressFn& progress, int64_t& records, int64_t& bytes) {
+  records = bytes = 0;
+  bool stopped = false, writeFailed = false;
+  store::Error e = store.readSnapshot([&](store::ReadSnapshot& snap) -> store::Error {
+    store::CopyProgress p;
+    if (auto e = snap.count(c, p.total)) return e;
+    // One pool for every line, emptied after each: no allocation per record
+    // once it has grown to the largest.
+    rapidjson::MemoryPoolAllocator<> pool(16 << 10);
+    return snap.records(c, [&](store::Record& r) {
+      rapidjson::Value data;
+      recordToJson(c, r, nullptr, data, pool);
+      // To the millisecond the storage keeps (replies show whole seconds),
+      // so an import restores the record exactly.
+      for (auto [name, ms] : {std::pair{"createdAt", r.createdAt}, {"updatedAt", r.updatedAt}}) {
+        std::string t = formatRfc3339Millis(ms);
+        data[name].SetString(t.c_str(), static_cast<rapidjson::SizeType>(t.size()), pool);
+      }
+      std::string line = render::renderStandardRecord(data);
+      pool.Clear();
+      line.push_back('\n');
+      if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) {
+        writeFailed = true;
+        return false;
+      }
+      bytes += static_cast<int64_t>(line.size());
+      p.done = ++records;
+      p.bytes = bytes;
+      if ((records & 1023) == 0 && progress && !progress(p)) {
+        stopped = true;
+        return false;
+      }
+      return true;
+    });
+  });
+  if (e) return e;
+  if (writeFailed || std::fflush(out) != 0)
+    return {store::Status::unavailable, {}, std::string("cannot write the export: ") + std::strerror(errno)};
+  if (stopped) return {store::Status::internal, {}, "interrupted"};
+  return {};
+}
+
+namespace {
+
+// The system fields a line may carry, checked as a restore needs them:
+// nothing is set on `r` that a later line could not also have.
+std::optional<std::string> readSystemFields(const CollectionSpec& c, const rapidjson::Value& line,
+                                            const std::string& defaultOwner, store::Record& r, bool& slugGiven) {
+  auto member = [&](const char* name) -> const rapidjson::Value* {
+    auto it = line.FindMember(name);
+    return it == line.MemberEnd() || it->value.IsNull() ? nullptr : &it->value;
+  };
+  auto text = [](const rapidjson::Value& v) { return std::string_view(v.GetString(), v.GetStringLength()); };
+  if (const auto* v = member("id")) {
+    if (!v->IsString() || !isRecordId(text(*v), c.idPrefix))
+      return "id: not an id of " + c.name + " (" + c.idPrefix + "_ and 26 base32 characters)";
+    r.id = text(*v);
+  } else {
+    r.id = newRecordId(c.idPrefix);
+  }
+  auto instant = [&](const char* name, int64_t fallback, int64_t& out) -> std::optional<std::string> {
+    const auto* v = member(name);
+    if (!v) {
+      out = fallback;
+      return std::nullopt;
+    }
+    std::optional<int64_t> ms = v->IsString() ? parseRfc3339Millis(text(*v)) : std::nullopt;
+    if (!ms) return std::string(name) + ": not an RFC 3339 date-time";
+    out = *ms;
+    return std::nullopt;
+  };
+  if (auto e = instant("createdAt", nowMillis(), r.createdAt)) return e;
+  if (auto e = instant("updatedAt", r.createdAt, r.updatedAt)) return e;
+  r.version = 1;
+  if (const auto* v = member("version")) {
+    if (!v->IsInt64() || v->GetInt64() < 1) return std::string("version: not a whole number of at least 1");
+    r.version = v->GetInt64();
+  }
+  r.owner = defaultOwner;
+  if (const auto* v = member("owner")) {
+    if (!v->IsString() || v->GetStringLength() == 0) return std::string("owner: not a user name");
+    r.owner = text(*v);
+  }
+  slugGiven = false;
+  if (const auto* v = member("slug")) {
+    if (!c.slugFrom) return "slug: " + c.name + " has no slugs (no slug_from)";
+    if (!v->IsString() || slugify(text(*v)) != text(*v) || text(*v) == "events")
+      return std::string("slug: not a slug (lower-case letters and digits in runs joined by single hyphens)");
+    r.slug = std::string(text(*v));
+    slugGiven = true;
+  }
+  return std::nullopt;
+}
+
+std::string describe(const store::Error& e) {
+  if (e.status != store::Status::uniqueViolation) return e.detail.empty() ? "the storage failed" : e.detail;
+  if (e.field == "id") return "id: another record already has this id";
+  if (e.field == "slug") return "slug: another record already has this slug";
+  // The API's message for the same conflict (a POST's 409).
+  return e.field + ": Another record already has this value in the unique field \"" + e.field + "\".";
+}
+
+}  // namespace
+
+ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FILE* in,
+                           const std::string& defaultOwner, size_t maxLineBytes, const store::ProgressFn& progress) {
+  CollectionRules rules = CollectionRules::compile(c);
+  ImportResult result;
+  int64_t imported = 0;
+  bool committed = store.runWrite([&](store::WriteTxn& txn) {
+    auto stop = [&](int64_t line, std::string problem) {
+      result.line = line;
+      result.problem = std::move(problem);
+      return false;
+    };
+    // Records go in batches (one multi-row statement on PostgreSQL), each
+    // followed by its events, so memory stays bounded however long the file.
+    constexpr size_t kBatch = 500;
+    std::vector<store::Record> batch;
+    std::vector<int64_t> lineOf;
+    std::vector<const store::Record*> pointers;
+    std::vector<store::Error> errors;
+    batch.reserve(kBatch);
+    store::CopyProgress p;
+    p.total = 0;
+    auto flush = [&]() -> bool {
+      pointers.clear();
+      for (const auto& r : batch) pointers.push_back(&r);
+      txn.insertMany(c, pointers, errors);
+      for (size_t i = 0; i < batch.size(); ++i)
+        if (errors[i]) return stop(lineOf[i], describe(errors[i]));
+      for (const auto& r : batch)
+        if (auto e = txn.appendEvent(eventOf(c, "created", r))) return stop(0, describe(e));
+      if (auto e = txn.flushEvents()) return stop(0, describe(e));
+      imported += static_cast<int64_t>(batch.size());
+      batch.clear();
+      lineOf.clear();
+      p.done = imported;
+      if (progress && !progress(p)) {
+        result.interrupted = true;
+        return false;
+      }
+      return true;
+    };
+    char* buf = nullptr;
+    size_t cap = 0;
+    struct Free {
+      char*& b;
+      ~Free() { std::free(b); }
+    } freeBuf{buf};
+    int64_t lineNo = 0;
+    ssize_t n;
+    while ((n = ::getline(&buf, &cap, in)) >= 0) {
+      ++lineNo;
+      p.bytes += n;
+      std::string_view text(buf, static_cast<size_t>(n));
+      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+      if (text.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines separate nothing
+      if (text.size() > maxLineBytes)
+        return stop(lineNo, "the line is longer than max_body_bytes (" + std::to_string(maxLineBytes) + " bytes)");
+      rapidjson::Document doc;
+      std::string why;
+      if (!parseStrictJson(text, doc, why)) return stop(lineNo, "not valid JSON: " + why);
+      if (!doc.IsObject()) return stop(lineNo, "not a JSON object (each line is one " + c.singular + ")");
+      store::Record r;
+      bool slugGiven = false;
+      if (auto problem = readSystemFields(c, doc, defaultOwner, r, slugGiven)) return stop(lineNo, *problem);
+      if (auto e = buildValues(rules, doc, WriteMode::restore, nullptr, r.values)) {
+        if (!e->field) return stop(lineNo, e->message);
+        return stop(lineNo, *e->field + ": " + e->message);
+      }
+      if (c.slugFrom && !slugGiven) {
+        // A new slug must see every slug before it: the batch goes in first.
+        if (!batch.empty() && !flush()) return false;
+        if (auto e = chooseSlug(txn, c, r.owner, r)) return stop(lineNo, describe(e));
+      }
+      batch.push_back(std::move(r));
+      lineOf.push_back(lineNo);
+      if (batch.size() == kBatch && !flush()) return false;
+    }
+    if (std::ferror(in)) return stop(0, std::string("cannot read the file: ") + std::strerror(errno));
+    return batch.empty() || flush();
+  });
+  if (committed) {
+    result.records = imported;
+  } else if (result.problem.empty() && !result.interrupted) {
+    result.problem = "the storage is unavailable: nothing was imported";
+  }
+  return result;
+}
+
+}  // namespace restd::api
