@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,8 +24,12 @@ void recordToJson(const CollectionSpec& c, const store::Record& r, const std::ve
 store::StoredEvent eventOf(const CollectionSpec& c, std::string_view kind, const store::Record& r);
 
 // Gives a new record its slug (SPEC §10): the slugified `slug_from` value,
-// or with the lowest free "-n" suffix when that is taken.
-store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r);
+// or with the lowest free "-n" suffix when that is taken. `alsoTaken`, when
+// given, names slugs not yet in the storage that count as taken (records of
+// a batch still to be inserted).
+using SlugTest = std::function<bool(const std::string& slug)>;
+store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
+                        const SlugTest& alsoTaken = nullptr);
 
 // The version part of a record's entity tags: "id.version".
 inline std::string versionTag(const store::Record& r) { return r.id + "." + std::to_string(r.version); }

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <unordered_set>
 #include <vector>
 
 #include "api/record_helpers.h"
@@ -140,8 +141,13 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
     std::vector<const store::Record*> pointers;
     std::vector<store::Error> errors;
     batch.reserve(kBatch);
+    // The batch's slugs, by owner in owner-visibility collections (where
+    // slugs are unique per owner).
+    std::unordered_set<std::string> batchSlugs;
+    auto slugKey = [&](const std::string& owner, const std::string& slug) {
+      return c.visibility == Visibility::owner ? owner + '\0' + slug : slug;
+    };
     store::CopyProgress p;
-    p.total = 0;
     auto flush = [&]() -> bool {
       pointers.clear();
       for (const auto& r : batch) pointers.push_back(&r);
@@ -154,6 +160,7 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       imported += static_cast<int64_t>(batch.size());
       batch.clear();
       lineOf.clear();
+      batchSlugs.clear();
       p.done = imported;
       if (progress && !progress(p)) {
         result.interrupted = true;
@@ -188,10 +195,13 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
         if (!e->field) return stop(lineNo, e->message);
         return stop(lineNo, *e->field + ": " + e->message);
       }
-      if (c.slugFrom && !slugGiven) {
-        // A new slug must see every slug before it: the batch goes in first.
-        if (!batch.empty() && !flush()) return false;
-        if (auto e = chooseSlug(txn, c, r.owner, r)) return stop(lineNo, describe(e));
+      if (c.slugFrom) {
+        // A new slug must not be one that the batch, not yet inserted, holds.
+        if (!slugGiven) {
+          auto pending = [&](const std::string& slug) { return batchSlugs.count(slugKey(r.owner, slug)) > 0; };
+          if (auto e = chooseSlug(txn, c, r.owner, r, pending)) return stop(lineNo, describe(e));
+        }
+        batchSlugs.insert(slugKey(r.owner, *r.slug));
       }
       batch.push_back(std::move(r));
       lineOf.push_back(lineNo);

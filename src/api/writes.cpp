@@ -26,7 +26,8 @@ using render::ReplyKind;
 // single writer. With suffixes freed by deletes it may pick a higher free one
 // than the lowest; either is unique. In owner collections slugs are unique
 // per owner (SPEC §4).
-store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r) {
+store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
+                        const SlugTest& alsoTaken) {
   if (!spec.slugFrom) return {};
   auto it = r.values.FindMember(spec.slugFrom->c_str());
   std::string base;
@@ -36,7 +37,9 @@ store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const 
   store::Error failure;
   auto taken = [&](int n) {
     bool t = false;
-    if (!failure) failure = txn.slugTaken(spec, owner, slugCandidate(base, n), t);
+    std::string candidate = slugCandidate(base, n);
+    if (alsoTaken && alsoTaken(candidate)) return true;
+    if (!failure) failure = txn.slugTaken(spec, owner, candidate, t);
     return t && !failure;
   };
   int free = 1;

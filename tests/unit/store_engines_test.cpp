@@ -1,3 +1,4 @@
+#include <algorithm>
 // Both storage engines through the one Store interface, on real storage:
 // a SQLite file, and a fresh database of the test PostgreSQL cluster
 // (RESTD_TEST_PG_STATE, set by ctest's `pg` fixture; skipped without it).
@@ -347,6 +348,7 @@ TEST_P(StoreEngineTest, InsertManyFailsOnlyTheRecordsWithTakenValuesFirstOneWins
   records[10] = note("note_dup_old", R"({"code":"OLD"})");   // taken by a stored record
   records[700] = note("note_dup_new", R"({"code":"C3"})");   // taken by record 3 of this batch
   records[1499] = note("note_0", R"({"code":"FRESH"})");     // a taken id
+  records[1498] = note("note_n5", R"({"code":"OTHER"})");    // an id record 5 of this batch has (an import)
   std::vector<const Record*> ptrs;
   for (auto& r : records) ptrs.push_back(&r);
   std::vector<restd::store::Error> errors;
@@ -359,7 +361,7 @@ TEST_P(StoreEngineTest, InsertManyFailsOnlyTheRecordsWithTakenValuesFirstOneWins
     if (i == 10 || i == 700) {
       EXPECT_EQ(errors[i].status, Status::uniqueViolation) << i;
       EXPECT_EQ(errors[i].field, "code") << i;
-    } else if (i == 1499) {
+    } else if (i == 1499 || i == 1498) {
       EXPECT_EQ(errors[i].status, Status::uniqueViolation);
       EXPECT_EQ(errors[i].field, "id");
     } else {
@@ -368,10 +370,56 @@ TEST_P(StoreEngineTest, InsertManyFailsOnlyTheRecordsWithTakenValuesFirstOneWins
   }
   restd::store::ListResult res;
   ASSERT_FALSE(s.list(c, {}, res));
-  EXPECT_EQ(res.total, 1 + 1500 - 3);
+  EXPECT_EQ(res.total, 1 + 1500 - 4);
   Record got;
   ASSERT_FALSE(s.get(c, "note_n3", got));
   EXPECT_STREQ(got.values["code"].GetString(), "C3");
+  ASSERT_FALSE(s.get(c, "note_n5", got));
+  EXPECT_STREQ(got.values["code"].GetString(), "C5");
+}
+
+TEST_P(StoreEngineTest, AReadSnapshotSeesOneInstantInIdOrderWhileOthersCommit) {
+  auto& s = storage_->node();
+  auto& other = storage_->node();
+  const auto& c = storage_->notes();
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) {
+    for (int i = 0; i < 5000; ++i)
+      if (t.insert(c, note("note_" + std::string(6 - std::to_string(i).size(), '0') + std::to_string(i), "{}")))
+        return false;
+    return !t.addUser(restd::store::User{"user_1", "root", "admin", "hash-of-root", 1});
+  }));
+  std::vector<std::string> seen;
+  int64_t counted = 0;
+  size_t users = 0;
+  restd::store::Error e = s.readSnapshot([&](restd::store::ReadSnapshot& snap) -> restd::store::Error {
+    if (auto e = snap.count(c, counted)) return e;
+    // Another node commits while the snapshot reads: it must see none of it.
+    EXPECT_TRUE(other.runWrite([&](WriteTxn& t) {
+      return !t.insert(c, note("note_000000a", "{}")) && !t.remove(c, "note_000007");
+    }));
+    std::vector<restd::store::User> u;
+    if (auto e = snap.users(u)) return e;
+    users = u.size();
+    if (!u.empty()) {
+      EXPECT_EQ(u[0].passwordHash, "hash-of-root");
+    }
+    return snap.records(c, [&](Record& r) {
+      seen.push_back(r.id);
+      return true;
+    });
+  });
+  ASSERT_FALSE(e) << e.detail;
+  EXPECT_EQ(counted, 5000);
+  EXPECT_EQ(users, 1u);
+  ASSERT_EQ(seen.size(), 5000u);   // more than one fetch of PostgreSQL's cursor
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(seen[7], "note_000007");
+  // Stopping early is not an error.
+  size_t taken = 0;
+  EXPECT_FALSE(s.readSnapshot([&](restd::store::ReadSnapshot& snap) {
+    return snap.records(c, [&](Record&) { return ++taken < 3; });
+  }));
+  EXPECT_EQ(taken, 3u);
 }
 
 TEST_P(StoreEngineTest, SettingsAreSharedByNodesAndRemovable) {

@@ -738,8 +738,10 @@ class PgStore::Txn final : public sql::AccountTxn {
       std::unordered_set<std::string_view> inserted;
       for (int row = 0; row < res.rows(); ++row)
         inserted.emplace(PQgetvalue(res.res, row, 0), static_cast<size_t>(PQgetlength(res.res, row, 0)));
+      // An id given twice (an import) was inserted once, for its first
+      // record: erase() lets only that one claim it.
       for (size_t i = 0; i < n; ++i)
-        if (!inserted.contains(records[start + i]->id)) errors[start + i] = takenField(c, *records[start + i]);
+        if (!inserted.erase(records[start + i]->id)) errors[start + i] = takenField(c, *records[start + i]);
     }
   }
   Error nested(const std::function<bool()>& fn) override {
