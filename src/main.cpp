@@ -413,6 +413,7 @@ int importCommand(const CommonOptions& common, const std::string& collection, co
   catchInterrupts();
   int64_t fileBytes = S_ISREG(st.st_mode) ? static_cast<int64_t>(st.st_size) : 0;
   api::ImportResult r = api::importRecords(*store, *c, in, owner, config->server.maxBodyBytes,
+                                           static_cast<int64_t>(config->server.maxBatchItems),
                                            [&](const store::CopyProgress& p) {
                                              bar.update(p.done, 0, p.bytes, "records", fileBytes);
                                              return !interrupted;

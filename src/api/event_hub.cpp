@@ -74,7 +74,9 @@ class EventHub::Subscriber final : public http::Stream {
     return gone_ || ended_;
   }
   bool sees(const store::StoredEvent& e) const {
-    return e.seq > cursor && e.collection == viewer.collection && (!viewer.owner || *viewer.owner == e.owner);
+    // A reset (after a bulk import) concerns every viewer of the collection.
+    return e.seq > cursor && e.collection == viewer.collection &&
+           (!viewer.owner || *viewer.owner == e.owner || e.kind == "reset");
   }
 
   const Viewer viewer;

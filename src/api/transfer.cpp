@@ -112,6 +112,23 @@ std::optional<std::string> readSystemFields(const CollectionSpec& c, const rapid
   return std::nullopt;
 }
 
+// What subscribers get for an import too large to send record by record:
+// the signal to read the collection again (docs/events.md).
+store::StoredEvent bulkImportEvent(const CollectionSpec& c, int64_t records) {
+  rapidjson::Document d(rapidjson::kObjectType);
+  auto& a = d.GetAllocator();
+  std::string message = std::to_string(records) + " " + c.name +
+                        " records were imported: read the collection again, then follow this stream.";
+  d.AddMember("reason", "bulk_import", a);
+  d.AddMember("message", rapidjson::Value(message.c_str(), static_cast<rapidjson::SizeType>(message.size()), a), a);
+  store::StoredEvent e;
+  e.collection = c.name;
+  e.kind = "reset";
+  e.data = toJsonText(d);
+  e.at = nowMillis();
+  return e;
+}
+
 std::string describe(const store::Error& e) {
   if (e.status != store::Status::uniqueViolation) return e.detail.empty() ? "the storage failed" : e.detail;
   if (e.field == "id") return "id: another record already has this id";
@@ -123,7 +140,8 @@ std::string describe(const store::Error& e) {
 }  // namespace
 
 ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FILE* in,
-                           const std::string& defaultOwner, size_t maxLineBytes, const store::ProgressFn& progress) {
+                           const std::string& defaultOwner, size_t maxLineBytes, int64_t maxEventRecords,
+                           const store::ProgressFn& progress) {
   CollectionRules rules = CollectionRules::compile(c);
   ImportResult result;
   int64_t imported = 0;
@@ -144,6 +162,9 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
     // The batch's slugs, by owner in owner-visibility collections (where
     // slugs are unique per owner).
     std::unordered_set<std::string> batchSlugs;
+    // The change feed's events, written at the end: one per record while
+    // the import is no larger than maxEventRecords, else one reset.
+    std::vector<store::StoredEvent> held;
     auto slugKey = [&](const std::string& owner, const std::string& slug) {
       return c.visibility == Visibility::owner ? owner + '\0' + slug : slug;
     };
@@ -154,9 +175,11 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       txn.insertMany(c, pointers, errors);
       for (size_t i = 0; i < batch.size(); ++i)
         if (errors[i]) return stop(lineOf[i], describe(errors[i]));
-      for (const auto& r : batch)
-        if (auto e = txn.appendEvent(eventOf(c, "created", r))) return stop(0, describe(e));
-      if (auto e = txn.flushEvents()) return stop(0, describe(e));
+      if (imported + static_cast<int64_t>(batch.size()) <= maxEventRecords) {
+        for (const auto& r : batch) held.push_back(eventOf(c, "created", r));
+      } else {
+        held.clear();  // a bulk import: one reset event at the end instead
+      }
       imported += static_cast<int64_t>(batch.size());
       batch.clear();
       lineOf.clear();
@@ -175,6 +198,7 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       ~Free() { std::free(b); }
     } freeBuf{buf};
     int64_t lineNo = 0;
+    rapidjson::MemoryPoolAllocator<> linePool(16 << 10);
     ssize_t n;
     while ((n = ::getline(&buf, &cap, in)) >= 0) {
       ++lineNo;
@@ -184,7 +208,10 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       if (text.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines separate nothing
       if (text.size() > maxLineBytes)
         return stop(lineNo, "the line is longer than max_body_bytes (" + std::to_string(maxLineBytes) + " bytes)");
-      rapidjson::Document doc;
+      // The line's tree lives in one pool, emptied for every line: no 64 KiB
+      // first chunk allocated and freed per record.
+      linePool.Clear();
+      rapidjson::Document doc(&linePool);
       std::string why;
       if (!parseStrictJson(text, doc, why)) return stop(lineNo, "not valid JSON: " + why);
       if (!doc.IsObject()) return stop(lineNo, "not a JSON object (each line is one " + c.singular + ")");
@@ -208,7 +235,11 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       if (batch.size() == kBatch && !flush()) return false;
     }
     if (std::ferror(in)) return stop(0, std::string("cannot read the file: ") + std::strerror(errno));
-    return batch.empty() || flush();
+    if (!batch.empty() && !flush()) return false;
+    if (imported > maxEventRecords) held.push_back(bulkImportEvent(c, imported));
+    for (auto& e : held)
+      if (auto failed = txn.appendEvent(e)) return stop(0, describe(failed));
+    return true;
   });
   if (committed) {
     result.records = imported;

@@ -322,6 +322,34 @@ class RunningServer(unittest.TestCase):
             ids = [int(e["id"]) for e in evs]
             self.assertEqual(ids, sorted(ids))
 
+    def test_an_import_larger_than_a_batch_sends_one_reset_to_every_subscriber(self):
+        cfg = CONFIG.replace("threads = 2", "threads = 2\nmax_batch_items = 50") + """
+[collections.diary]
+visibility = "owner"
+[collections.diary.fields]
+text = { type = "string" }
+"""
+        with RestdServer(cfg) as srv:
+            srv.as_admin()
+            key = srv.api_key("writers")
+            srv.add_user("wes", "writer", "pw-w")
+            wes = srv.login("wes", "pw-w", key)
+            sub = Subscriber(srv.port, f"{API}/diary/events", {"Authorization": "Bearer " + wes})
+            time.sleep(0.3)
+            path = os.path.join(srv.dir, "diary.jsonl")
+            write_lines(path, [{"text": f"day {i}"} for i in range(51)])   # owned by root: not wes's to see
+            self.assertEqual(srv.cli("import", "diary", path)[0], 0)
+            evs = sub.wait_for(1, timeout=10)
+            time.sleep(0.3)
+            evs = sub.events()
+            sub.close()
+            self.assertEqual([e["event"] for e in evs], ["reset"], evs)
+            data = json.loads(evs[0]["data"])
+            self.assertEqual(data["reason"], "bulk_import")
+            self.assertIn("51 diary records were imported", data["message"])
+            self.assertTrue(evs[0]["id"].isdigit())
+            self.assertEqual(count(srv, "diary"), 51)
+
     def test_export_is_one_snapshot_while_the_server_writes(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
