@@ -80,7 +80,10 @@ def wrk(url, script, env, conns=CONNS, duration=None, extra=()):
     cmd = ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{conns}", f"-d{duration or RUN}s", "--latency",
            "-s", os.path.join(LUA, script)] + list(extra) + [url]
     out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **env), timeout=120).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not m:
+        raise RuntimeError(f"wrk on {url} failed: {out[-300:]}")
+    rps = float(m.group(1))
     lat = {}
     for q in ("50", "99"):
         m = re.search(rf"\s{q}(?:\.000)?%\s+([\d.]+)(us|ms|s)", out)
@@ -278,6 +281,7 @@ http {{ access_log off; keepalive_requests 100000000;
             notes.append("json-server could not be installed from npm: R4 was not measured.")
         log("change feed:")
         events_bench(tmp, restd, figures, procs)
+        transfer_bench(tmp, figures, procs)
         if os.environ.get("BENCH_PG", "1") != "0":
             postgres(tmp, restd, figures, notes, procs)
         micro = subprocess.run([os.path.join(BUILD, "bench_hot_paths"), "--benchmark_format=json"]
@@ -331,8 +335,8 @@ def feature_costs(tmp, restd, cfg, s1_env, figures, procs):
 def serve_with_admin(restd, cfg, port, procs):
     """Adds an admin `bench` and an API key to `cfg`'s database, starts restd
     on it (pinned, appended to `procs`) and signs in. Returns (process, token)."""
-    subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg],
-                   env=dict(os.environ, RESTD_PASSWORD="bench"), check=True, capture_output=True)
+    subprocess.run([restd, "user", "add", "bench", "--role", "admin", "--config", cfg],   # may exist already
+                   env=dict(os.environ, RESTD_PASSWORD="bench"), capture_output=True)
     key = subprocess.run([restd, "apikey", "create", "--name", "bench", "--config", cfg], check=True,
                          capture_output=True, text=True).stdout.strip()
     p = start([restd, "serve", "--config", cfg])
@@ -416,6 +420,156 @@ tags  = {{ type = "array" }}
         assert st == 201, st
     log(f"  loaded in {time.time() - t:.1f} s")
     return p, port, cfg, token
+
+
+TRANSFER_RECORDS = 200_000 if QUICK else 1_000_000
+TRANSFER_FIELDS = """[collections.things.fields]
+name  = { type = "string", required = true }
+price = { type = "number", min = 0 }
+tags  = { type = "array" }
+meta  = { type = "object" }
+"""
+
+
+def transfer_config(tmp, name, url):
+    """A config for the copy commands on `url`, with an admin `bench` to own imports."""
+    cfg = _write(tmp, name + ".toml", f'[storage]\nurl = "{url}"\ndurability = "full"\n' + TRANSFER_FIELDS)
+    subprocess.run([os.path.join(BUILD, "restd"), "user", "add", "bench", "--role", "admin", "--config", cfg],
+                   env=dict(os.environ, RESTD_PASSWORD="bench"), check=True, capture_output=True)
+    return cfg
+
+
+def timed_cli(args):
+    """Seconds one restd command takes, pinned to the server's CPU (it runs alone)."""
+    t = time.time()
+    subprocess.run(["taskset", "-c", SERVER_CPU, os.path.join(BUILD, "restd"), *args], check=True,
+                   capture_output=True, timeout=1800)
+    return time.time() - t
+
+
+def pg_import_bench(tmp, pg_url, figures):
+    """`restd import` of TRANSFER_RECORDS records into PostgreSQL against a
+    raw 1000-row INSERT of the same shape from one connection (pgbench)."""
+    n = TRANSFER_RECORDS
+    lines = os.path.join(tmp, "transfer.jsonl")
+    if not os.path.exists(lines):
+        write_transfer_lines(lines, n)
+    cfg = transfer_config(tmp, "import-pg", pg_url)
+    pg_imports = []
+    for r in range(REPEAT):
+        pg_imports.append(n / timed_cli(["import", "things", lines, "--config", cfg]))
+        psql(pg_url, 'TRUNCATE "things"; TRUNCATE _restd_events')
+    psql(pg_url, 'CREATE TABLE ref_import (LIKE "things" INCLUDING ALL)')
+    rows = ",".join(f"('r' || :b || '_{i:04d}', NULL, 1, 1, 1, 'user_x', 'thing {i}', {i % 997 / 10}, "
+                    f"'[\"bench\",\"x\"]', NULL, NULL)" for i in range(1000))
+    script = _write(tmp, "ref-import.sql", f"\\set b random(1, 2000000000)\nINSERT INTO ref_import VALUES {rows};\n")
+    ref = 1000 * pgbench(pg_url, script, 1)
+    figures["T_import_pg"] = statistics.median(pg_imports)
+    figures["T_import_pg_ref"] = ref
+    figures["ratio import/R8_1"] = figures["T_import_pg"] / ref
+    log(f"  PostgreSQL import {figures['T_import_pg']:,.0f} records/s "
+        f"({', '.join(f'{x:,.0f}' for x in pg_imports)}); raw 1000-row INSERT, one client: {ref:,.0f} rows/s")
+
+
+
+def write_transfer_lines(path, n, pad=None):
+    with open(path, "w") as f:
+        for i in range(n):
+            r = {"name": f"thing {i}", "price": i % 997 / 10, "tags": ["bench", "x"]}
+            if pad:
+                r["meta"] = {"pad": pad}
+            f.write(json.dumps(r, separators=(",", ":")) + "\n")
+
+
+def transfer_bench(tmp, figures, procs):
+    """Issue 17: `restd import` of TRANSFER_RECORDS records against the raw
+    SQLite bulk insert (R5, measured round by round beside it); `restd
+    export` of the same records; `restd backup` of a ~1 GB SQLite file while
+    S1 runs against it, interleaved with S1 alone."""
+    n = TRANSFER_RECORDS
+    lines = os.path.join(tmp, "transfer.jsonl")
+    write_transfer_lines(lines, n)
+    log(f"import / export of {n:,} records:")
+    imports, r5s = [], []
+    for r in range(REPEAT):
+        out = subprocess.run(["taskset", "-c", SERVER_CPU, os.path.join(BUILD, "bench_sqlite"),
+                              "--benchmark_filter=BulkInsert1000", "--benchmark_format=json"],
+                             capture_output=True, text=True, timeout=600).stdout
+        r5s.append(json.loads(out)["benchmarks"][0]["items_per_second"])
+        db = os.path.join(tmp, f"import-{r}.db")
+        cfg = transfer_config(tmp, f"import-{r}", "sqlite:" + db)
+        imports.append(n / timed_cli(["import", "things", lines, "--config", cfg]))
+        log(f"  round {r + 1}: R5 bulk {r5s[-1]:,.0f} rows/s, import {imports[-1]:,.0f} records/s")
+        if r < REPEAT - 1:
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.remove(db + suffix)
+    figures["T_import"] = statistics.median(imports)
+    figures["T_import_R5"] = statistics.median(r5s)
+    figures["ratio import/R5"] = statistics.median(a / b for a, b in zip(imports, r5s))
+    figures["T_import_rounds"] = imports
+    exported = os.path.join(tmp, "exported.jsonl")
+    exports = [n / timed_cli(["export", "things", "--out", exported, "--config", cfg]) for _ in range(REPEAT)]
+    figures["T_export"] = statistics.median(exports)
+    figures["T_export_rounds"] = exports
+    log(f"  export {figures['T_export']:,.0f} records/s ({', '.join(f'{x:,.0f}' for x in exports)})")
+    os.remove(exported)
+
+    # Backup of a ~1 GB file while S1 reads it.
+    big_lines = os.path.join(tmp, "big.jsonl")
+    write_transfer_lines(big_lines, n, pad="p" * (900 if not QUICK else 300))
+    big = os.path.join(tmp, "big.db")
+    cfg = transfer_config(tmp, "big", "sqlite:" + big)
+    timed_cli(["import", "things", big_lines, "--config", cfg])
+    os.remove(big_lines)
+    size_gb = os.path.getsize(big) / 1e9
+    port = free_port()
+    serve_cfg = _write(tmp, "big-serve.toml", open(cfg).read() + f"""[server]
+listen = "127.0.0.1:{port}"
+threads = 1
+access_log = "off"
+max_in_flight = 100000
+max_connections_per_client = 0
+[rate_limit]
+requests_per_minute = 0
+""")
+    p, token = serve_with_admin(os.path.join(BUILD, "restd"), serve_cfg, port, procs)
+    ids = [r[0] for r in sqlite3.connect(big).execute('SELECT id FROM "things" ORDER BY random() LIMIT 10000')]
+    env = {"IDS": _write(tmp, "big-ids", "\n".join(ids) + "\n"), "PREFIX": "/api/v2/things/", "TOKEN": token}
+    url = f"http://127.0.0.1:{port}"
+    wrk(url, "get_ids.lua", env, duration=WARM)
+    alone, during, seconds = [], [], []
+    copy = os.path.join(tmp, "big-copy.db")
+    figures["T_backup_idle_s"] = timed_cli(["backup", copy, "--force", "--config", cfg])
+    for r in range(REPEAT):
+        alone.append(wrk(url, "get_ids.lua", env)[0])
+        # Backups back to back for the whole run (the last one interrupted).
+        stop_flag = []
+
+        def backups():
+            # Back to back while S1 runs; the one running at its end finishes.
+            while not stop_flag:
+                t = time.time()
+                subprocess.run([os.path.join(BUILD, "restd"), "backup", copy, "--force", "--config", cfg],
+                               check=True, capture_output=True, timeout=1800)
+                seconds.append(time.time() - t)
+
+        import threading
+        t = threading.Thread(target=backups)
+        t.start()
+        during.append(wrk(url, "get_ids.lua", env)[0])
+        stop_flag.append(1)
+        t.join()
+        log(f"  round {r + 1}: S1 alone {alone[-1]:,.0f}, during backups {during[-1]:,.0f}")
+    stop(p)
+    procs.remove(p)
+    figures["T_backup_GB"] = size_gb
+    figures["T_backup_s"] = statistics.median(seconds)
+    figures["T_backup_S1_alone"] = statistics.median(alone)
+    figures["T_backup_S1_during"] = statistics.median(during)
+    figures["ratio S1 during backup"] = statistics.median(b / a for a, b in zip(alone, during))
+    log(f"  backup of {size_gb:.2f} GB: {figures['T_backup_idle_s']:.1f} s on an idle CPU, "
+        f"{figures['T_backup_s']:.1f} s beside S1; S1 during backups {figures['ratio S1 during backup']:.2f} x S1 alone")
 
 
 PGBIN = "/usr/lib/postgresql/15/bin"
@@ -508,6 +662,8 @@ def postgres(tmp, restd, figures, notes, procs):
         stop(p)
         procs.remove(p)
 
+        psql(base + "/postgres", 'CREATE DATABASE "transfer"')
+        pg_import_bench(tmp, base + "/transfer", figures)
         # References: the same rows straight into PostgreSQL.
         # The same rows as restd stores them, into a table of the same schema
         # (columns, types, primary key and indexes), ids in ascending runs.
@@ -575,6 +731,14 @@ def report(f, micro, notes):
             ("E1 p99 delivery <= 50 ms (1,000 subscribers, 500 writes/s): 50 / p99", 50 / max(f["E1"]["p99_ms"], 1e-3), 1.0),
             ("E1 idle stream <= 16 KiB RSS: 16 / KiB", 16 / max(f["E1_kib_per_subscriber"], 1e-3), 1.0),
         ]
+    if "T_import" in f:
+        targets += [
+            (f"export >= 300k records/s ({TRANSFER_RECORDS:,} records): records/s / 300k", f["T_export"] / 300_000, 1.0),
+            ("import >= 0.5 x R5 bulk insert (same run, per round)", f["ratio import/R5"], 0.5),
+            ("S1 during a backup of the ~1 GB file >= 0.8 x S1 alone", f["ratio S1 during backup"], 0.8),
+        ]
+    if "T_import_pg" in f:
+        targets.append(("PostgreSQL import >= 0.5 x raw 1000-row INSERT (one client)", f["ratio import/R8_1"], 0.5))
     if "P1" in f:
         targets += [
             ("P1 >= 0.8 x R6 (PostgreSQL GET one)", f["ratio P1/R6"], 0.8),
@@ -619,6 +783,15 @@ def report(f, micro, notes):
                     f"to receipt p50 {f['E1']['p50_ms']:.2f} ms, p99 {f['E1']['p99_ms']:.2f} ms, max "
                     f"{f['E1']['max_ms']:.2f} ms; RSS per idle stream {f['E1_kib_per_subscriber']:.1f} KiB"]
                    if "E1" in f else []) + [
+              ] + ([f"- T: `restd import` of {TRANSFER_RECORDS:,} records {f['T_import']:,.0f} records/s (rounds "
+                    f"{', '.join(f'{x:,.0f}' for x in f['T_import_rounds'])}; R5 bulk {f['T_import_R5']:,.0f} rows/s "
+                    f"beside them); `restd export` {f['T_export']:,.0f} records/s (runs "
+                    f"{', '.join(f'{x:,.0f}' for x in f['T_export_rounds'])}); `restd backup` of "
+                    f"{f['T_backup_GB']:.2f} GB {f['T_backup_idle_s']:.1f} s on an idle CPU, {f['T_backup_s']:.1f} s "
+                    f"beside S1 (nice 19, at most 100 MB/s by default), S1 {f['T_backup_S1_during']:,.0f} req/s during backups against "
+                    f"{f['T_backup_S1_alone']:,.0f} alone"] if "T_import" in f else []) + (
+                  [f"- T (PostgreSQL): `restd import` {f['T_import_pg']:,.0f} records/s; a raw 1000-row INSERT from one "
+                   f"pgbench client {f['T_import_pg_ref']:,.0f} rows/s"] if "T_import_pg" in f else []) + [
               "", "## Ratios (this run)", "", "| target | ratio | met |", "|---|---:|---|"]
     for label, value, goal in targets:
         lines.append(f"| {label} | {value:.2f} | {'yes' if value >= goal else 'NO'} |")
@@ -709,6 +882,22 @@ if __name__ == "__main__":
                 stop(proc)
             shutil.rmtree(scratch, ignore_errors=True)
         print(json.dumps(figs, indent=1))
+    elif sys.argv[1:] == ["transfer"]:
+        # Only export, import and backup (issue 17), figures printed.
+        figs, nts, running, scratch = {}, [], [], tempfile.mkdtemp(prefix="restd-bench-")
+        state_ = os.path.join(scratch, "pg")
+        try:
+            base_ = subprocess.run(["taskset", "-c", SERVER_CPU, "bash", os.path.join(ROOT, "scripts", "pg_cluster.sh"),
+                                    "start", state_], check=True, capture_output=True, text=True).stdout.strip()
+            psql(base_ + "/postgres", 'CREATE DATABASE "transfer"')
+            transfer_bench(scratch, figs, running)
+            pg_import_bench(scratch, base_ + "/transfer", figs)
+        finally:
+            for proc in running:
+                stop(proc)
+            subprocess.run(["bash", os.path.join(ROOT, "scripts", "pg_cluster.sh"), "stop", state_], check=False)
+            shutil.rmtree(scratch, ignore_errors=True)
+        print(json.dumps(figs, indent=1), nts)
     elif sys.argv[1:] == ["postgres"]:
         # Only the PostgreSQL variants, figures printed (no report written).
         figs, nts, running, scratch = {}, [], [], tempfile.mkdtemp(prefix="restd-bench-")

@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, ENGINE, RestdServer, run_cli  # noqa: E402
+from harness import BIN, ENGINE, RestdServer, sqlite_only  # noqa: E402
 from test_events import Subscriber  # noqa: E402
 
 API = "/api/v2"
@@ -472,6 +472,21 @@ class Backup(unittest.TestCase):
             db = sqlite3.connect(path)
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
             db.close()
+
+    @sqlite_only
+    def test_a_file_is_copied_no_faster_than_max_rate(self):
+        with RestdServer(CONFIG) as srv:
+            srv.as_admin()
+            batch = json.dumps([{"name": f"n{i}", "meta": {"pad": "r" * 4000}} for i in range(200)])
+            for _ in range(8):   # ~7 MB: more than one 4 MiB step
+                self.assertEqual(srv.request("POST", f"{API}/things", body=batch, headers=JSON).status, 201)
+            t = time.time()
+            code, _, err = srv.cli("backup", os.path.join(srv.dir, "slow.db"), "--max-rate", "1")
+            self.assertEqual(code, 0, err)
+            self.assertGreaterEqual(time.time() - t, 3.5)   # the first 4 MiB step alone owes 4 s at 1 MB/s
+            t = time.time()
+            code, _, err = srv.cli("backup", os.path.join(srv.dir, "fast.db"), "--max-rate", "0")
+            self.assertEqual(code, 0, err)
 
     def test_ctrl_c_removes_the_partial_copy(self):
         with RestdServer(CONFIG) as srv:
