@@ -316,12 +316,6 @@ void catchInterrupts() {
 constexpr int kExitBadData = 1, kExitUsage = 2, kExitInterrupted = 130;
 constexpr int kBackupNiceness = 19;
 
-const CollectionSpec* findCollection(const Config& config, const std::string& name) {
-  for (const auto& c : config.collections)
-    if (c.name == name) return &c;
-  return nullptr;
-}
-
 int unknownCollection(const Config& config, const std::string& name) {
   std::string known;
   for (const auto& c : config.collections) known += (known.empty() ? "" : ", ") + c.name;
@@ -334,7 +328,7 @@ int exportCommand(const CommonOptions& common, const std::string& collection, co
   std::optional<Config> config;
   auto store = openForCommand(common, config);
   if (!store) return 1;
-  const CollectionSpec* c = findCollection(*config, collection);
+  const CollectionSpec* c = config->collection(collection);
   if (!c) return unknownCollection(*config, collection);
   // --out is written beside itself and renamed when complete.
   std::string partial = outPath.empty() ? "" : outPath + ".partial";
@@ -376,7 +370,7 @@ int importCommand(const CommonOptions& common, const std::string& collection, co
   std::optional<Config> config;
   auto store = openForCommand(common, config);
   if (!store) return 1;
-  const CollectionSpec* c = findCollection(*config, collection);
+  const CollectionSpec* c = config->collection(collection);
   if (!c) return unknownCollection(*config, collection);
   std::FILE* in = std::fopen(path.c_str(), "r");
   struct stat st;

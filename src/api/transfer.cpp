@@ -62,8 +62,9 @@ store::Error exportRecords(store::Store& store, const CollectionSpec& c, std::FI
 
 namespace {
 
-// The system fields a line may carry, checked as a restore needs them:
-// nothing is set on `r` that a later line could not also have.
+// The system fields of one line into `r`: each one the line has, checked,
+// else what a new record gets (a new id, now, version 1, `defaultOwner`).
+// `slugGiven` says whether the line brought its own slug.
 std::optional<std::string> readSystemFields(const CollectionSpec& c, const rapidjson::Value& line,
                                             const std::string& defaultOwner, store::Record& r, bool& slugGiven) {
   auto member = [&](const char* name) -> const rapidjson::Value* {
@@ -129,6 +130,25 @@ store::StoredEvent bulkImportEvent(const CollectionSpec& c, int64_t records) {
   return e;
 }
 
+// One line into the record it describes, validated as a POST of it would
+// be (WriteMode::restore), or the problem: "FIELD: message" or a sentence.
+// The line's tree lives in `pool`, emptied here for every line: no 64 KiB
+// first chunk allocated and freed per record.
+std::optional<std::string> readLine(const CollectionRules& rules, std::string_view text,
+                                    const std::string& defaultOwner, rapidjson::MemoryPoolAllocator<>& pool,
+                                    store::Record& r, bool& slugGiven) {
+  const CollectionSpec& c = *rules.spec;
+  pool.Clear();
+  rapidjson::Document doc(&pool);
+  std::string why;
+  if (!parseStrictJson(text, doc, why)) return "not valid JSON: " + why;
+  if (!doc.IsObject()) return "not a JSON object (each line is one " + c.singular + ")";
+  if (auto problem = readSystemFields(c, doc, defaultOwner, r, slugGiven)) return problem;
+  if (auto e = buildValues(rules, doc, WriteMode::restore, nullptr, r.values))
+    return e->field ? *e->field + ": " + e->message : e->message;
+  return std::nullopt;
+}
+
 std::string describe(const store::Error& e) {
   if (e.status != store::Status::uniqueViolation) return e.detail.empty() ? "the storage failed" : e.detail;
   if (e.field == "id") return "id: another record already has this id";
@@ -151,8 +171,8 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       result.problem = std::move(problem);
       return false;
     };
-    // Records go in batches (one multi-row statement on PostgreSQL), each
-    // followed by its events, so memory stays bounded however long the file.
+    // Records go in batches (one multi-row statement on PostgreSQL), so
+    // memory stays bounded however long the file.
     constexpr size_t kBatch = 500;
     std::vector<store::Record> batch;
     std::vector<int64_t> lineOf;
@@ -208,20 +228,9 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       if (text.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines separate nothing
       if (text.size() > maxLineBytes)
         return stop(lineNo, "the line is longer than max_body_bytes (" + std::to_string(maxLineBytes) + " bytes)");
-      // The line's tree lives in one pool, emptied for every line: no 64 KiB
-      // first chunk allocated and freed per record.
-      linePool.Clear();
-      rapidjson::Document doc(&linePool);
-      std::string why;
-      if (!parseStrictJson(text, doc, why)) return stop(lineNo, "not valid JSON: " + why);
-      if (!doc.IsObject()) return stop(lineNo, "not a JSON object (each line is one " + c.singular + ")");
       store::Record r;
       bool slugGiven = false;
-      if (auto problem = readSystemFields(c, doc, defaultOwner, r, slugGiven)) return stop(lineNo, *problem);
-      if (auto e = buildValues(rules, doc, WriteMode::restore, nullptr, r.values)) {
-        if (!e->field) return stop(lineNo, e->message);
-        return stop(lineNo, *e->field + ": " + e->message);
-      }
+      if (auto problem = readLine(rules, text, defaultOwner, linePool, r, slugGiven)) return stop(lineNo, *problem);
       if (c.slugFrom) {
         // A new slug must not be one that the batch, not yet inserted, holds.
         if (!slugGiven) {
@@ -244,7 +253,7 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
   if (committed) {
     result.records = imported;
   } else if (result.problem.empty() && !result.interrupted) {
-    result.problem = "the storage is unavailable: nothing was imported";
+    result.problem = "the storage is unavailable";
   }
   return result;
 }
