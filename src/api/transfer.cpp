@@ -38,12 +38,12 @@ store::Error exportRecords(store::Store& store, const CollectionSpec& c, std::FI
       }
       std::string line = render::renderStandardRecord(data);
       pool.Clear();
-      line.push_back('\n');
-      if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) {
+      // The newline written apart: appending it would regrow the string.
+      if (std::fwrite(line.data(), 1, line.size(), out) != line.size() || std::fputc('\n', out) == EOF) {
         writeFailed = true;
         return false;
       }
-      bytes += static_cast<int64_t>(line.size());
+      bytes += static_cast<int64_t>(line.size()) + 1;
       p.done = ++records;
       p.bytes = bytes;
       if ((records & 1023) == 0 && progress && !progress(p)) {
