@@ -251,6 +251,9 @@ http {{ access_log off; keepalive_requests 100000000;
   server {{ listen 127.0.0.1:{nport}; root {www};
     location / {{ default_type application/json; try_files /thing.json =404; }} }} }}
 """)
+        # nginx's workers drop root: they must be able to read the file (mkdtemp is 0700).
+        os.chmod(tmp, 0o755)
+        os.chmod(www, 0o755)
         p = start(["nginx", "-c", nconf, "-p", tmp])
         procs.append(p)
         wait_port(nport)

@@ -167,10 +167,6 @@ class WriteTxn {
   virtual Error clearLoginFailures(std::string_view key) = 0;
   // The change feed's log. `e.seq` is ignored (the storage numbers events).
   virtual Error appendEvent(const StoredEvent& e) = 0;
-  // Writes the events appended so far now rather than just before the
-  // commit, so a long job (an import) holds a bounded number in memory.
-  // They are undone with the job all the same.
-  virtual Error flushEvents() = 0;
   // Forgets events older than `beforeMs`, but never the newest one (so the
   // newest seq stays known).
   virtual Error pruneEvents(int64_t beforeMs) = 0;

@@ -915,11 +915,7 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
         return false;
       }
     }
-    // Every node's writer takes one lock for its transaction, first thing
-    // (before any row lock, so it cannot deadlock): commits with events are
-    // serialised across nodes and the log's seq grows in commit order, which
-    // lets the change feed read "everything after N" without missing one.
-    begun = writer_->exec("BEGIN; SELECT pg_advisory_xact_lock(7309310421455826); SAVEPOINT job");
+    begun = writer_->exec("BEGIN; SAVEPOINT job");
     if (!begun || !writer_->broken()) break;
   }
   if (begun) {
@@ -953,7 +949,16 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
       return false;
     }
   }
-  if (auto e = events.flushEvents()) {
+  // Events get their seq while the writer holds one lock that every node's
+  // writer takes for this last step and keeps until its commit: commits with
+  // events are serialised across nodes and the log's seq grows in commit
+  // order, which lets the change feed read "everything after N" without
+  // missing one. Taken here, not at BEGIN, it is held for the insert and the
+  // commit only (a long job, an import, does not stall the other nodes'
+  // writes), and it cannot deadlock: holding it, a writer only adds rows
+  // to the log, which waits on no other lock.
+  Error ordered = events.hasEvents() ? writer_->exec("SELECT pg_advisory_xact_lock(7309310421455826)") : Error{};
+  if (auto e = ordered ? ordered : events.flushEvents()) {
     log("cannot write the group's events", e);
     writer_->exec("ROLLBACK");
     return false;

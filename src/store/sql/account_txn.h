@@ -35,7 +35,8 @@ class AccountTxn : public WriteTxn {
   // the events of each job that keeps its changes into one transaction-wide
   // Txn (takeEvents / addEvents) and flushes them once, before the commit:
   // a group of 64 single POSTs adds one statement, not 64 round trips.
-  Error flushEvents() override;
+  Error flushEvents();
+  bool hasEvents() const { return !pendingEvents_.empty(); }
   std::vector<StoredEvent> takeEvents() { return std::move(pendingEvents_); }
   void addEvents(std::vector<StoredEvent>&& events) {
     for (auto& e : events) pendingEvents_.push_back(std::move(e));
