@@ -352,7 +352,7 @@ int exportCommand(const CommonOptions& common, const std::string& collection, co
   if (e) {
     bar.clear();
     if (!partial.empty()) std::remove(partial.c_str());
-    if (e.detail == "interrupted") {
+    if (store::wasInterrupted(e)) {
       std::fprintf(stderr, "restd: export interrupted%s\n", outPath.empty() ? "" : (": " + outPath + " not written").c_str());
       return kExitInterrupted;
     }
@@ -464,7 +464,7 @@ int backupCommand(const CommonOptions& common, const std::string& path, bool for
   store->close();
   bar.clear();
   if (e) {
-    if (e.detail == "interrupted") {
+    if (store::wasInterrupted(e)) {
       std::fprintf(stderr, "restd: backup interrupted: %s not written\n", path.c_str());
       return kExitInterrupted;
     }

@@ -31,6 +31,11 @@ using SlugTest = std::function<bool(const std::string& slug)>;
 store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
                         const SlugTest& alsoTaken = nullptr);
 
+// The message of a 409 unique_violation naming the field (also `restd import`'s).
+inline std::string uniqueViolationMessage(std::string_view field) {
+  return "Another record already has this value in the unique field \"" + std::string(field) + "\".";
+}
+
 // The version part of a record's entity tags: "id.version".
 inline std::string versionTag(const store::Record& r) { return r.id + "." + std::to_string(r.version); }
 

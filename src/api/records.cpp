@@ -23,8 +23,7 @@ ErrorObject Service::storeError(const store::Error& e, const http::Request& requ
   switch (e.status) {
     case store::Status::notFound: return ErrorObject(Reason::not_found);
     case store::Status::uniqueViolation:
-      return ErrorObject(Reason::unique_violation,
-                         "Another record already has this value in the unique field \"" + e.field + "\".")
+      return ErrorObject(Reason::unique_violation, uniqueViolationMessage(e.field))
           .withField(e.field);  // field names the column, as SPEC §10 asks of a 409
     case store::Status::unavailable:
       http::AccessLog::internalError(request.requestId, e.detail);

@@ -56,7 +56,7 @@ store::Error exportRecords(store::Store& store, const CollectionSpec& c, std::FI
   if (e) return e;
   if (writeFailed || std::fflush(out) != 0)
     return {store::Status::unavailable, {}, std::string("cannot write the export: ") + std::strerror(errno)};
-  if (stopped) return {store::Status::internal, {}, "interrupted"};
+  if (stopped) return {store::Status::internal, {}, std::string(store::kInterruptedDetail)};
   return {};
 }
 
@@ -153,8 +153,7 @@ std::string describe(const store::Error& e) {
   if (e.status != store::Status::uniqueViolation) return e.detail.empty() ? "the storage failed" : e.detail;
   if (e.field == "id") return "id: another record already has this id";
   if (e.field == "slug") return "slug: another record already has this slug";
-  // The API's message for the same conflict (a POST's 409).
-  return e.field + ": Another record already has this value in the unique field \"" + e.field + "\".";
+  return e.field + ": " + uniqueViolationMessage(e.field);  // a POST's 409 says the same
 }
 
 }  // namespace

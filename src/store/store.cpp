@@ -120,7 +120,7 @@ Error Store::copyInto(const Config& config, const std::string& path, const Progr
             if (e && !failure) failure = e;
           p.done += static_cast<int64_t>(batch.size());
           batch.clear();
-          if (!failure && progress && !progress(p)) failure = {Status::internal, {}, "interrupted"};
+          if (!failure && progress && !progress(p)) failure = {Status::internal, {}, std::string(kInterruptedDetail)};
           return !failure;
         };
         Error e = snap.records(c, [&](Record& r) {

@@ -225,8 +225,11 @@ struct CopyProgress {
   int64_t bytes = 0;
   const char* unit = "records";
 };
-// Called now and then during a copy; returning false stops it (Ctrl-C).
+// Called now and then during a copy; returning false stops it (Ctrl-C),
+// with an Error whose detail is kInterruptedDetail.
 using ProgressFn = std::function<bool(const CopyProgress&)>;
+inline constexpr std::string_view kInterruptedDetail = "interrupted";
+inline bool wasInterrupted(const Error& e) { return e && e.detail == kInterruptedDetail; }
 
 // Tokens taken from a shared rate-limit bucket (see Store::takeRateTokens).
 struct RateGrant {
@@ -291,8 +294,8 @@ class Store {
   // (SPEC §10 `backup`). Never leaves a partial file at `path`: the copy is
   // written beside it and renamed when complete. An existing `path` is
   // refused unless `overwrite`. Status::unavailable names a path that cannot
-  // be written; a `progress` that returns false stops the copy with an
-  // Error whose detail is "interrupted".
+  // be written; a `progress` that returns false stops the copy (see
+  // wasInterrupted).
   Error backup(const Config& config, const std::string& path, bool overwrite, const ProgressFn& progress);
 
   // A server-wide setting (WriteTxn::putSetting), read fresh: nullopt when unset.

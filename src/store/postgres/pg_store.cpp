@@ -438,12 +438,9 @@ Error PgStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out
 
 namespace {
 
-void readUser(const PGresult* r, int row, User& u) {
-  u.id = textAt(r, row, 0);
-  u.userName = textAt(r, row, 1);
-  u.role = textAt(r, row, 2);
-  u.passwordHash = textAt(r, row, 3);
-  u.createdAt = toInt64(PQgetvalue(r, row, 4));
+void readUser(const PGresult* r, int i, User& u) {
+  PgRow row{r, i, {}};
+  u = sql::AccountTxn::userFromRow(row);
 }
 
 }  // namespace
@@ -1191,16 +1188,19 @@ class PgSnapshot final : public ReadSnapshot {
   Error apiKeys(std::vector<std::pair<ApiKey, std::string>>& out) override {
     PgResult r;
     if (auto e = conn_.runOnce(std::string(sql::AccountTxn::kAllApiKeysSql), PgParams{}, r)) return e;
-    for (int i = 0; i < r.rows(); ++i)
-      out.emplace_back(ApiKey{textAt(r.res, i, 0), textAt(r.res, i, 2), toInt64(PQgetvalue(r.res, i, 3))},
-                       textAt(r.res, i, 1));
+    for (int i = 0; i < r.rows(); ++i) {
+      PgRow row{r.res, i, {}};
+      out.push_back(sql::AccountTxn::apiKeyFromRow(row));
+    }
     return {};
   }
   Error tokens(const std::function<void(const StoredToken&)>& each) override {
     PgResult r;
     if (auto e = conn_.runOnce(std::string(sql::AccountTxn::kAllTokensSql), PgParams{}, r)) return e;
-    for (int i = 0; i < r.rows(); ++i)
-      each(StoredToken{textAt(r.res, i, 0), textAt(r.res, i, 1), textAt(r.res, i, 2), toInt64(PQgetvalue(r.res, i, 3))});
+    for (int i = 0; i < r.rows(); ++i) {
+      PgRow row{r.res, i, {}};
+      each(sql::AccountTxn::tokenFromRow(row));
+    }
     return {};
   }
 

@@ -64,6 +64,22 @@ class AccountTxn : public WriteTxn {
       "SELECT label, keyHash, prefix, createdAt FROM _restd_apikeys ORDER BY label";
   static constexpr std::string_view kAllTokensSql =
       "SELECT tokenHash, userId, apiKeyLabel, expiresAt FROM _restd_tokens ORDER BY tokenHash";
+  // One row of kAllUsersSql (also the column order of every user query),
+  // kAllApiKeysSql and kAllTokensSql, over an engine's Row (record_codec.h).
+  template <typename Row>
+  static User userFromRow(Row& row) {
+    return User{std::string(row.text(0)), std::string(row.text(1)), std::string(row.text(2)),
+                std::string(row.text(3)), row.integer(4)};
+  }
+  template <typename Row>
+  static std::pair<ApiKey, std::string> apiKeyFromRow(Row& row) {
+    ApiKey k{std::string(row.text(0)), std::string(row.text(2)), row.integer(3)};
+    return {std::move(k), std::string(row.text(1))};
+  }
+  template <typename Row>
+  static StoredToken tokenFromRow(Row& row) {
+    return StoredToken{std::string(row.text(0)), std::string(row.text(1)), std::string(row.text(2)), row.integer(3)};
+  }
   // The settings table, the same on both engines.
   static constexpr std::string_view kSettingsTableSql =
       "CREATE TABLE IF NOT EXISTS _restd_settings (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);";

@@ -655,11 +655,8 @@ Error query(SqliteConnection& c, const std::string& sql, const std::vector<SqlVa
 }
 
 void readUser(sqlite3_stmt* st, User& u) {
-  u.id = columnText(st, 0);
-  u.userName = columnText(st, 1);
-  u.role = columnText(st, 2);
-  u.passwordHash = columnText(st, 3);
-  u.createdAt = sqlite3_column_int64(st, 4);
+  SqliteRow row{st};
+  u = sql::AccountTxn::userFromRow(row);
 }
 
 }  // namespace
@@ -1080,12 +1077,14 @@ class SqliteStore::Snapshot final : public ReadSnapshot {
   }
   Error apiKeys(std::vector<std::pair<ApiKey, std::string>>& out) override {
     return query(conn_, std::string(sql::AccountTxn::kAllApiKeysSql), {}, [&](sqlite3_stmt* st) {
-      out.emplace_back(ApiKey{columnText(st, 0), columnText(st, 2), sqlite3_column_int64(st, 3)}, columnText(st, 1));
+      SqliteRow row{st};
+      out.push_back(sql::AccountTxn::apiKeyFromRow(row));
     });
   }
   Error tokens(const std::function<void(const StoredToken&)>& each) override {
     return query(conn_, std::string(sql::AccountTxn::kAllTokensSql), {}, [&](sqlite3_stmt* st) {
-      each(StoredToken{columnText(st, 0), columnText(st, 1), columnText(st, 2), sqlite3_column_int64(st, 3)});
+      SqliteRow row{st};
+      each(sql::AccountTxn::tokenFromRow(row));
     });
   }
 
@@ -1107,7 +1106,7 @@ Error SqliteStore::readSnapshot(const std::function<Error(ReadSnapshot&)>& fn) {
 }
 
 Error SqliteStore::copyInto(const Config& config, const std::string& path, const ProgressFn& progress) {
-  (void)config;  // the file holds every table already
+  // In memory there is no file to copy; otherwise the file holds every table.
   if (path_.empty()) return Store::copyInto(config, path, progress);
   std::string error;
   auto source = SqliteConnection::open(path_, config_, error);
@@ -1138,7 +1137,7 @@ Error SqliteStore::copyInto(const Config& config, const std::string& path, const
       p.bytes = p.done * pageSize;
       p.unit = "pages";
       if (progress && !progress(p)) {
-        result = Error{Status::internal, {}, "interrupted"};
+        result = Error{Status::internal, {}, std::string(kInterruptedDetail)};
         break;
       }
       if (rc != SQLITE_OK) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -1152,8 +1151,8 @@ Error SqliteStore::copyInto(const Config& config, const std::string& path, const
     if (!result && finished != SQLITE_OK)
       result = Error{Status::unavailable, {}, "cannot write " + path + ": " + sqlite3_errmsg(target)};
   }
-  // The copy is a WAL database like its source: fold its WAL in and sync,
-  // so the file alone is complete before it is renamed into place.
+  // Should the copy have a WAL of its own (its header says WAL, like its
+  // source's), fold it in: the file alone is complete before it is renamed.
   if (!result && sqlite3_exec(target, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr) != SQLITE_OK)
     result = Error{Status::unavailable, {}, "cannot write " + path + ": " + sqlite3_errmsg(target)};
   sqlite3_close(target);
