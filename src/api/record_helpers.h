@@ -23,10 +23,14 @@ void recordToJson(const CollectionSpec& c, const store::Record& r, const std::ve
 // The change feed's log entry for a change to `r` (kind: created, updated, deleted).
 store::StoredEvent eventOf(const CollectionSpec& c, std::string_view kind, const store::Record& r);
 
-// Gives a new record its slug (SPEC §10): the slugified `slug_from` value,
-// or with the lowest free "-n" suffix when that is taken. `alsoTaken`, when
-// given, names slugs not yet in the storage that count as taken (records of
-// a batch still to be inserted).
+// The slug a new record gets when it is free: its `slug_from` value
+// slugified, or its id's suffix when that leaves nothing.
+std::string slugBase(const CollectionSpec& spec, const store::Record& r);
+
+// Gives a new record its slug (SPEC §10): slugBase(), or with a free "-n"
+// suffix when that is taken (found in O(log n) probes, so not always the
+// lowest). `alsoTaken`, when given, names slugs not yet in the storage that
+// count as taken (records of a batch still to be inserted).
 using SlugTest = std::function<bool(const std::string& slug)>;
 store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
                         const SlugTest& alsoTaken = nullptr);

@@ -170,6 +170,10 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       result.problem = std::move(problem);
       return false;
     };
+    // Slugs chosen here are locked as one (on PostgreSQL one lock for the
+    // collection instead of one per candidate probed).
+    if (c.slugFrom)
+      if (auto e = txn.reserveSlugs(c)) return stop(0, describe(e));
     // Records go in batches (one multi-row statement on PostgreSQL), so
     // memory stays bounded however long the file.
     constexpr size_t kBatch = 500;
@@ -188,7 +192,34 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       return c.visibility == Visibility::owner ? owner + '\0' + slug : slug;
     };
     store::CopyProgress p;
+    // The batch's records that get a new slug, chosen at once when it
+    // flushes: whether their first choices are taken is one question to the
+    // storage for the whole batch (one round trip on PostgreSQL), and only
+    // the taken ones probe further. A new slug is never one that the batch,
+    // not yet inserted, holds (batchSlugs).
+    std::vector<size_t> needSlug;
+    std::vector<std::pair<std::string, std::string>> firstChoices;
+    std::vector<bool> firstTaken;
+    auto chooseSlugs = [&]() -> bool {
+      firstChoices.clear();
+      for (size_t i : needSlug) firstChoices.emplace_back(batch[i].owner, slugBase(c, batch[i]));
+      if (auto e = txn.slugsTaken(c, firstChoices, firstTaken)) return stop(lineOf[needSlug[0]], describe(e));
+      for (size_t k = 0; k < needSlug.size(); ++k) {
+        store::Record& r = batch[needSlug[k]];
+        const std::string& first = firstChoices[k].second;
+        if (!firstTaken[k] && !batchSlugs.count(slugKey(r.owner, first))) {
+          r.slug = first;
+        } else {
+          auto pending = [&](const std::string& slug) { return batchSlugs.count(slugKey(r.owner, slug)) > 0; };
+          if (auto e = chooseSlug(txn, c, r.owner, r, pending)) return stop(lineOf[needSlug[k]], describe(e));
+        }
+        batchSlugs.insert(slugKey(r.owner, *r.slug));
+      }
+      needSlug.clear();
+      return true;
+    };
     auto flush = [&]() -> bool {
+      if (!needSlug.empty() && !chooseSlugs()) return false;
       pointers.clear();
       for (const auto& r : batch) pointers.push_back(&r);
       txn.insertMany(c, pointers, errors);
@@ -231,12 +262,8 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
       bool slugGiven = false;
       if (auto problem = readLine(rules, text, defaultOwner, linePool, r, slugGiven)) return stop(lineNo, *problem);
       if (c.slugFrom) {
-        // A new slug must not be one that the batch, not yet inserted, holds.
-        if (!slugGiven) {
-          auto pending = [&](const std::string& slug) { return batchSlugs.count(slugKey(r.owner, slug)) > 0; };
-          if (auto e = chooseSlug(txn, c, r.owner, r, pending)) return stop(lineNo, describe(e));
-        }
-        batchSlugs.insert(slugKey(r.owner, *r.slug));
+        if (slugGiven) batchSlugs.insert(slugKey(r.owner, *r.slug));
+        else needSlug.push_back(batch.size());
       }
       batch.push_back(std::move(r));
       lineOf.push_back(lineNo);

@@ -26,14 +26,20 @@ using render::ReplyKind;
 // single writer. With suffixes freed by deletes it may pick a higher free one
 // than the lowest; either is unique. In owner collections slugs are unique
 // per owner (SPEC §4).
-store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
-                        const SlugTest& alsoTaken) {
-  if (!spec.slugFrom) return {};
-  auto it = r.values.FindMember(spec.slugFrom->c_str());
+std::string slugBase(const CollectionSpec& spec, const store::Record& r) {
   std::string base;
+  if (!spec.slugFrom) return base;
+  auto it = r.values.FindMember(spec.slugFrom->c_str());
   if (it != r.values.MemberEnd() && it->value.IsString())
     base = slugify(std::string_view(it->value.GetString(), it->value.GetStringLength()));
   if (base.empty()) base = std::string(recordIdSuffix(r.id));
+  return base;
+}
+
+store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
+                        const SlugTest& alsoTaken) {
+  if (!spec.slugFrom) return {};
+  const std::string base = slugBase(spec, r);
   store::Error failure;
   auto taken = [&](int n) {
     bool t = false;

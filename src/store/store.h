@@ -193,6 +193,29 @@ class WriteTxn {
   // Sets `taken` when a record of `c` has this slug: in an owner-visibility
   // collection only `owner`'s records count (slugs are unique per owner).
   virtual Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) = 0;
+  // For a job about to choose many slugs in `c` (an import), called before
+  // it writes anything: an engine that locks each slug candidate against
+  // other nodes may lock all of `c`'s slugs once instead, until the
+  // transaction ends, so the number of locks held stays bounded. Other
+  // writers choosing slugs in `c` then wait for this transaction.
+  virtual Error reserveSlugs(const CollectionSpec& c) {
+    (void)c;
+    return {};
+  }
+  // slugTaken() for many candidates at once, each an (owner, slug) pair
+  // (the owner counts only in owner-visibility collections): `taken[i]`
+  // says whether candidate i is. An engine may answer in one statement once
+  // the job has reserved c's slugs.
+  virtual Error slugsTaken(const CollectionSpec& c, const std::vector<std::pair<std::string, std::string>>& candidates,
+                           std::vector<bool>& taken) {
+    taken.assign(candidates.size(), false);
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      bool t = false;
+      if (auto e = slugTaken(c, candidates[i].first, candidates[i].second, t)) return e;
+      taken[i] = t;
+    }
+    return {};
+  }
 };
 
 // A token as the storage keeps it (only its hash), for backups.

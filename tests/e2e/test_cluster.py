@@ -281,6 +281,28 @@ class NodeFailures(unittest.TestCase):
             finally:
                 locker.wait()
 
+    def test_a_write_that_waits_longer_than_the_lock_timeout_gets_502_and_changes_nothing(self):
+        with RestdServer(CONFIG) as srv:
+            srv.as_admin()
+            self.assertEqual(srv.request("GET", f"{API}/things").status, 200)
+            locker = subprocess.Popen(["psql", srv.storage_url, "-qAtX", "-c",
+                                       'BEGIN; LOCK TABLE things IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT;'],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(0.5)
+                started = time.time()
+                r = srv.request("POST", f"{API}/things", body=json.dumps({"name": "late"}),
+                                headers={"Content-Type": "application/json"}, timeout=30)
+                waited = time.time() - started
+                self.assertEqual(r.status, 502, r)   # lock_timeout (10 s), SQLSTATE 55P03: not a 500
+                self.assertEqual(r.json()["error"]["reason"], "storage_unavailable")
+                self.assertGreater(waited, 8)
+            finally:
+                locker.wait()
+            self.assertEqual(srv.request("GET", f"{API}/things").json()["data"], [])
+            self.assertEqual(srv.request("POST", f"{API}/things", body=json.dumps({"name": "late"}),
+                                         headers={"Content-Type": "application/json"}).status, 201)
+
 
 @postgres_only
 class Outage(unittest.TestCase):

@@ -378,6 +378,45 @@ TEST_P(StoreEngineTest, InsertManyFailsOnlyTheRecordsWithTakenValuesFirstOneWins
   EXPECT_STREQ(got.values["code"].GetString(), "C5");
 }
 
+TEST_P(StoreEngineTest, ReservedSlugsAreAnsweredAtOnceAndHeldAgainstOtherNodesUntilTheCommit) {
+  auto& a = storage_->node();
+  auto& b = storage_->node();
+  const auto& c = storage_->notes();
+  Record first = note("note_1", R"({"title":"a"})");
+  first.slug = "a";
+  Record second = note("note_2", R"({"title":"b"})");
+  second.slug = "b-2";
+  ASSERT_TRUE(a.runWrite([&](WriteTxn& t) { return !t.insert(c, first) && !t.insert(c, second); }));
+  const std::vector<std::pair<std::string, std::string>> asked = {{"ann", "a"}, {"ann", "b"}, {"ann", "b-2"}, {"bob", "c"}};
+  const std::vector<bool> expected = {true, false, true, false};
+  for (bool reserve : {false, true}) {
+    std::vector<bool> taken;
+    ASSERT_TRUE(a.runWrite([&](WriteTxn& t) {
+      if (reserve && t.reserveSlugs(c)) return false;
+      return !t.slugsTaken(c, asked, taken);
+    }));
+    EXPECT_EQ(taken, expected) << (reserve ? "reserved" : "not reserved");
+  }
+  // A job that reserved the slugs makes another node's slug choice wait for
+  // its commit, which then sees the slug taken.
+  std::promise<void> reserved;
+  std::thread importer([&] {
+    a.runWrite([&](WriteTxn& t) {
+      if (t.reserveSlugs(c)) return false;
+      reserved.set_value();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      Record r = note("note_3", R"({"title":"x"})");
+      r.slug = "x";
+      return !t.insert(c, r);
+    });
+  });
+  reserved.get_future().wait();
+  bool taken = false;
+  EXPECT_TRUE(b.runWrite([&](WriteTxn& t) { return !t.slugTaken(c, "ann", "x", taken); }));
+  importer.join();
+  EXPECT_TRUE(taken);
+}
+
 TEST_P(StoreEngineTest, AReadSnapshotSeesOneInstantInIdOrderWhileOthersCommit) {
   auto& s = storage_->node();
   auto& other = storage_->node();

@@ -83,9 +83,11 @@ int64_t toInt64(const char* s) {
 // SQLSTATE classes that mean "PostgreSQL cannot serve us right now", not "the
 // request is wrong": connection (08), resources (53), operator intervention
 // (57: shutdown, cancel), transaction rollback (40: serialization,
-// deadlock), system errors (58).
+// deadlock), system errors (58), and a lock waited for longer than the
+// session's lock_timeout (55P03).
 Status statusOf(std::string_view sqlstate) {
   if (sqlstate == "23505") return Status::uniqueViolation;
+  if (sqlstate == "55P03") return Status::unavailable;
   for (std::string_view cls : {"08", "53", "57", "40", "58"})
     if (sqlstate.starts_with(cls)) return Status::unavailable;
   return Status::internal;
@@ -797,14 +799,75 @@ class PgStore::Txn final : public sql::AccountTxn {
     taken = false;
     // Held until the group commits: another node choosing the same slug
     // waits, then sees this one's record and moves on to the next candidate.
-    std::string_view scope = c.visibility == Visibility::owner ? owner : std::string_view();
-    if (auto e = exec("SELECT pg_advisory_xact_lock($1::bigint)", {lockKey({"slug", c.name, scope, slug})})) return e;
+    // The collection's lock is shared here and exclusive in a job that
+    // reserved every slug of it (reserveSlugs), which needs no lock per
+    // candidate; both go in one round trip.
+    if (!reservedSlugs_.count(c.name)) {
+      std::string_view scope = c.visibility == Visibility::owner ? owner : std::string_view();
+      if (auto e = exec("SELECT pg_advisory_xact_lock_shared($1::bigint), pg_advisory_xact_lock($2::bigint)",
+                        {lockKey({"slugs", c.name}), lockKey({"slug", c.name, scope, slug})}))
+        return e;
+    }
     PgParams p;
     p.text(1, slug);
     if (c.visibility == Visibility::owner) p.text(2, owner);
     PgResult r;
     if (auto e = conn_.run(store_.sqlFor(c).slugTaken, p, r)) return e;
     taken = r.rows() > 0;
+    return {};
+  }
+  // With the slugs reserved, one statement for them all: the candidates go
+  // as text arrays (slugs and user ids hold no character an array literal
+  // must escape, but both are escaped all the same).
+  Error slugsTaken(const CollectionSpec& c, const std::vector<std::pair<std::string, std::string>>& candidates,
+                   std::vector<bool>& taken) override {
+    if (!reservedSlugs_.count(c.name)) return WriteTxn::slugsTaken(c, candidates, taken);
+    taken.assign(candidates.size(), false);
+    if (candidates.empty()) return {};
+    const bool byOwner = c.visibility == Visibility::owner;
+    std::string slugs = "{", owners = "{";
+    auto append = [](std::string& array, std::string_view v) {
+      if (array.size() > 1) array += ',';
+      array += '"';
+      for (char ch : v) {
+        if (ch == '"' || ch == '\\') array += '\\';
+        array += ch;
+      }
+      array += '"';
+    };
+    for (const auto& [owner, slug] : candidates) {
+      append(slugs, slug);
+      if (byOwner) append(owners, owner);
+    }
+    slugs += '}';
+    owners += '}';
+    std::string q = "SELECT \"slug\"" + std::string(byOwner ? ", \"owner\"" : "") + " FROM " + sql::quote(c.name) +
+                    (byOwner ? " WHERE (\"owner\", \"slug\") IN (SELECT * FROM unnest($2::text[], $1::text[]))"
+                             : " WHERE \"slug\" = ANY($1::text[])");
+    PgParams p;
+    p.text(1, slugs);
+    if (byOwner) p.text(2, owners);
+    PgResult r;
+    if (auto e = conn_.run(q, p, r)) return e;
+    std::unordered_set<std::string> found;
+    for (int i = 0; i < r.rows(); ++i) {
+      std::string key = PQgetvalue(r.res, i, 0);
+      if (byOwner) key += std::string(1, '\0') + PQgetvalue(r.res, i, 1);
+      found.insert(std::move(key));
+    }
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      std::string key = candidates[i].second;
+      if (byOwner) key += std::string(1, '\0') + candidates[i].first;
+      taken[i] = found.count(key) > 0;
+    }
+    return {};
+  }
+  // One lock, however many slugs the job then chooses: a lock per candidate
+  // would exhaust max_locks_per_transaction after some 30,000 records.
+  Error reserveSlugs(const CollectionSpec& c) override {
+    if (reservedSlugs_.count(c.name)) return {};
+    if (auto e = exec("SELECT pg_advisory_xact_lock($1::bigint)", {lockKey({"slugs", c.name})})) return e;
+    reservedSlugs_.insert(c.name);
     return {};
   }
 
@@ -881,6 +944,7 @@ class PgStore::Txn final : public sql::AccountTxn {
   }
   const PgStore& store_;
   PgConnection& conn_;
+  std::unordered_set<std::string> reservedSlugs_;  // collections whose slugs this job locked whole
 };
 
 void PgStore::submitWrite(WriteJob job, WriteDone done) { queue_.push(std::move(job), std::move(done)); }
