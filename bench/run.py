@@ -384,7 +384,8 @@ name = {{ type = "string", required = true }}
     out = json.loads(client.communicate(timeout=seconds + 60)[0].strip().splitlines()[-1])
     figures["E1_kib_per_subscriber"] = (idle - before) / subscribers
     figures["E1"] = out
-    log(f"  E1 {subscribers} subscribers, {rate} writes/s: p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms, "
+    log(f"  E1 {subscribers} subscribers, {rate} writes/s: p50 {out['p50_ms']:.2f} ms, p99 {out['p99_ms']:.2f} ms "
+        f"(from the send: p50 {out['p50_from_send_ms']:.2f} ms, p99 {out['p99_from_send_ms']:.2f} ms), "
         f"{out['deliveries']:,} of {out['expected']:,} delivered; idle stream {figures['E1_kib_per_subscriber']:.1f} KiB")
     stop(p)
     procs.remove(p)
@@ -731,7 +732,8 @@ def report(f, micro, notes):
         ]
     if "E1" in f:
         targets += [
-            ("E1 p99 delivery <= 50 ms (1,000 subscribers, 500 writes/s): 50 / p99", 50 / max(f["E1"]["p99_ms"], 1e-3), 1.0),
+            ("E1 p99 delivery <= 50 ms (1,000 subscribers, 500 writes/s; from the POST's send, an upper bound "
+             "on commit to receipt): 50 / p99", 50 / max(f["E1"]["p99_from_send_ms"], 1e-3), 1.0),
             ("E1 idle stream <= 16 KiB RSS: 16 / KiB", 16 / max(f["E1_kib_per_subscriber"], 1e-3), 1.0),
         ]
     if "T_import" in f:
@@ -782,9 +784,11 @@ def report(f, micro, notes):
               f"{'met' if f['S7_idle_MB'] <= 40 else 'NOT met'}); 10,000 idle keep-alive connections add "
               f"{f['S7_10k_MB']:.1f} MB (target <= 80: {'met' if f['S7_10k_MB'] <= 80 else 'NOT met'})",
               ] + ([f"- E1: {f['E1']['subscribers']:,} change-feed subscribers, 500 durable POSTs/s for 10 s: "
-                    f"{f['E1']['deliveries']:,} of {f['E1']['expected']:,} deliveries; latency from the POST's reply "
-                    f"to receipt p50 {f['E1']['p50_ms']:.2f} ms, p99 {f['E1']['p99_ms']:.2f} ms, max "
-                    f"{f['E1']['max_ms']:.2f} ms; RSS per idle stream {f['E1_kib_per_subscriber']:.1f} KiB"]
+                    f"{f['E1']['deliveries']:,} of {f['E1']['expected']:,} deliveries; commit to receipt lies "
+                    f"between the latency from the POST's reply (p50 {f['E1']['p50_ms']:.2f} ms, p99 "
+                    f"{f['E1']['p99_ms']:.2f} ms, max {f['E1']['max_ms']:.2f} ms) and from its send (p50 "
+                    f"{f['E1']['p50_from_send_ms']:.2f} ms, p99 {f['E1']['p99_from_send_ms']:.2f} ms, max "
+                    f"{f['E1']['max_from_send_ms']:.2f} ms); RSS per idle stream {f['E1_kib_per_subscriber']:.1f} KiB"]
                    if "E1" in f else []) + [
               ] + ([f"- T: `restd import` of {TRANSFER_RECORDS:,} records {f['T_import']:,.0f} records/s (rounds "
                     f"{', '.join(f'{x:,.0f}' for x in f['T_import_rounds'])}; R5 bulk {f['T_import_R5']:,.0f} rows/s "

@@ -249,6 +249,28 @@ class Events(unittest.TestCase):
         finally:
             sub.close()
 
+    def test_a_role_changed_in_the_storage_ends_the_stream(self):
+        key = self.srv.api_key("roles")
+        self.srv.add_user("rolf", "writer", "pw-r")
+        token = self.srv.login("rolf", "pw-r", key)
+        sub = Subscriber(self.srv.port, f"{API}/things/events", {"Authorization": "Bearer " + token})
+        try:
+            time.sleep(0.3)
+            self.assertFalse(sub.closed.is_set())
+            # Behind the server's back (the CLI has no role verb): another
+            # process, or psql, demotes the user.
+            self.srv.sql("UPDATE _restd_users SET role = 'reader' WHERE username = 'rolf'")
+            self.assertTrue(sub.closed.wait(4), "the stream outlived the user's role")
+            # The token still works, with the new role: a new stream is allowed for a reader.
+            again = Subscriber(self.srv.port, f"{API}/things/events", {"Authorization": "Bearer " + token})
+            deadline = time.time() + 3
+            while again.head() is None and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertTrue((again.head() or "").startswith("HTTP/1.1 200"), again.text())
+            again.close()
+        finally:
+            sub.close()
+
     def test_bad_input_and_limits(self):
         for bad in ("abc", "-1", "1.5", "9" * 30, "0x10"):
             r = self.srv.request("GET", f"{API}/things/events", headers={"Last-Event-ID": bad})
@@ -396,6 +418,33 @@ class AnotherProcess(unittest.TestCase):
             ids = [int(e["id"]) for e in evs]
             self.assertEqual(ids, sorted(ids))
             sub.close()
+            # Concurrent writers on both nodes, a subscriber on each: both
+            # see every write, in one and the same id order.
+            subs = [Subscriber(n.port, f"{API}/things/events", headers={"Last-Event-ID": str(ids[-1])})
+                    for n in (a, b)]
+            time.sleep(0.3)
+            statuses = []
+
+            def write(node, who):
+                for i in range(25):
+                    r = node.request("POST", f"{API}/things", body=json.dumps({"name": f"{who} {i}"}),
+                                     headers=dict(JSON, Authorization="Bearer " + token))
+                    statuses.append(r.status)
+            writers = [threading.Thread(target=write, args=(n, f"{name}{k}"))
+                       for n, name in ((a, "a"), (b, "b")) for k in range(2)]
+            for t in writers:
+                t.start()
+            for t in writers:
+                t.join()
+            self.assertEqual(statuses, [201] * 100)
+            seen = [[(int(e["id"]), json.loads(e["data"])["name"]) for e in sub.wait_for(100, timeout=10)]
+                    for sub in subs]
+            self.assertEqual(len(seen[0]), 100)
+            self.assertEqual(seen[0], seen[1])
+            self.assertEqual([i for i, _ in seen[0]], sorted({i for i, _ in seen[0]}))
+            self.assertEqual(len({name for _, name in seen[0]}), 100)
+            for sub in subs:
+                sub.close()
         finally:
             for n in (b, a):
                 n.stop()
