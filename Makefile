@@ -11,10 +11,11 @@ all: build
 deps:
 	@bash scripts/install-deps.sh
 
-# Chromium, promtool and the browser tests' npm packages (from the lockfile).
+# Chromium, promtool and the node test tools from npm (from the lockfile): playwright-core,
+# Redocly CLI and Ajv (the OpenAPI checks); reinstalled when the lockfile changes.
 test-deps: deps
 	@bash scripts/install-deps.sh --test
-	@[ -d tests/browser/node_modules/playwright-core ] || npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	@[ tests/browser/node_modules/.package-lock.json -nt tests/browser/package-lock.json ] || npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
 $(BUILD_DIR)/CMakeCache.txt:
 	cmake -S . -B $(BUILD_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release

@@ -68,7 +68,9 @@ std::string renderDocsPage(const Config& config) {
        "<tr><td><code>/healthz</code></td><td>GET</td><td>liveness: 200 while the process serves</td></tr>\n"
        "<tr><td><code>/readyz</code></td><td>GET</td><td>readiness: 200 when storage is reachable, else 503</td></tr>\n"
        "<tr><td><code>/docs</code>, <code>/docs/errors</code></td><td>GET</td><td>these pages</td></tr>\n"
-       "<tr><td><code>" + esc(base) + "/</code></td><td>GET</td><td>index of collections and links</td></tr>\n</table>\n";
+       "<tr><td><code>" + esc(base) + "/</code></td><td>GET</td><td>index of collections and links</td></tr>\n"
+       "<tr><td><a href=\"" + esc(base) + "/openapi.json\"><code>" + esc(base) +
+       "/openapi.json</code></a></td><td>GET</td><td>the OpenAPI 3.1 document of this server</td></tr>\n</table>\n";
   h += "<h2>Collections</h2>\n";
   if (config.collections.empty()) h += "<p>This server declares no collections.</p>\n";
   for (const auto& c : config.collections) {

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/call.h"
+#include "api/openapi.h"
 #include "common/time.h"
 
 namespace restd::api {
@@ -24,6 +25,7 @@ std::vector<RouteDef> routeTable(bool metrics) {
       {RouteId::authenticate, true, {"authenticate"}, kPost},
       {RouteId::me, true, {"me"}, kGet},
       {RouteId::logout, true, {"logout"}, kPost},
+      {RouteId::openapi, true, {"openapi"}, kGet},
       {RouteId::collection, true, {"{collection}"}, kGet | kPost | kPatch | kDelete},
       {RouteId::collectionEvents, true, {"{collection}", "events"}, kGet},  // before {id}: "events" is no id
       {RouteId::record, true, {"{collection}", "{id}"}, kGet | kPut | kPatch | kDelete},
@@ -86,7 +88,7 @@ std::vector<std::string> Service::metricRoutes(const Config& config) {
   const std::string& b = config.server.basePath;
   std::vector<std::string> labels = {"none", "/healthz", "/readyz", "/metrics", "/docs", "/docs/errors",
                                      b.empty() ? "/" : b, b + "/authenticate", b + "/me", b + "/logout",
-                                     "/openapi.json"};
+                                     b + "/openapi.json"};
   for (const auto& c : config.collections) {
     labels.push_back(b + "/" + c.name);
     labels.push_back(b + "/" + c.name + "/events");
@@ -112,6 +114,7 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
       defaultProfile_(render::findProfile(config.server.envelope)),
       docsHtml_(renderDocsPage(config)),
       errorsHtml_(renderErrorReference()),
+      openApiJson_(renderOpenApi(config)),
       metrics_(metrics),
       rateLimiter_(config.rateLimit.requestsPerMinute, store),
       rateLimitPolicy_("\"default\";q=" + std::to_string(config.rateLimit.requestsPerMinute) + ";w=60") {
@@ -255,6 +258,9 @@ void Service::dispatch(const CallPtr& call) {
       return finish(c, Reply::document(200, std::string(Metrics::kContentType), metrics_->render()));
     case RouteId::docs: return finish(c, Reply::document(200, "text/html; charset=utf-8", docsHtml_));
     case RouteId::docsErrors: return finish(c, Reply::document(200, "text/html; charset=utf-8", errorsHtml_));
+    case RouteId::openapi:
+      if (c.match.suffix == Suffix::xml) break;  // the document exists only as JSON
+      return finish(c, Reply::document(200, "application/json; charset=utf-8", openApiJson_));
     case RouteId::index: return finish(c, index());
     case RouteId::authenticate: return authenticate(call);
     case RouteId::me: return finish(c, me(c));

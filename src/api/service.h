@@ -148,6 +148,7 @@ class Service final : public http::Handler {
   const render::Profile* defaultProfile_;
   std::string docsHtml_;        // /docs, rendered once at start
   std::string errorsHtml_;      // /docs/errors, rendered once at start
+  std::string openApiJson_;     // {base_path}/openapi.json, rendered once at start
   std::unique_ptr<WorkerPool> storeWorkers_;  // only for a blocking store
   std::unique_ptr<EventHub> events_;
   Metrics* metrics_;

@@ -37,9 +37,14 @@ std::optional<Pattern> Pattern::compile(std::string_view source, std::string& er
 }
 
 bool Pattern::matches(std::string_view text) const {
-  // One match-data block per thread and pattern size is plenty: we only ask yes/no.
-  thread_local pcre2_match_data* data = pcre2_match_data_create(16, nullptr);
-  int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, data,
+  // One match-data block per thread and pattern size is plenty: we only ask
+  // yes/no. It also holds the frames PCRE2 allocates while matching, and
+  // goes with its thread (a writer thread ends with its store).
+  struct Free {
+    void operator()(pcre2_match_data* d) const { pcre2_match_data_free(d); }
+  };
+  thread_local std::unique_ptr<pcre2_match_data, Free> data(pcre2_match_data_create(16, nullptr));
+  int rc = pcre2_match(code_->code, reinterpret_cast<PCRE2_SPTR>(text.data()), text.size(), 0, 0, data.get(),
                        code_->context);
   return rc >= 0;
 }

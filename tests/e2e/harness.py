@@ -15,6 +15,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -30,6 +31,40 @@ ENGINE = os.environ.get("RESTD_TEST_ENGINE", "sqlite")
 # Tests of SQLite's own files (WAL, the database file, sqlite_master).
 sqlite_only = unittest.skipIf(ENGINE != "sqlite", "about SQLite's files; PostgreSQL has its own tests")
 postgres_only = unittest.skipIf(ENGINE != "postgres", "needs PostgreSQL (RESTD_TEST_ENGINE=postgres)")
+
+
+# Every `standard` JSON reply a test receives is checked against the
+# /openapi.json of the server that sent it, when the test module ends
+# (tests/browser/check_replies.mjs): the document must describe what the
+# server really does. RESTD_TEST_CHECK_REPLIES=0 turns it off.
+CHECK_REPLIES = os.environ.get("RESTD_TEST_CHECK_REPLIES", "1") != "0"
+_recorded_docs = {}      # document text -> number
+_recorded_replies = []   # (doc number, method, path, status, body)
+_ENVELOPE = re.compile(r'^\s*envelope\s*=\s*"([^"]*)"', re.M)
+_BASE_PATH = re.compile(r'^\s*base_path\s*=\s*"([^"]*)"', re.M)
+
+
+def _check_recorded_replies():
+    if not _recorded_replies:
+        return
+    with tempfile.TemporaryDirectory(prefix="restd-replies-") as d:
+        os.mkdir(os.path.join(d, "docs"))
+        for text, n in _recorded_docs.items():
+            with open(os.path.join(d, "docs", f"{n}.json"), "w") as f:
+                f.write(text)
+        with open(os.path.join(d, "replies.jsonl"), "w") as f:
+            for doc, method, path, status, body in _recorded_replies:
+                f.write(json.dumps({"doc": doc, "method": method, "path": path, "status": status, "body": body}) + "\n")
+        script = os.path.join(os.path.dirname(__file__), "..", "browser", "check_replies.mjs")
+        p = subprocess.run(["node", script, d], capture_output=True, text=True, timeout=120)
+        _recorded_replies.clear()
+        print("\n" + (p.stdout.strip().splitlines() or ["(no output)"])[-1], file=sys.stderr)
+        if p.returncode != 0:
+            raise AssertionError("replies that disagree with /openapi.json:\n" + p.stdout[-6000:] + p.stderr[-2000:])
+
+
+if CHECK_REPLIES:
+    unittest.addModuleCleanup(_check_recorded_replies)
 
 
 def pg_base_url():
@@ -155,6 +190,12 @@ class RestdServer:
         self.proc = None
         self.port = None
         self.default_headers = {}   # sent with every request() unless overridden
+        envelope = _ENVELOPE.search(config)
+        self.standard = envelope is None or envelope.group(1) == "standard"
+        base = _BASE_PATH.search(config)
+        self.base_path = base.group(1) if base else "/api/v2"
+        self.rate_limited = not re.search(r"requests_per_minute\s*=\s*0\b", config)
+        self.doc = None             # the number of this server's /openapi.json among _recorded_docs
         self.stdout_lines = []
         self.stderr_lines = []
 
@@ -186,6 +227,41 @@ class RestdServer:
         ]
         for t in self._readers:
             t.start()
+        # A restart may bring a changed config (a migration test): its own document.
+        self.doc = None
+        if not self.rate_limited:  # with rate limits, fetching it would spend a request the test counts
+            self._fetch_doc()
+
+    def _fetch_doc(self):
+        if not CHECK_REPLIES or not self.standard or self.doc is not None or not self.port:
+            return
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", self.base_path + "/openapi.json")
+            r = conn.getresponse()
+            text = r.read().decode()
+            if r.status == 200:
+                self.doc = _recorded_docs.setdefault(text, len(_recorded_docs))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def _record(self, method, path, headers, response):
+        if self.doc is None or method == "HEAD":
+            return
+        if (response.header("Content-Type") or "").split(";")[0] != "application/json" and response.status != 304:
+            return
+        envelope = next((v for k, v in headers.items() if k.lower() == "x-envelope"), None)
+        query = path.partition("?")[2]
+        if (envelope not in (None, "standard") or re.search(r"(^|&)envelope=(?!standard(&|$))", query)
+                or path.split("?")[0].endswith(".xml")):
+            return
+        try:
+            body = json.loads(response.body) if response.body else None
+        except ValueError:
+            return
+        _recorded_replies.append((self.doc, method, path, response.status, body))
 
     @staticmethod
     def _pump(stream, lines):
@@ -194,6 +270,8 @@ class RestdServer:
 
     def stop(self, sig=signal.SIGTERM, timeout=40):
         if self.proc and self.proc.poll() is None:
+            if self.rate_limited and sig == signal.SIGTERM:
+                self._fetch_doc()
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
@@ -265,7 +343,9 @@ class RestdServer:
             conn.request(method, path, body=body, headers=headers)
             r = conn.getresponse()
             data = r.read()
-            return Response(r.status, r.reason, r.getheaders(), data)
+            response = Response(r.status, r.reason, r.getheaders(), data)
+            self._record(method, path, headers, response)
+            return response
         finally:
             conn.close()
 
