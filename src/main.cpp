@@ -59,11 +59,59 @@ std::string resolveConfigPath(const CommonOptions& o) {
   return {};
 }
 
+// "; did you mean ..." for the first argument that CLI11 did not expect
+// (an unknown command or option), or "".
+std::string suggestion(CLI::App& app, int argc, char** argv) {
+  CLI::App* command = &app;
+  while (!command->get_subcommands().empty()) command = command->get_subcommands().back();
+  std::vector<std::string> names;
+  for (const CLI::Option* o : command->get_options())
+    for (const std::string& l : o->get_lnames()) names.push_back("--" + l);
+  std::vector<std::string> commands;
+  for (const CLI::App* sub : command->get_subcommands({})) commands.push_back(sub->get_name());
+  std::vector<std::string> remaining = command->remaining();
+  if (remaining.empty() && argc > 1 && command == &app) remaining.push_back(argv[1]);
+  for (const std::string& arg : remaining) {
+    std::string_view word = arg;
+    if (size_t eq = word.find('='); eq != std::string_view::npos) word = word.substr(0, eq);
+    const auto& pool = word.starts_with("-") ? names : commands;
+    std::vector<std::string_view> known(pool.begin(), pool.end());
+    std::string hint = didYouMean(word, known);
+    if (!hint.empty()) return " (" + std::string(word) + ": " + hint + ")";
+  }
+  return {};
+}
+
+// Opens the configured storage; says so on standard error when that
+// creates a new SQLite file (a mistyped path would otherwise go unnoticed).
+std::unique_ptr<store::Store> openStorage(const Config& config, std::string& error) {
+  const std::string& url = config.storage.url;
+  bool fresh = false;
+  std::string path;
+  if (url.starts_with("sqlite:") && url != "sqlite::memory:") {
+    path = url.substr(7);
+    std::error_code ec;
+    fresh = !std::filesystem::exists(path, ec);
+    // A new file in a directory that does not exist yet ("data/restd.db"): make it.
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (fresh && !parent.empty()) std::filesystem::create_directories(parent, ec);
+  }
+  auto store = store::openStore(config, error);
+  if (store && fresh) std::fprintf(stderr, "restd: created a new, empty database file %s\n", path.c_str());
+  return store;
+}
+
 std::optional<Config> loadForCommand(const CommonOptions& o, bool demo, const ConfigOverrides& flags) {
   ConfigErrors errors;
   std::optional<Config> config;
   if (demo) {
+    if (!o.configPath.empty()) {
+      std::fprintf(stderr, "restd: --demo serves the demo's own configuration, not %s: drop --config, or drop --demo "
+                   "to serve %s\n", o.configPath.c_str(), o.configPath.c_str());
+      return std::nullopt;
+    }
     config = parseConfig(demoConfigToml(), "<demo>", errors);
+    if (config) config->storage.url = resolveSqlitePath(config->storage.url, ".");
   } else {
     std::string path = resolveConfigPath(o);
     if (path.empty()) {
@@ -103,7 +151,7 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
     return 1;
   }
   std::string error;
-  auto store = store::openStore(*config, error);
+  auto store = openStorage(*config, error);
   if (!store) {
     std::fprintf(stderr, "restd: %s\n", error.c_str());
     return 1;
@@ -141,6 +189,7 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   options.port = config->server.listen.port;
   options.threads = config->server.threads ? config->server.threads : std::max(1u, std::thread::hardware_concurrency());
   options.maxBodyBytes = config->server.maxBodyBytes;
+  options.bodylessPostPath = config->server.basePath + "/logout";
   options.maxInFlight = config->server.maxInFlight;
   options.maxConnectionsPerClient = config->server.maxConnectionsPerClient;
   options.headerTimeout = config->server.headerTimeout;
@@ -198,7 +247,7 @@ std::unique_ptr<store::Store> openForCommand(const CommonOptions& common, std::o
   }
   TimeZone::configure(config->server.timezone);
   std::string error;
-  auto store = store::openStore(*config, error);
+  auto store = openStorage(*config, error);
   if (!store) {
     std::fprintf(stderr, "restd: %s\n", error.c_str());
     return nullptr;
@@ -228,7 +277,7 @@ int fail(const std::string& message) {
 std::string day(int64_t ms) { return formatRfc3339Millis(ms).substr(0, 10); }
 
 int userCommand(const CommonOptions& common, const std::string& verb, const std::string& name,
-                const std::string& role) {
+                const std::string& role, const std::string& address) {
   std::optional<Config> config;
   auto store = openForCommand(common, config);
   if (!store) return 1;
@@ -246,6 +295,12 @@ int userCommand(const CommonOptions& common, const std::string& verb, const std:
   if (verb == "remove") {
     if (std::string e = auth::removeUser(*store, name); !e.empty()) return fail(e);
     std::printf("user %s removed\n", name.c_str());
+    return 0;
+  }
+  if (verb == "unlock") {
+    if (std::string e = auth::unlockUser(*store, name, address); !e.empty()) return fail(e);
+    std::printf("user %s unlocked: its failed logins%s are forgotten\n", name.c_str(),
+                address.empty() ? "" : (" and those of " + address).c_str());
     return 0;
   }
   std::vector<store::User> users;
@@ -480,7 +535,7 @@ int backupCommand(const CommonOptions& common, const std::string& path, bool for
   return 0;
 }
 
-int init(const std::string& dir, const std::string& configPath) {
+int init(const std::string& dir, const std::string& configPath, const std::string& storage) {
   // --config names the file to write; otherwise DIR/restd.toml.
   std::filesystem::path path = !configPath.empty() ? std::filesystem::path(configPath)
                                                    : std::filesystem::path(dir.empty() ? "." : dir) / "restd.toml";
@@ -490,8 +545,31 @@ int init(const std::string& dir, const std::string& configPath) {
     std::fprintf(stderr, "restd: %s already exists; not overwriting it\n", path.c_str());
     return 1;
   }
+  // --storage goes into the file (its url line), checked as the server will read it.
+  std::string text(initConfigToml());
+  if (!storage.empty()) {
+    auto url = normalizeStorageUrl(storage);
+    if (!url) {
+      std::fprintf(stderr, "restd: --storage: \"%s\" is not a storage URL (sqlite:PATH, sqlite::memory: or "
+                   "postgres://...)\n", storage.c_str());
+      return 2;
+    }
+    std::string quoted;
+    for (char c : *url) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    const std::string line = "url = \"sqlite:restd.db\"";
+    size_t at = text.find(line);
+    text.replace(at, line.size(), "url = \"" + quoted + "\"");
+    ConfigErrors errors;
+    if (!parseConfig(text, path.string(), errors)) {
+      printErrors(errors);
+      return 2;
+    }
+  }
   std::ofstream out(path);
-  out << initConfigToml();
+  out << text;
   if (!out.good()) {
     std::fprintf(stderr, "restd: cannot write %s\n", path.c_str());
     return 1;
@@ -555,7 +633,8 @@ int main(int argc, char** argv) {
   addCommon(checkCmd);
 
   auto* versionCmd = app.add_subcommand("version", "Print the version");
-  addCommon(versionCmd);  // accepted like every command's; nothing to configure
+  addCommon(versionCmd);  // accepted like every command's (SPEC §1), but unused: not listed in its help
+  for (const char* o : {"--config", "--storage"}) versionCmd->get_option(o)->group("");
 
   std::string userName, role;
   auto* userCmd = app.add_subcommand("user", "Manage users (password from $RESTD_PASSWORD or the first line of stdin)");
@@ -569,7 +648,11 @@ int main(int argc, char** argv) {
   userRemove->add_option("NAME", userName, "user name")->required();
   auto* userPasswd = userCmd->add_subcommand("passwd", "Change a user's password and revoke its tokens");
   userPasswd->add_option("NAME", userName, "user name")->required();
-  for (auto* c : {userAdd, userList, userRemove, userPasswd}) addCommon(c);
+  std::string unlockAddress;
+  auto* userUnlock = userCmd->add_subcommand("unlock", "End a login lock-out: forget the user's failed logins");
+  userUnlock->add_option("NAME", userName, "user name")->required();
+  userUnlock->add_option("--address", unlockAddress, "also forget this client address's failed logins (e.g. 127.0.0.1)");
+  for (auto* c : {userAdd, userList, userRemove, userPasswd, userUnlock}) addCommon(c);
 
   std::string label;
   auto* keyCmd = app.add_subcommand("apikey", "Manage API keys");
@@ -623,6 +706,7 @@ int main(int argc, char** argv) {
     // One line on standard error (SPEC §1), not CLI11's message plus its footer.
     std::string what = e.what();
     std::replace(what.begin(), what.end(), '\n', ' ');
+    what += suggestion(app, argc, argv);
     std::fprintf(stderr, "restd: %s (see restd --help)\n", what.c_str());
     return 2;
   }
@@ -635,8 +719,9 @@ int main(int argc, char** argv) {
     return serve(common, demo, listen, threads, allowDestructive);
   }
   if (*userCmd) {
-    for (auto [cmd, verb] : {std::pair{userAdd, "add"}, {userList, "list"}, {userRemove, "remove"}, {userPasswd, "passwd"}})
-      if (*cmd) return userCommand(common, verb, userName, role);
+    for (auto [cmd, verb] : {std::pair{userAdd, "add"}, {userList, "list"}, {userRemove, "remove"}, {userPasswd, "passwd"},
+                             {userUnlock, "unlock"}})
+      if (*cmd) return userCommand(common, verb, userName, role, unlockAddress);
   }
   if (*keyCmd) {
     for (auto [cmd, verb] : {std::pair{keyCreate, "create"}, {keyList, "list"}, {keyRevoke, "revoke"}})
@@ -646,7 +731,7 @@ int main(int argc, char** argv) {
   if (*exportCmd) return exportCommand(common, collection, transferPath);
   if (*importCmd) return importCommand(common, collection, importPath, ownerName);
   if (*backupCmd) return backupCommand(common, backupPath, force, backupRate);
-  if (*initCmd) return init(initDir, common.configPath);
+  if (*initCmd) return init(initDir, common.configPath, common.storage);
   if (*checkCmd) return checkConfig(common);
   if (*versionCmd) {
     std::printf("restd %s\n", RESTD_VERSION);

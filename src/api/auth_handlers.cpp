@@ -165,6 +165,8 @@ void Service::authenticate(const CallPtr& call) {
   std::string_view ct = call->request.header("Content-Type");
   std::string_view media = trim(ct.substr(0, ct.find(';')));
   if (isFormBody(call->request)) {
+    if (formBodyIsJson(call->request.body))
+      return finish(*call, Reply::failure(ErrorObject(Reason::unsupported_media_type, std::string(kJsonSentAsForm))));
     QueryParams form;
     if (!parseQuery(call->request.body, form))
       return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,

@@ -21,6 +21,7 @@ struct Service::Call : std::enable_shared_from_this<Service::Call> {
   QueryParams query;
   const render::Profile* profile = nullptr;
   render::Format format = render::Format::json;
+  bool pretty = false;  // ?pretty: indented, with a final newline
   const CollectionSpec* collection = nullptr;  // for collection and record routes
   const CollectionRules* rules = nullptr;
   auth::Identity identity;                     // who is calling
@@ -38,10 +39,12 @@ struct Service::Call : std::enable_shared_from_this<Service::Call> {
     return identity.kind == auth::Identity::Kind::user ? &identity.principal : nullptr;
   }
   bool isAdmin() const { return principal() && principal()->role == auth::Role::admin; }
-  // What names this reply's representation in its ETag: format and profile.
+  // What names this reply's representation in its ETag: format, profile,
+  // and whether it is indented (?pretty).
   std::string representation() const {
     std::string r(format == render::Format::xml ? ":xml:" : ":json:");
     r.append(profile->name());
+    if (pretty) r.append(":pretty");
     return r;
   }
 

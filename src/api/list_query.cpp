@@ -16,7 +16,8 @@ namespace {
 
 constexpr int64_t kMaxPage = 1'000'000'000'000;
 constexpr std::string_view kListParams[] = {"page",     "per_page", "sort", "fields", "cursor",
-                                            "count",    "envelope", "ids",  "atomic", "access_token"};
+                                            "count",    "envelope", "ids",  "atomic", "access_token",
+                                            "pretty"};
 
 ErrorObject invalid(const std::string& param, const std::string& msg) {
   return ErrorObject(Reason::invalid_parameter, msg).withDescription("Check the query parameter \"" + param + "\".");

@@ -22,6 +22,13 @@ bool parseQuery(std::string_view query, QueryParams& out) {
   return true;
 }
 
+bool formBodyIsJson(std::string_view body) {
+  size_t i = body.find_first_not_of(" \t\r\n");
+  if (i == std::string_view::npos || (body[i] != '{' && body[i] != '[')) return false;
+  size_t j = body.find_last_not_of(" \t\r\n");
+  return body[j] == (body[i] == '{' ? '}' : ']');
+}
+
 const std::string* findParam(const QueryParams& params, std::string_view name) {
   for (const auto& [k, v] : params)
     if (k == name) return &v;

@@ -18,6 +18,15 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 bool parseQuery(std::string_view query, QueryParams& out);
 const std::string* findParam(const QueryParams& params, std::string_view name);
 
+// True when a body sent as a form is JSON text: `curl -d '{...}'` sends
+// application/x-www-form-urlencoded unless told otherwise, and such a body
+// would otherwise read as one field named after the whole text.
+bool formBodyIsJson(std::string_view body);
+// The 415 message for it, naming the header to send.
+inline constexpr std::string_view kJsonSentAsForm =
+    "The body is JSON but was sent as application/x-www-form-urlencoded (curl -d does that); send it with "
+    "Content-Type: application/json (curl -H 'Content-Type: application/json' or curl --json).";
+
 // The reply format an Accept header asks for: JSON by default and on ties,
 // XML when it ranks higher, nullopt when the header allows neither (406).
 std::optional<render::Format> negotiateFormat(std::string_view accept);

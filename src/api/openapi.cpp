@@ -15,6 +15,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "render/profile.h"
 
 namespace restd::api {
 namespace {
@@ -200,19 +201,13 @@ constexpr const char* kShared = R"json({
       "name": "envelope",
       "in": "query",
       "description": "The envelope profile of the reply (SPEC §6); this document's schemas describe `standard`.",
-      "schema": {
-        "type": "string",
-        "enum": ["standard", "problem", "request-result", "success-flag", "plain", "data-meta", "result-metadata"]
-      }
+      "schema": {"type": "string"}
     },
     "X-Envelope": {
       "name": "X-Envelope",
       "in": "header",
       "description": "The envelope profile of the reply, as the `envelope` parameter.",
-      "schema": {
-        "type": "string",
-        "enum": ["standard", "problem", "request-result", "success-flag", "plain", "data-meta", "result-metadata"]
-      }
+      "schema": {"type": "string"}
     },
     "Idempotency-Key": {
       "name": "Idempotency-Key",
@@ -523,6 +518,11 @@ class Generator {
     Value reasons = Builder::array();
     for (const auto& r : allReasons()) b_.push(reasons, r.name);
     comps["schemas"]["Error"]["properties"]["reason"].AddMember("enum", reasons, doc_.GetAllocator());
+    for (const char* p : {"envelope", "X-Envelope"}) {
+      Value names = Builder::array();
+      for (std::string_view n : render::profileNames()) b_.push(names, n);
+      comps["parameters"][p]["schema"].AddMember("enum", names, doc_.GetAllocator());
+    }
     // One response per error status, naming its reasons.
     std::map<int, std::string> byStatus;
     for (const auto& r : allReasons()) {

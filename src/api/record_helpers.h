@@ -82,10 +82,11 @@ inline std::string lower(std::string_view s) {
   return o;
 }
 
-// Only these query parameters make sense on a single-record or write request.
+// Only these query parameters make sense on a single-record or write request
+// (and `pretty`, which every reply takes).
 inline std::optional<ErrorObject> onlyParams(const QueryParams& q, std::initializer_list<std::string_view> allowed) {
   for (const auto& [k, v] : q)
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+    if (k != "pretty" && std::find(allowed.begin(), allowed.end(), k) == allowed.end())
       return ErrorObject(Reason::unknown_parameter, "The query parameter \"" + k + "\" is not understood here.");
   return std::nullopt;
 }

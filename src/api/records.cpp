@@ -96,6 +96,7 @@ std::optional<ErrorObject> Service::readBody(const Call& call, rapidjson::Docume
     return std::nullopt;
   }
   if (media == "application/x-www-form-urlencoded") {
+    if (formBodyIsJson(call.request.body)) return ErrorObject(Reason::unsupported_media_type, std::string(kJsonSentAsForm));
     QueryParams form;
     if (!parseQuery(call.request.body, form))
       return ErrorObject(Reason::invalid_parameter, "The form body has a malformed percent-escape.");

@@ -204,7 +204,7 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
   // Documents and the change feed have one type of their own (EventSource
   // sends Accept: text/event-stream); their errors are JSON.
   bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::metrics ||
-                    m.route == RouteId::collectionEvents;
+                    m.route == RouteId::collectionEvents || m.route == RouteId::openapi;
   if (m.suffix == Suffix::json) call->format = Format::json;
   else if (m.suffix == Suffix::xml) call->format = Format::xml;
   else if (!isDocument) {
@@ -216,15 +216,26 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
   if (!parseQuery(request.query, call->query))
     return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
                                                     "The query string has a malformed percent-escape.")));
+  // ?pretty (or pretty=true): indented JSON or XML for people reading replies in a terminal.
+  if (const std::string* p = findParam(call->query, "pretty")) {
+    if (p->empty() || *p == "true" || *p == "1") call->pretty = true;
+    else if (*p != "false" && *p != "0")
+      return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
+                                                      "The parameter \"pretty\" must be true or false.")));
+  }
 
   // Envelope: envelope= wins over X-Envelope; an unknown name is answered in the default profile.
   const std::string* envelopeParam = findParam(call->query, "envelope");
   if (envelopeParam || request.hasHeader("X-Envelope")) {
     std::string_view wanted = envelopeParam ? std::string_view(*envelopeParam) : request.header("X-Envelope");
     const render::Profile* chosen = render::findProfile(wanted);
-    if (!chosen)
+    if (!chosen) {
+      std::string names;
+      for (std::string_view n : render::profileNames()) names += (names.empty() ? "" : ", ") + std::string(n);
       return finish(*call, Reply::failure(ErrorObject(Reason::unknown_envelope, "There is no envelope profile called \"" +
-                                                                                    std::string(wanted) + "\".")));
+                                                                                    std::string(wanted) + "\"; use one of " +
+                                                                                    names + ".")));
+    }
     call->profile = chosen;
   }
 
@@ -366,6 +377,7 @@ http::Response Service::toWire(const Call& call, Reply reply) const {
   ctx.requestId = call.request.requestId;
   ctx.now = std::chrono::system_clock::now();
   ctx.format = call.format;
+  ctx.pretty = call.pretty;
   ctx.resource = call.match.resource.empty() ? call.request.path : std::string_view(call.match.resource);
   ctx.instance = call.request.path;
   ctx.docsUrl = config_.server.docsUrl;

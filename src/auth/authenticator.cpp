@@ -275,6 +275,15 @@ std::string removeUser(store::Store& store, const std::string& userName) {
                          [&](store::WriteTxn& t) { return t.removeUser(userName); });
 }
 
+std::string unlockUser(store::Store& store, const std::string& userName, const std::string& address) {
+  store::User u;
+  if (auto e = store.findUser(userName, u)) return describe(e, "the user \"" + userName + "\"");
+  return runAccountWrite(store, "the user \"" + userName + "\"", [&](store::WriteTxn& t) {
+    if (auto e = t.clearLoginFailures(Authenticator::userKey(userName))) return e;
+    return address.empty() ? store::Error{} : t.clearLoginFailures(Authenticator::addressKey(address));
+  });
+}
+
 std::string setPassword(store::Store& store, const std::string& userName, const std::string& password) {
   if (password.empty()) return "the password is empty";
   store::User u;

@@ -72,10 +72,12 @@ class Authenticator {
   // Finishes queued hashing (their callbacks run) and stops the worker threads.
   void shutdown() { pool_.stop(); }
 
- private:
-  const std::string& dummyHash();
+  // The lock-out's keys: one per user name, one per client address.
   static std::string userKey(std::string_view userName) { return "u:" + std::string(userName); }
   static std::string addressKey(std::string_view address) { return "a:" + std::string(address); }
+
+ private:
+  const std::string& dummyHash();
 
   const Config& config_;
   store::Store& store_;
@@ -110,6 +112,9 @@ class Authenticator {
 // on success or one line saying what went wrong.
 std::string addUser(store::Store& store, const std::string& userName, Role role, const std::string& password);
 std::string removeUser(store::Store& store, const std::string& userName);
+// Forgets the user's failed logins (and, when `address` is given, that
+// client address's), ending a lock-out at once on every node.
+std::string unlockUser(store::Store& store, const std::string& userName, const std::string& address);
 std::string setPassword(store::Store& store, const std::string& userName, const std::string& password);
 // Creates an API key labelled `label`; `key` empty = a fresh random key (returned in `key`).
 std::string createApiKey(store::Store& store, const std::string& label, std::string& key);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -46,6 +47,12 @@ std::string ListenAddress::toString() const {
 
 std::optional<ListenAddress> parseListen(std::string_view text) {
   ListenAddress a;
+  // "8080" is the default host's port 8080; ":8080" every IPv4 interface's,
+  // as the ":port" of other servers means.
+  if (!text.empty() && text.find(':') == std::string_view::npos &&
+      text.find_first_not_of("0123456789") == std::string_view::npos)
+    return parseListen(a.host + ":" + std::string(text));
+  if (text.size() > 1 && text[0] == ':') return parseListen("0.0.0.0" + std::string(text));
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon + 1 >= text.size()) return std::nullopt;
   std::string_view host = text.substr(0, colon);
@@ -192,8 +199,10 @@ class Loader {
 
   void unknownKeys(const toml::table& t, std::string_view prefix, std::initializer_list<std::string_view> known) {
     for (auto [k, n] : ordered(t)) {
-      if (std::find(known.begin(), known.end(), k->str()) == known.end())
-        error(k->source(), std::string(prefix) + std::string(k->str()), "unknown key");
+      if (std::find(known.begin(), known.end(), k->str()) == known.end()) {
+        std::string hint = didYouMean(k->str(), std::vector<std::string_view>(known));
+        error(k->source(), std::string(prefix) + std::string(k->str()), hint.empty() ? "unknown key" : "unknown key; " + hint);
+      }
     }
   }
 
@@ -330,6 +339,54 @@ bool isStorageUrl(std::string_view url) {
   if (url.starts_with("sqlite:")) return url.size() > 7;
   return url.starts_with("postgres://") || url.starts_with("postgresql://");
 }
+
+}  // namespace
+
+std::optional<std::string> normalizeStorageUrl(std::string_view url) {
+  if (isStorageUrl(url)) return std::string(url);
+  // A bare file name or path (no scheme, no ':' at all) names a SQLite file.
+  if (!url.empty() && url.find(':') == std::string_view::npos) return "sqlite:" + std::string(url);
+  return std::nullopt;
+}
+
+std::string resolveSqlitePath(const std::string& url, const std::string& against) {
+  if (!url.starts_with("sqlite:")) return url;
+  std::string path = url.substr(7);
+  if (path == ":memory:" || path.empty() || path[0] == '/') return url;
+  std::error_code ec;
+  std::filesystem::path full = std::filesystem::absolute(std::filesystem::path(against) / path, ec);
+  return ec ? url : "sqlite:" + full.lexically_normal().string();
+}
+
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string didYouMean(std::string_view word, const std::vector<std::string_view>& known) {
+  std::string_view best;
+  size_t bestDistance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (std::string_view k : known) {
+    size_t d = editDistance(word, k);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = k;
+    }
+  }
+  return best.empty() ? std::string() : "did you mean \"" + std::string(best) + "\"?";
+}
+
+namespace {
 
 void Loader::loadStorage(const toml::table& t, StorageConfig& s) {
   unknownKeys(t, "storage.", {"url", "durability", "pool_size"});
@@ -610,7 +667,11 @@ std::optional<Config> loadConfigFile(const std::string& path, ConfigErrors& erro
   }
   std::ostringstream ss;
   ss << in.rdbuf();
-  return parseConfig(ss.str(), path, errors);
+  auto config = parseConfig(ss.str(), path, errors);
+  // A relative SQLite path in the file is the file's: `restd user add
+  // --config myapi/restd.toml` from elsewhere reaches the same database.
+  if (config) config->storage.url = resolveSqlitePath(config->storage.url, std::filesystem::path(path).parent_path().string());
+  return config;
 }
 
 bool applyOverrides(Config& config, const ConfigOverrides& flags, ConfigErrors& errors) {
@@ -622,8 +683,10 @@ bool applyOverrides(Config& config, const ConfigOverrides& flags, ConfigErrors& 
       ok = false;
     }
   };
+  // A relative SQLite path given on the command line or in the
+  // environment is the working directory's (unlike one in the file).
   auto setStorage = [&](const std::string& v, std::string_view from) {
-    if (isStorageUrl(v)) config.storage.url = v;
+    if (auto url = normalizeStorageUrl(v)) config.storage.url = resolveSqlitePath(*url, ".");
     else {
       errors.messages.push_back(std::string(from) + ": \"" + v +
                                 "\" is not a storage URL (sqlite:PATH, sqlite::memory: or postgres://...)");

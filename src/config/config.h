@@ -129,7 +129,16 @@ struct ConfigOverrides {
 bool applyOverrides(Config& config, const ConfigOverrides& flags, ConfigErrors& errors);
 
 // Helpers shared with the CLI and tests.
-std::optional<ListenAddress> parseListen(std::string_view text);
+std::optional<ListenAddress> parseListen(std::string_view text);  // also "8080" and ":8080" (0.0.0.0)
+// A storage URL as given, or a bare path ("restd.db") as sqlite:PATH;
+// nullopt when it is neither.
+std::optional<std::string> normalizeStorageUrl(std::string_view url);
+// sqlite:REL as sqlite:ABSOLUTE, REL taken relative to `against`; any other
+// URL unchanged.
+std::string resolveSqlitePath(const std::string& url, const std::string& against);
+// "did you mean \"KNOWN\"?" for the closest of `known` to a mistyped word,
+// or "" when none is close.
+std::string didYouMean(std::string_view word, const std::vector<std::string_view>& known);
 std::optional<std::chrono::seconds> parseDuration(std::string_view text);  // 30s 15m 24h 7d
 bool isValidName(std::string_view name);  // [a-z][a-z0-9_]{0,62}
 

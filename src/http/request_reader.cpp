@@ -236,8 +236,14 @@ RequestReader::Step RequestReader::readHeader() {
   bool hasLength = req.count(bhttp::field::content_length) > 0;
   bool hasEncoding = req.count(bhttp::field::transfer_encoding) > 0;
   auto verb = req.method();
+  auto bodylessPost = [&] {
+    std::string_view p = request_.path, want = limits_.bodylessPostPath;
+    if (want.empty() || !p.starts_with(want)) return false;
+    p.remove_prefix(want.size());
+    return p.empty() || p == ".json" || p == ".xml";
+  };
   if ((verb == bhttp::verb::post || verb == bhttp::verb::put || verb == bhttp::verb::patch) && !hasLength &&
-      !hasEncoding)
+      !hasEncoding && !(verb == bhttp::verb::post && bodylessPost()))
     return fail(Reason::length_required);
   if (req.count(bhttp::field::expect) > 0) {
     if (!iequals(req[bhttp::field::expect], "100-continue")) return fail(Reason::expectation_failed);

@@ -28,6 +28,11 @@ struct ReaderLimits {
   size_t headerLimit = 16 * 1024;  // request line + headers; chunk extensions and trailers count too
   size_t urlLimit = 8 * 1024;      // request target
   uint64_t maxBodyBytes = 1 << 20;
+  // POSTs to this path (with or without a .json/.xml suffix) may come with
+  // neither Content-Length nor Transfer-Encoding, i.e. with no body: logout
+  // takes none, and `curl -X POST` sends it so. Every other POST, PUT or
+  // PATCH without them is 411 (SPEC §10). Empty: none.
+  std::string bodylessPostPath;
 };
 
 class RequestReader {

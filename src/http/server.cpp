@@ -29,6 +29,7 @@
 #include <cstring>
 #include <mutex>
 #include <csignal>
+#include <cstdio>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -540,7 +541,7 @@ asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& dea
 }
 
 asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
-  RequestReader reader(ReaderLimits{options.headerLimit, options.urlLimit, options.maxBodyBytes});
+  RequestReader reader(ReaderLimits{options.headerLimit, options.urlLimit, options.maxBodyBytes, options.bodylessPostPath});
   Deadline deadline(socket);
   beast::error_code peerEc;
   std::string peer = socket.remote_endpoint(peerEc).address().to_string();
@@ -726,6 +727,20 @@ void Server::Impl::startDrain() {
   beast::error_code ignored;
   acceptor.close(ignored);
   drainDeadline = Clock::now() + options.drainTimeout;
+  // Say why the process has not exited yet, and that a second signal ends
+  // the wait: a stalled client would otherwise hold it for drain_timeout in
+  // silence.
+  if (uint64_t n = inFlight.load(); n > 0) {
+    std::fprintf(stderr, "restd: draining %llu request%s (up to %llds; Ctrl-C again to stop now)\n",
+                 static_cast<unsigned long long>(n), n == 1 ? "" : "s",
+                 static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(options.drainTimeout).count()));
+    signals.async_wait([this](beast::error_code ec, int) {
+      if (ec) return;
+      std::fprintf(stderr, "restd: stopping now; %llu request%s not finished\n",
+                   static_cast<unsigned long long>(inFlight.load()), inFlight.load() == 1 ? "" : "s");
+      drainDeadline = Clock::now();
+    });
+  }
   pollDrain();
 }
 

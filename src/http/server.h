@@ -48,6 +48,7 @@ struct ServerOptions {
   std::string neverShedPath = "/healthz";  // liveness: answered even when overloaded
   size_t headerLimit = 16 * 1024; // request line + headers
   size_t urlLimit = 8 * 1024;     // request target
+  std::string bodylessPostPath;   // see ReaderLimits
   std::chrono::milliseconds headerTimeout{10'000};
   std::chrono::milliseconds idleTimeout{60'000};
   std::chrono::milliseconds drainTimeout{30'000};

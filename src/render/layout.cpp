@@ -149,7 +149,7 @@ std::string_view recordsKey(const Reply& r) { return r.collection.empty() ? std:
 std::string_view recordKey(const Reply& r) { return r.singular.empty() ? std::string_view("item") : r.singular; }
 
 std::unique_ptr<TreeWriter> writerFor(const RenderContext& ctx, std::string_view xmlRoot, std::string_view xmlns) {
-  return ctx.format == Format::xml ? makeXmlWriter(xmlRoot, xmlns) : makeJsonWriter();
+  return ctx.format == Format::xml ? makeXmlWriter(xmlRoot, xmlns, ctx.pretty) : makeJsonWriter(ctx.pretty);
 }
 
 std::string contentTypeFor(const RenderContext& ctx) {

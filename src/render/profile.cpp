@@ -29,6 +29,12 @@ const Profile* findProfile(std::string_view name) {
   return nullptr;
 }
 
+std::vector<std::string_view> profileNames() {
+  std::vector<std::string_view> names;
+  for (const Profile* p : allProfiles()) names.push_back(p->name());
+  return names;
+}
+
 Rendered renderReply(const Profile& profile, const Reply& reply, const RenderContext& ctx) {
   Rendered out;
   if (reply.kind == ReplyKind::document) {

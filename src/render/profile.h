@@ -25,6 +25,7 @@ struct RenderContext {
   std::string_view requestId;
   SysTime now;
   Format format = Format::json;
+  bool pretty = false;         // indented, ending in a newline (?pretty)
   std::string_view resource;   // path below base_path as requested, without the query
   std::string_view instance;   // full request path (problem profile)
   std::string_view docsUrl;    // server.docs_url
@@ -47,6 +48,8 @@ class Profile {
 
 // The profile called `name`, or nullptr when there is none.
 const Profile* findProfile(std::string_view name);
+// Every profile's name, `standard` first.
+std::vector<std::string_view> profileNames();
 
 // Renders `reply` with `profile`; passes ReplyKind::document through and
 // leaves ReplyKind::empty bodiless.

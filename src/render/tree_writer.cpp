@@ -1,10 +1,12 @@
 #include "render/tree_writer.h"
 
 #include <pugixml.hpp>
+#include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <sstream>
+#include <type_traits>
 #include <vector>
 
 namespace restd::render {
@@ -46,10 +48,13 @@ void TreeWriter::value(const rapidjson::Value& v, std::string_view arrayItemName
 
 namespace {
 
+template <typename Writer>
 class JsonWriter final : public TreeWriter {
  public:
   // 1 KiB up front: a typical single-record reply fits without regrowing.
-  JsonWriter() : sb_(nullptr, 1024), w_(sb_) {}
+  explicit JsonWriter(bool pretty) : sb_(nullptr, 1024), w_(sb_), pretty_(pretty) {
+    if constexpr (!std::is_same_v<Writer, rapidjson::Writer<rapidjson::StringBuffer>>) w_.SetIndent(' ', 2);
+  }
   void startObject() override { w_.StartObject(); }
   void endObject() override { w_.EndObject(); }
   void startArray(std::string_view) override { w_.StartArray(); }
@@ -60,11 +65,16 @@ class JsonWriter final : public TreeWriter {
   void number(double v) override { w_.Double(v); }
   void boolean(bool v) override { w_.Bool(v); }
   void null() override { w_.Null(); }
-  std::string finish() override { return std::string(sb_.GetString(), sb_.GetSize()); }
+  std::string finish() override {
+    std::string out(sb_.GetString(), sb_.GetSize());
+    if (pretty_) out += '\n';
+    return out;
+  }
 
  private:
   rapidjson::StringBuffer sb_;
-  rapidjson::Writer<rapidjson::StringBuffer> w_;
+  Writer w_;
+  bool pretty_;
 };
 
 bool isXmlName(std::string_view k) {
@@ -92,7 +102,7 @@ std::string xmlText(std::string_view s) {
 
 class XmlWriter final : public TreeWriter {
  public:
-  XmlWriter(std::string_view root, std::string_view xmlns) {
+  XmlWriter(std::string_view root, std::string_view xmlns, bool pretty) : pretty_(pretty) {
     auto decl = doc_.append_child(pugi::node_declaration);
     decl.append_attribute("version") = "1.0";
     decl.append_attribute("encoding") = "UTF-8";
@@ -129,7 +139,8 @@ class XmlWriter final : public TreeWriter {
   void null() override { child().append_attribute("nil") = "true"; }
   std::string finish() override {
     std::ostringstream os;
-    doc_.save(os, "", pugi::format_raw, pugi::encoding_utf8);
+    if (pretty_) doc_.save(os, "  ", pugi::format_indent, pugi::encoding_utf8);
+    else doc_.save(os, "", pugi::format_raw, pugi::encoding_utf8);
     return os.str();
   }
 
@@ -154,15 +165,19 @@ class XmlWriter final : public TreeWriter {
 
   pugi::xml_document doc_;
   pugi::xml_node root_;
+  bool pretty_;
   std::vector<Frame> stack_;
   std::string pendingKey_;
 };
 
 }  // namespace
 
-std::unique_ptr<TreeWriter> makeJsonWriter() { return std::make_unique<JsonWriter>(); }
-std::unique_ptr<TreeWriter> makeXmlWriter(std::string_view root, std::string_view xmlns) {
-  return std::make_unique<XmlWriter>(root, xmlns);
+std::unique_ptr<TreeWriter> makeJsonWriter(bool pretty) {
+  if (pretty) return std::make_unique<JsonWriter<rapidjson::PrettyWriter<rapidjson::StringBuffer>>>(true);
+  return std::make_unique<JsonWriter<rapidjson::Writer<rapidjson::StringBuffer>>>(false);
+}
+std::unique_ptr<TreeWriter> makeXmlWriter(std::string_view root, std::string_view xmlns, bool pretty) {
+  return std::make_unique<XmlWriter>(root, xmlns, pretty);
 }
 
 }  // namespace restd::render

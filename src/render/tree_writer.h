@@ -38,8 +38,10 @@ class TreeWriter {
 // The XML element name for the items of an array stored under `key`.
 std::string_view xmlItemName(std::string_view key);
 
-std::unique_ptr<TreeWriter> makeJsonWriter();
+// `pretty`: indented by two spaces, ending in a newline (for people and
+// terminals); otherwise compact, with no whitespace at all.
+std::unique_ptr<TreeWriter> makeJsonWriter(bool pretty = false);
 // `root` is the document element; `xmlns` its namespace ("" for none).
-std::unique_ptr<TreeWriter> makeXmlWriter(std::string_view root, std::string_view xmlns);
+std::unique_ptr<TreeWriter> makeXmlWriter(std::string_view root, std::string_view xmlns, bool pretty = false);
 
 }  // namespace restd::render

@@ -91,8 +91,9 @@ TEST(Config, ErrorsNameFileLineColumnAndKey) {
   EXPECT_EQ(onlyError("[server]\nthreads = -1\n"), "test.toml:2:11: server.threads: must be between 0 and 1024");
   EXPECT_EQ(onlyError("[server]\nlisten = \"nowhere\"\n"),
             "test.toml:2:10: server.listen: must be HOST:PORT, e.g. \"127.0.0.1:8080\"");
-  EXPECT_EQ(onlyError("[server]\nthreds = 2\n"), "test.toml:2:1: server.threds: unknown key");
-  EXPECT_EQ(onlyError("[sever]\n"), "test.toml:1:2: sever: unknown key");
+  EXPECT_EQ(onlyError("[server]\nthreds = 2\n"), "test.toml:2:1: server.threds: unknown key; did you mean \"threads\"?");
+  EXPECT_EQ(onlyError("[sever]\n"), "test.toml:1:2: sever: unknown key; did you mean \"server\"?");
+  EXPECT_EQ(onlyError("[server]\nzzzzzz = 2\n"), "test.toml:2:1: server.zzzzzz: unknown key");
 }
 
 TEST(Config, TomlSyntaxErrorsCarryAPosition) {
@@ -164,7 +165,12 @@ TEST(Config, DurationsAndListenAddresses) {
   EXPECT_EQ(parseListen("[::1]:8080")->host, "::1");
   EXPECT_EQ(parseListen("localhost:65535")->port, 65535);
   EXPECT_EQ(parseListen("localhost:65536"), std::nullopt);
-  EXPECT_EQ(parseListen(":80"), std::nullopt);
+  EXPECT_EQ(parseListen(":80")->host, "0.0.0.0");  // ":PORT": every IPv4 interface
+  EXPECT_EQ(parseListen(":80")->port, 80);
+  EXPECT_EQ(parseListen("8080")->host, "127.0.0.1");  // a bare port: the default host
+  EXPECT_EQ(parseListen("8080")->port, 8080);
+  EXPECT_EQ(parseListen("99999"), std::nullopt);
+  EXPECT_EQ(parseListen(":"), std::nullopt);
   EXPECT_EQ(parseListen("host"), std::nullopt);
 }
 
@@ -221,3 +227,28 @@ TEST(Pattern, CatastrophicBacktrackingStopsAtTheLimit) {
 
 }  // namespace
 }  // namespace restd
+
+TEST(Config, StorageUrlsGivenByHand) {
+  using restd::normalizeStorageUrl;
+  using restd::resolveSqlitePath;
+  EXPECT_EQ(normalizeStorageUrl("restd.db"), "sqlite:restd.db");
+  EXPECT_EQ(normalizeStorageUrl("data/app.db"), "sqlite:data/app.db");
+  EXPECT_EQ(normalizeStorageUrl("sqlite::memory:"), "sqlite::memory:");
+  EXPECT_EQ(normalizeStorageUrl("postgres://u@h/db"), "postgres://u@h/db");
+  EXPECT_EQ(normalizeStorageUrl("ftp://x"), std::nullopt);
+  EXPECT_EQ(normalizeStorageUrl("c:x"), std::nullopt);
+  EXPECT_EQ(normalizeStorageUrl(""), std::nullopt);
+  EXPECT_EQ(resolveSqlitePath("sqlite:data/app.db", "/srv/api"), "sqlite:/srv/api/data/app.db");
+  EXPECT_EQ(resolveSqlitePath("sqlite:../x.db", "/srv/api"), "sqlite:/srv/x.db");
+  EXPECT_EQ(resolveSqlitePath("sqlite:/abs.db", "/srv/api"), "sqlite:/abs.db");
+  EXPECT_EQ(resolveSqlitePath("sqlite::memory:", "/srv/api"), "sqlite::memory:");
+  EXPECT_EQ(resolveSqlitePath("postgres://h/db", "/srv/api"), "postgres://h/db");
+}
+
+TEST(Config, DidYouMeanPicksTheClosestKnownWordOrNone) {
+  using restd::didYouMean;
+  EXPECT_EQ(didYouMean("lisen", {"listen", "threads"}), "did you mean \"listen\"?");
+  EXPECT_EQ(didYouMean("--thread", {"--listen", "--threads"}), "did you mean \"--threads\"?");
+  EXPECT_EQ(didYouMean("zzzzzz", {"listen", "threads"}), "");
+  EXPECT_EQ(didYouMean("x", {}), "");
+}

@@ -241,7 +241,9 @@ TEST_P(StoreEngineTest, NodesStartingTogetherMigrateOnce) {
       std::string error;
       n = restd::store::openStore(storage_->config(), error);
       bool destructive = false;
-      return n && n->migrate(storage_->config(), false, destructive, error);
+      bool ok = n && n->migrate(storage_->config(), false, destructive, error);
+      if (!ok) ADD_FAILURE() << error;
+      return ok;
     }));
   for (auto& f : starts) EXPECT_TRUE(f.get());
   for (auto& n : nodes)

@@ -152,9 +152,18 @@ std::unique_ptr<SqliteConnection> SqliteConnection::open(const std::string& path
   std::string pragmas =
       "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=1073741824; PRAGMA synchronous=";
   pragmas += config.durability == "full" ? "FULL;" : "NORMAL;";
-  if (!c->exec(pragmas.c_str())) {
-    error = "cannot prepare SQLite database \"" + path + "\": " + sqlite3_errmsg(db);
-    return nullptr;
+  // Switching a new file to WAL needs it alone for a moment, and SQLite
+  // answers SQLITE_BUSY at once, without the busy handler, while another
+  // connection opens it at the same time (processes starting together on
+  // a new file): try again for up to the busy timeout.
+  for (int attempt = 0;; ++attempt) {
+    if (c->exec(pragmas.c_str())) break;
+    int code = sqlite3_errcode(db);
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || attempt >= 500) {
+      error = "cannot prepare SQLite database \"" + path + "\": " + sqlite3_errmsg(db);
+      return nullptr;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return c;
 }
