@@ -9,7 +9,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer  # noqa: E402
+from harness import SharedServerTest  # noqa: E402
 
 API = "/api/v2"
 NODE_TOOLS = os.path.join(os.path.dirname(__file__), "..", "browser")
@@ -52,20 +52,16 @@ def redocly(path):
                           capture_output=True, text=True, env=env, timeout=120)
 
 
-class OpenApi(unittest.TestCase):
+class OpenApi(SharedServerTest):
+    config = CONFIG
+
     @classmethod
     def setUpClass(cls):
-        cls.srv = RestdServer(CONFIG)
-        cls.srv.start()
+        super().setUpClass()
         r = cls.srv.request("GET", API + "/openapi.json")
         assert r.status == 200, r
         cls.reply = r
         cls.doc = r.json()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        cls.srv.cleanup()
 
     def test_served_without_a_token_as_json(self):
         self.assertEqual(self.reply.header("Content-Type"), "application/json; charset=utf-8")

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, ENGINE, RestdServer, free_port, run_cli  # noqa: E402
+from harness import BIN, RestdServer, SharedServerTest, free_port, run_cli  # noqa: E402
 
 API = "/api/v2"
 CONFIG = """
@@ -31,17 +31,13 @@ name = { type = "string", required = true }
 """
 
 
-class Http(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = RestdServer(CONFIG)
-        cls.srv.start()
-        cls.token = cls.srv.as_admin()
+class Http(SharedServerTest):
+    config = CONFIG
 
     @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        cls.srv.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.token = cls.srv.as_admin()
 
     def test_json_sent_as_a_form_is_415_with_a_hint_and_changes_nothing(self):
         form = {"Content-Type": "application/x-www-form-urlencoded"}   # what curl -d sends
