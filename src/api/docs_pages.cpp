@@ -1,5 +1,8 @@
 // The human pages served at /docs and /docs/errors. Both are rendered once at
 // start-up from the config and the error table, so they are always true.
+#include <cmath>
+#include <cstdint>
+#include <sstream>
 #include <string>
 
 #include "api/service.h"
@@ -57,28 +60,43 @@ std::string renderErrorReference() {
   return h;
 }
 
+// A bound as written in the config: 1000, not 1000.000000.
+std::string bound(double d) {
+  if (std::floor(d) == d && std::fabs(d) < 9.0e15) return std::to_string(static_cast<int64_t>(d));
+  std::ostringstream os;
+  os << d;
+  return os.str();
+}
+
 std::string renderDocsPage(const Config& config) {
   const std::string& base = config.server.basePath;
-  std::string h(kHtmlHead);
-  h += "<title>restd API reference</title></head><body>\n<h1>restd API reference</h1>\n";
-  h += "<p>Every API path below is relative to <code>" + esc(base.empty() ? "/" : base) +
-       "</code>. Replies are JSON by default; send <code>Accept: application/xml</code> or end the path in "
-       "<code>.xml</code> for XML. Errors are described in the <a href=\"/docs/errors\">error reference</a>.</p>\n";
-  h += "<h2>Server paths</h2><table><tr><th>path</th><th>methods</th><th>does</th></tr>\n"
-       "<tr><td><code>/healthz</code></td><td>GET</td><td>liveness: 200 while the process serves</td></tr>\n"
-       "<tr><td><code>/readyz</code></td><td>GET</td><td>readiness: 200 when storage is reachable, else 503</td></tr>\n"
-       "<tr><td><code>/docs</code>, <code>/docs/errors</code></td><td>GET</td><td>these pages</td></tr>\n"
-       "<tr><td><code>" + esc(base) + "/</code></td><td>GET</td><td>index of collections and links</td></tr>\n"
-       "<tr><td><a href=\"" + esc(base) + "/openapi.json\"><code>" + esc(base) +
-       "/openapi.json</code></a></td><td>GET</td><td>the OpenAPI 3.1 document of this server</td></tr>\n</table>\n";
-  h += "<h2>Collections</h2>\n";
-  if (config.collections.empty()) h += "<p>This server declares no collections.</p>\n";
+  const std::string spec = base + "/openapi.json";
+  std::string h = R"(<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>restd API reference</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
+<style>body{margin:0;font-family:system-ui,sans-serif;color:#222}
+header{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:baseline;padding:.8rem 1.5rem;background:#1f2933;color:#f5f7fa}
+header h1{font-size:1.2rem;margin:0}header a{color:#9fd3ff;text-decoration:none}header a:hover{text-decoration:underline}
+noscript section,noscript p{max-width:60rem;margin:1rem auto;padding:0 1rem}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}</style>
+</head><body>
+<header><h1>restd API reference</h1>
+<a href=")" + esc(spec) + R"(">OpenAPI document</a><a href="/docs/errors">Error reference</a>
+<a href="#envelope-profiles" onclick="document.querySelector('.information-container').scrollIntoView();return false">Envelope profiles</a>
+<a href=")" + esc(base.empty() ? "/" : base + "/") + R"(">Index</a></header>
+<div id="swagger-ui"></div>
+<noscript><p>This page renders the OpenAPI document with JavaScript. Without it: the document is at
+<a href=")" + esc(spec) + R"(">)" + esc(spec) + R"(</a>, the errors at <a href="/docs/errors">/docs/errors</a>,
+and the collections are:</p>
+)";
   for (const auto& c : config.collections) {
-    h += "<section id=\"" + esc(c.name) + "\"><h3><code>" + esc(base + "/" + c.name) + "</code></h3>\n";
+    h += "<section id=\"" + esc(c.name) + "\"><h2><code>" + esc(base + "/" + c.name) + "</code></h2>\n";
     h += "<table><tr><th>field</th><th>type</th><th>rules</th></tr>\n";
     for (const auto& f : c.fields) {
       std::string rules;
-      auto add = [&](const std::string& s) { rules += (rules.empty() ? "" : ", ") + s; };
+      auto add = [&](const std::string& r) { rules += (rules.empty() ? "" : ", ") + r; };
       if (f.required) add("required");
       if (f.unique) add("unique");
       if (f.readOnly) add("read-only");
@@ -88,8 +106,8 @@ std::string renderDocsPage(const Config& config) {
         for (const auto& v : f.enumJson) e += (e.empty() ? "" : " | ") + v;
         add("one of " + e);
       }
-      if (f.min) add("min " + std::to_string(*f.min));
-      if (f.max) add("max " + std::to_string(*f.max));
+      if (f.min) add("min " + bound(*f.min));
+      if (f.max) add("max " + bound(*f.max));
       if (f.minLength) add("min_length " + std::to_string(*f.minLength));
       if (f.maxLength) add("max_length " + std::to_string(*f.maxLength));
       if (f.pattern) add("pattern " + *f.pattern);
@@ -98,7 +116,25 @@ std::string renderDocsPage(const Config& config) {
     }
     h += "</table></section>\n";
   }
-  h += "</body></html>\n";
+  // Swagger UI from the server itself (web/package.json): "Try it out" calls
+  // this server; a token given to "Authorize" stays in the page's memory.
+  h += R"(</noscript>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>
+window.ui = SwaggerUIBundle({
+  url: ")" + esc(spec) + R"(",
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  validatorUrl: null,
+  persistAuthorization: false,
+  displayRequestDuration: true,
+  filter: true,
+  tryItOutEnabled: false,
+  defaultModelsExpandDepth: 0
+});
+</script>
+</body></html>
+)";
   return h;
 }
 

@@ -11,7 +11,7 @@
 namespace restd::api {
 
 enum class RouteId {
-  healthz, readyz, metrics, docs, docsErrors,            // outside base_path
+  healthz, readyz, metrics, docs, docsErrors, docsAsset, // outside base_path
   index, authenticate, me, logout, openapi,              // fixed API paths
   collection, collectionEvents, record,                  // per collection
 };

@@ -21,6 +21,7 @@ std::vector<RouteDef> routeTable(bool metrics) {
       {RouteId::readyz, false, {"readyz"}, kGet},
       {RouteId::docs, false, {"docs"}, kGet},
       {RouteId::docsErrors, false, {"docs", "errors"}, kGet},
+      {RouteId::docsAsset, false, {"docs", "assets", "{id}"}, kGet},
       {RouteId::index, true, {}, kGet},
       {RouteId::authenticate, true, {"authenticate"}, kPost},
       {RouteId::me, true, {"me"}, kGet},
@@ -51,7 +52,7 @@ std::string_view methodOrDash(std::string_view m) { return m.empty() ? std::stri
 bool isSystemRoute(const RouteMatch& m) {
   if (m.outcome == RouteMatch::Outcome::notFound) return false;
   return m.route == RouteId::healthz || m.route == RouteId::readyz || m.route == RouteId::metrics ||
-         m.route == RouteId::docs || m.route == RouteId::docsErrors;
+         m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::docsAsset;
 }
 
 // A path at or below base_path ("/api/v2", "/api/v2/…", "/api/v2.json").
@@ -86,7 +87,7 @@ int64_t parseRetryAfter(const std::string& v) {
 
 std::vector<std::string> Service::metricRoutes(const Config& config) {
   const std::string& b = config.server.basePath;
-  std::vector<std::string> labels = {"none", "/healthz", "/readyz", "/metrics", "/docs", "/docs/errors",
+  std::vector<std::string> labels = {"none", "/healthz", "/readyz", "/metrics", "/docs", "/docs/errors", "/docs/assets",
                                      b.empty() ? "/" : b, b + "/authenticate", b + "/me", b + "/logout",
                                      b + "/openapi.json"};
   for (const auto& c : config.collections) {
@@ -203,8 +204,8 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
   // Format: a .json/.xml suffix decides; otherwise the Accept header.
   // Documents and the change feed have one type of their own (EventSource
   // sends Accept: text/event-stream); their errors are JSON.
-  bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::metrics ||
-                    m.route == RouteId::collectionEvents || m.route == RouteId::openapi;
+  bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::docsAsset ||
+                    m.route == RouteId::metrics || m.route == RouteId::collectionEvents || m.route == RouteId::openapi;
   if (m.suffix == Suffix::json) call->format = Format::json;
   else if (m.suffix == Suffix::xml) call->format = Format::xml;
   else if (!isDocument) {
@@ -269,6 +270,7 @@ void Service::dispatch(const CallPtr& call) {
       return finish(c, Reply::document(200, std::string(Metrics::kContentType), metrics_->render()));
     case RouteId::docs: return finish(c, Reply::document(200, "text/html; charset=utf-8", docsHtml_));
     case RouteId::docsErrors: return finish(c, Reply::document(200, "text/html; charset=utf-8", errorsHtml_));
+    case RouteId::docsAsset: return finish(c, webAsset(c.match.id));
     case RouteId::openapi:
       if (c.match.suffix == Suffix::xml) break;  // the document exists only as JSON
       return finish(c, Reply::document(200, "application/json; charset=utf-8", openApiJson_));
@@ -338,12 +340,15 @@ void Service::deliver(const Call& call, http::Response res) const {
   }
   // Caching (SPEC §7): what the reply depends on, and who may keep it.
   bool cors = !config_.cors.allowOrigins.empty();
-  bool document = found && (route == RouteId::docs || route == RouteId::docsErrors || route == RouteId::metrics);
+  bool document = found && (route == RouteId::docs || route == RouteId::docsErrors || route == RouteId::docsAsset ||
+                            route == RouteId::metrics);
   if (document) res.addHeader("Vary", cors ? "Accept-Encoding, Origin" : "Accept-Encoding");
   else res.addHeader("Vary", cors ? "Accept, Accept-Encoding, X-Envelope, Origin" : "Accept, Accept-Encoding, X-Envelope");
   if (found && (route == RouteId::authenticate || route == RouteId::healthz || route == RouteId::readyz ||
                 route == RouteId::metrics))
     res.addHeader("Cache-Control", "no-store");
+  else if (found && route == RouteId::docsAsset && res.status == 200)
+    res.addHeader("Cache-Control", "public, max-age=86400");  // the same bytes until restd is upgraded (ETag)
   else if (call.identity.kind != auth::Identity::Kind::anonymous || call.request.hasHeader("Authorization"))
     res.addHeader("Cache-Control", "private, no-cache");
   else

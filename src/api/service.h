@@ -89,6 +89,7 @@ class Service final : public http::Handler {
 
   // system.cpp
   render::Reply index() const;
+  render::Reply webAsset(std::string_view name) const;  // /docs/assets/NAME
   render::Reply healthz() const;
   render::Reply readyz() const;
 

@@ -1,5 +1,6 @@
 // Handlers of the server's own resources: index, health, readiness.
 #include "api/service.h"
+#include "api/web_assets.h"
 
 namespace restd::api {
 
@@ -24,6 +25,15 @@ Reply Service::readyz() const {
   r.data.AddMember("storage", rapidjson::StringRef(reachable ? "reachable" : "unreachable"), a);
   r.data.AddMember("maintenance", maintenance >= 0, a);
   if (!ok) r.header("Retry-After", maintenance >= 0 ? std::to_string(maintenance) : "5");
+  return r;
+}
+
+Reply Service::webAsset(std::string_view name) const {
+  const WebAsset* asset = findWebAsset(name);
+  if (!asset) return Reply::failure(ErrorObject(Reason::not_found));
+  Reply r = Reply::document(200, std::string(asset->contentType), std::string(asset->body));
+  r.header("ETag", asset->etag);
+  r.conditional = true;  // a browser's revalidation is a 304
   return r;
 }
 

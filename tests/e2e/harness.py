@@ -56,6 +56,9 @@ def _check_recorded_replies():
             for doc, method, path, status, body in _recorded_replies:
                 f.write(json.dumps({"doc": doc, "method": method, "path": path, "status": status, "body": body}) + "\n")
         script = os.path.join(os.path.dirname(__file__), "..", "browser", "check_replies.mjs")
+        if os.environ.get("RESTD_TEST_KEEP_REPLIES"):  # debugging the checker: keep what it was given
+            import shutil
+            shutil.copytree(d, os.environ["RESTD_TEST_KEEP_REPLIES"], dirs_exist_ok=True)
         p = subprocess.run(["node", script, d], capture_output=True, text=True, timeout=120)
         _recorded_replies.clear()
         print("\n" + (p.stdout.strip().splitlines() or ["(no output)"])[-1], file=sys.stderr)

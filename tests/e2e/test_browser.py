@@ -158,5 +158,46 @@ name = {{ type = "string", required = true }}
         self.assertGreaterEqual(seen["opens"], 2, seen)  # it did reconnect
 
 
+class BrowserDocs(unittest.TestCase):
+    def test_docs_render_the_openapi_document_and_try_it_out_works(self):
+        config = """
+[server]
+listen = "127.0.0.1:0"
+threads = 2
+access_log = "off"
+
+[collections.things]
+slug_from = "name"
+[collections.things.fields]
+name = { type = "string", required = true, max_length = 200 }
+price = { type = "number", min = 0 }
+"""
+        shots = os.path.join(ROOT, "build", "screenshots")
+        os.makedirs(shots, exist_ok=True)
+        with RestdServer(config) as srv:
+            token = srv.as_admin()
+            base = f"http://127.0.0.1:{srv.port}"
+            args = {"base": base, "token": token, "screenshots": shots}
+            p = subprocess.run(["node", os.path.join(BROWSER_DIR, "docs.mjs"), json.dumps(args)],
+                               capture_output=True, text=True, timeout=120, cwd=BROWSER_DIR)
+            self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+            seen = json.loads(p.stdout)
+        self.assertIn("restd API", seen["title"])
+        self.assertTrue(any("things" in t for t in seen["tags"]), seen["tags"])
+        for path in ("/things", "/things/{id}", "/things/events", "/authenticate", "/me"):
+            self.assertIn(path, [o.replace("\u200b", "").strip() for o in seen["operations"]], seen["operations"])
+        # Try it out answered from this server, with the token given to Authorize.
+        self.assertEqual(seen["meStatus"], "200", seen)
+        self.assertTrue(json.loads(seen["meBody"])["data"]["logged_in"], seen["meBody"])
+        # Nothing from outside the server; no errors; the token never in a URL.
+        outside = [u for u in seen["requests"] if not u.startswith(base) and not u.startswith("data:")]
+        self.assertEqual(outside, [])
+        self.assertEqual(seen["consoleErrors"], [])
+        self.assertEqual(seen["pageErrors"], [])
+        self.assertFalse(seen["authHeaderInUrl"])
+        for name in ("docs.png", "docs-try-it.png"):
+            self.assertGreater(os.path.getsize(os.path.join(shots, name)), 10000)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -135,6 +135,17 @@ class Events(unittest.TestCase):
         cls.srv.stop()
         cls.srv.cleanup()
 
+    def tearDown(self):
+        # A closed stream leaves the server's count when its next write
+        # fails (a heartbeat, at most a second later): wait for that, so the
+        # next test starts with every one of the 8 slots free.
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            if "restd_events_subscribers 0\n" in self.srv.request("GET", "/metrics").body.decode():
+                return
+            time.sleep(0.1)
+        self.fail("streams of this test were still open 5 s after it ended")
+
     def post(self, coll, body, token=None):
         h = dict(JSON)
         if token:
