@@ -8,11 +8,11 @@ JOBS ?= $(shell nproc)
 
 all: build
 
-# Debian's packages, and web/'s npm packages (what the binary embeds for
-# browsers: Swagger UI for /docs), reinstalled when web/'s lockfile changes.
+# Debian's packages, and what the binary embeds for browsers (web/: Swagger
+# UI for /docs and the admin UI at /_/, from npm, built with Vite).
 deps:
 	@bash scripts/install-deps.sh
-	@[ web/node_modules/.package-lock.json -nt web/package-lock.json ] || npm ci --prefix web --no-audit --no-fund --loglevel=error
+	@bash scripts/build-web.sh
 
 # Chromium, promtool and the node test tools from npm (from the lockfile): playwright-core,
 # Redocly CLI and Ajv (the OpenAPI checks); reinstalled when the lockfile changes.

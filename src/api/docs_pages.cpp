@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/service.h"
+#include "api/web_assets.h"
 #include "common/error.h"
 
 namespace restd::api {
@@ -60,6 +61,15 @@ std::string renderErrorReference() {
   return h;
 }
 
+std::string renderAdminPage(const Config& config) {
+  // The page Vite built (web/admin), told where the API is.
+  const WebAsset* page = findWebAsset("admin.html");
+  std::string h(page ? page->body : std::string_view("<!doctype html><title>restd admin</title>missing"));
+  const std::string_view marker = "%RESTD_BASE%";
+  if (size_t at = h.find(marker); at != std::string::npos) h.replace(at, marker.size(), esc(config.server.basePath));
+  return h;
+}
+
 // A bound as written in the config: 1000, not 1000.000000.
 std::string bound(double d) {
   if (std::floor(d) == d && std::fabs(d) < 9.0e15) return std::to_string(static_cast<int64_t>(d));
@@ -85,7 +95,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;pad
 <header><h1>restd API reference</h1>
 <a href=")" + esc(spec) + R"(">OpenAPI document</a><a href="/docs/errors">Error reference</a>
 <a href="#envelope-profiles" onclick="document.querySelector('.information-container').scrollIntoView();return false">Envelope profiles</a>
-<a href=")" + esc(base.empty() ? "/" : base + "/") + R"(">Index</a></header>
+<a href=")" + esc(base.empty() ? "/" : base + "/") + R"(">Index</a><a href="/_/">Admin UI</a></header>
 <div id="swagger-ui"></div>
 <noscript><p>This page renders the OpenAPI document with JavaScript. Without it: the document is at
 <a href=")" + esc(spec) + R"(">)" + esc(spec) + R"(</a>, the errors at <a href="/docs/errors">/docs/errors</a>,

@@ -12,6 +12,7 @@ namespace restd::api {
 
 enum class RouteId {
   healthz, readyz, metrics, docs, docsErrors, docsAsset, // outside base_path
+  admin, adminAsset,                                     // the admin UI, /_/ (outside base_path)
   index, authenticate, me, logout, openapi,              // fixed API paths
   collection, collectionEvents, record,                  // per collection
 };

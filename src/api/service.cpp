@@ -22,6 +22,8 @@ std::vector<RouteDef> routeTable(bool metrics) {
       {RouteId::docs, false, {"docs"}, kGet},
       {RouteId::docsErrors, false, {"docs", "errors"}, kGet},
       {RouteId::docsAsset, false, {"docs", "assets", "{id}"}, kGet},
+      {RouteId::admin, false, {"_"}, kGet},
+      {RouteId::adminAsset, false, {"_", "assets", "{id}"}, kGet},
       {RouteId::index, true, {}, kGet},
       {RouteId::authenticate, true, {"authenticate"}, kPost},
       {RouteId::me, true, {"me"}, kGet},
@@ -52,7 +54,8 @@ std::string_view methodOrDash(std::string_view m) { return m.empty() ? std::stri
 bool isSystemRoute(const RouteMatch& m) {
   if (m.outcome == RouteMatch::Outcome::notFound) return false;
   return m.route == RouteId::healthz || m.route == RouteId::readyz || m.route == RouteId::metrics ||
-         m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::docsAsset;
+         m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::docsAsset ||
+         m.route == RouteId::admin || m.route == RouteId::adminAsset;
 }
 
 // A path at or below base_path ("/api/v2", "/api/v2/…", "/api/v2.json").
@@ -88,6 +91,7 @@ int64_t parseRetryAfter(const std::string& v) {
 std::vector<std::string> Service::metricRoutes(const Config& config) {
   const std::string& b = config.server.basePath;
   std::vector<std::string> labels = {"none", "/healthz", "/readyz", "/metrics", "/docs", "/docs/errors", "/docs/assets",
+                                     "/_/", "/_/assets",
                                      b.empty() ? "/" : b, b + "/authenticate", b + "/me", b + "/logout",
                                      b + "/openapi.json"};
   for (const auto& c : config.collections) {
@@ -116,6 +120,7 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
       docsHtml_(renderDocsPage(config)),
       errorsHtml_(renderErrorReference()),
       openApiJson_(renderOpenApi(config)),
+      adminHtml_(renderAdminPage(config)),
       metrics_(metrics),
       rateLimiter_(config.rateLimit.requestsPerMinute, store),
       rateLimitPolicy_("\"default\";q=" + std::to_string(config.rateLimit.requestsPerMinute) + ";w=60") {
@@ -205,6 +210,7 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
   // Documents and the change feed have one type of their own (EventSource
   // sends Accept: text/event-stream); their errors are JSON.
   bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::docsAsset ||
+                    m.route == RouteId::admin || m.route == RouteId::adminAsset ||
                     m.route == RouteId::metrics || m.route == RouteId::collectionEvents || m.route == RouteId::openapi;
   if (m.suffix == Suffix::json) call->format = Format::json;
   else if (m.suffix == Suffix::xml) call->format = Format::xml;
@@ -270,7 +276,9 @@ void Service::dispatch(const CallPtr& call) {
       return finish(c, Reply::document(200, std::string(Metrics::kContentType), metrics_->render()));
     case RouteId::docs: return finish(c, Reply::document(200, "text/html; charset=utf-8", docsHtml_));
     case RouteId::docsErrors: return finish(c, Reply::document(200, "text/html; charset=utf-8", errorsHtml_));
-    case RouteId::docsAsset: return finish(c, webAsset(c.match.id));
+    case RouteId::docsAsset:
+    case RouteId::adminAsset: return finish(c, webAsset(c.match.id));
+    case RouteId::admin: return finish(c, Reply::document(200, "text/html; charset=utf-8", adminHtml_));
     case RouteId::openapi:
       if (c.match.suffix == Suffix::xml) break;  // the document exists only as JSON
       return finish(c, Reply::document(200, "application/json; charset=utf-8", openApiJson_));
@@ -341,13 +349,13 @@ void Service::deliver(const Call& call, http::Response res) const {
   // Caching (SPEC §7): what the reply depends on, and who may keep it.
   bool cors = !config_.cors.allowOrigins.empty();
   bool document = found && (route == RouteId::docs || route == RouteId::docsErrors || route == RouteId::docsAsset ||
-                            route == RouteId::metrics);
+                            route == RouteId::admin || route == RouteId::adminAsset || route == RouteId::metrics);
   if (document) res.addHeader("Vary", cors ? "Accept-Encoding, Origin" : "Accept-Encoding");
   else res.addHeader("Vary", cors ? "Accept, Accept-Encoding, X-Envelope, Origin" : "Accept, Accept-Encoding, X-Envelope");
   if (found && (route == RouteId::authenticate || route == RouteId::healthz || route == RouteId::readyz ||
                 route == RouteId::metrics))
     res.addHeader("Cache-Control", "no-store");
-  else if (found && route == RouteId::docsAsset && res.status == 200)
+  else if (found && (route == RouteId::docsAsset || route == RouteId::adminAsset) && res.status == 200)
     res.addHeader("Cache-Control", "public, max-age=86400");  // the same bytes until restd is upgraded (ETag)
   else if (call.identity.kind != auth::Identity::Kind::anonymous || call.request.hasHeader("Authorization"))
     res.addHeader("Cache-Control", "private, no-cache");

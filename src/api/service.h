@@ -150,6 +150,7 @@ class Service final : public http::Handler {
   std::string docsHtml_;        // /docs, rendered once at start
   std::string errorsHtml_;      // /docs/errors, rendered once at start
   std::string openApiJson_;     // {base_path}/openapi.json, rendered once at start
+  std::string adminHtml_;       // /_/, the admin UI's page with this server's base_path
   std::unique_ptr<WorkerPool> storeWorkers_;  // only for a blocking store
   std::unique_ptr<EventHub> events_;
   Metrics* metrics_;
@@ -166,6 +167,7 @@ class Service final : public http::Handler {
 
 // The HTML pages served at /docs and /docs/errors (docs_pages.cpp).
 std::string renderDocsPage(const Config& config);
+std::string renderAdminPage(const Config& config);
 std::string renderErrorReference();
 
 // The owner of records created without an authenticated user.

@@ -199,5 +199,56 @@ price = { type = "number", min = 0 }
             self.assertGreater(os.path.getsize(os.path.join(shots, name)), 10000)
 
 
+class BrowserAdmin(unittest.TestCase):
+    def test_sign_in_field_errors_create_edit_sort_filter_live_delete(self):
+        config = """
+[server]
+listen = "127.0.0.1:0"
+threads = 2
+access_log = "off"
+
+[collections.things]
+[collections.things.fields]
+name = { type = "string", required = true, max_length = 200 }
+price = { type = "number", min = 0 }
+"""
+        shots = os.path.join(ROOT, "build", "screenshots")
+        os.makedirs(shots, exist_ok=True)
+        with RestdServer(config) as srv:
+            token = srv.as_admin()
+            key = srv.api_key("admin-ui")
+            args = {"base": f"http://127.0.0.1:{srv.port}", "user": "root", "password": "root-password",
+                    "apiKey": key, "token": token, "screenshots": shots}
+            p = subprocess.run(["node", os.path.join(BROWSER_DIR, "admin.mjs"), json.dumps(args)],
+                               capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR)
+            self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+            seen = json.loads(p.stdout)
+            names = [r["name"] for r in srv.request("GET", "/api/v2/things?sort=name").json()["data"]]
+        self.assertTrue(seen["signInError"], seen)   # the server's 401 message, shown on the form
+        self.assertEqual(seen["heading"], "things")
+        self.assertEqual(seen["who"], "root (admin)")
+        self.assertEqual(seen["fieldErrors"], {"name": 'The field "name" is required.',
+                                               "price": 'The field "price" must be at least 0.'})
+        self.assertEqual(len(seen["afterCreate"]), 2)
+        self.assertTrue(any("Lamp, brass" in r for r in seen["afterEdit"]), seen["afterEdit"])
+        self.assertIn("Chair", seen["sortedUp"][0])
+        self.assertIn("Lamp, brass", seen["sortedDown"][0])
+        self.assertEqual(len(seen["filtered"]), 1)
+        self.assertIn("Lamp, brass", seen["filtered"][0])
+        self.assertEqual(seen["elsewhereStatus"], 201)
+        self.assertTrue(seen["live"].startswith("Live: created"), seen["live"])
+        self.assertIn("Delete thing", seen["dialog"])
+        self.assertFalse(any("Chair" in r for r in seen["afterDelete"]))
+        self.assertEqual(names, ["Lamp, brass", "Table, from elsewhere"])   # what the storage holds
+        self.assertEqual(seen["consoleErrors"], [])
+        self.assertEqual(seen["pageErrors"], [])
+        self.assertTrue(seen["storedToken"])
+        self.assertFalse(seen["tokenInUrl"])
+        outside = [u for u in seen["requests"] if not u.startswith(args["base"]) and not u.startswith("data:")]
+        self.assertEqual(outside, [])
+        for name in ("sign-in", "field-errors", "list", "edit", "filtered", "after-delete"):
+            self.assertGreater(os.path.getsize(os.path.join(shots, f"admin-{name}.png")), 5000, name)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -393,6 +393,27 @@ class HttpCore(unittest.TestCase):
         for reason in reasons:
             self.assertIn(f'id="{reason}"', errors)
 
+    def test_admin_ui_and_docs_assets_are_served_without_a_token(self):
+        page = self.srv.request("GET", "/_/", headers={"Authorization": None})
+        self.assertEqual(page.status, 200)
+        self.assertEqual(page.header("Content-Type"), "text/html; charset=utf-8")
+        self.assertIn(b'<meta name="restd-base" content="/api/v2">', page.body)
+        self.assertIn(b'src="/_/assets/admin.js"', page.body)
+        self.assertEqual(self.srv.request("GET", "/_").body, page.body)
+        for path, kind in (("/_/assets/admin.js", "text/javascript; charset=utf-8"),
+                           ("/_/assets/admin.css", "text/css; charset=utf-8"),
+                           ("/docs/assets/swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+                           ("/docs/assets/favicon-32x32.png", "image/png")):
+            r = self.srv.request("GET", path)
+            self.assertEqual(r.status, 200, path)
+            self.assertEqual(r.header("Content-Type"), kind, path)
+            self.assertEqual(r.header("Cache-Control"), "public, max-age=86400", path)
+            tag = r.header("ETag")
+            self.assertRegex(tag, r'^"[0-9a-f]{16}"$')
+            self.assertEqual(self.srv.request("GET", path, headers={"If-None-Match": tag}).status, 304, path)
+        self.assertEqual(self.srv.request("GET", "/_/assets/nope.js").status, 404)
+        self.assertEqual(self.srv.request("POST", "/_/", body="x", headers={"Content-Type": "text/plain"}).status, 405)
+
     def test_index_lists_collections(self):
         r = self.srv.request("GET", "/api/v2/")
         self.assertEqual(r.status, 200)
