@@ -158,30 +158,38 @@ name = {{ type = "string", required = true }}
         self.assertGreaterEqual(seen["opens"], 2, seen)  # it did reconnect
 
 
-class BrowserDocs(unittest.TestCase):
-    def test_docs_render_the_openapi_document_and_try_it_out_works(self):
-        config = """
+# The pages' tests: one collection with a rule to break, screenshots kept
+# under build/screenshots for a person to look at.
+PAGES_CONFIG = """
 [server]
 listen = "127.0.0.1:0"
 threads = 2
 access_log = "off"
 
 [collections.things]
-slug_from = "name"
 [collections.things.fields]
 name = { type = "string", required = true, max_length = 200 }
 price = { type = "number", min = 0 }
 """
-        shots = os.path.join(ROOT, "build", "screenshots")
-        os.makedirs(shots, exist_ok=True)
-        with RestdServer(config) as srv:
+SCREENSHOTS = os.path.join(ROOT, "build", "screenshots")
+
+
+def run_page_script(testcase, script, args):
+    """Runs tests/browser/SCRIPT with `args`; returns what it printed, parsed."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    p = subprocess.run(["node", os.path.join(BROWSER_DIR, script), json.dumps(dict(args, screenshots=SCREENSHOTS))],
+                       capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR)
+    testcase.assertEqual(p.returncode, 0, p.stderr[-3000:])
+    return json.loads(p.stdout)
+
+
+class BrowserDocs(unittest.TestCase):
+    def test_docs_render_the_openapi_document_and_try_it_out_works(self):
+        shots = SCREENSHOTS
+        with RestdServer(PAGES_CONFIG) as srv:
             token = srv.as_admin()
             base = f"http://127.0.0.1:{srv.port}"
-            args = {"base": base, "token": token, "screenshots": shots}
-            p = subprocess.run(["node", os.path.join(BROWSER_DIR, "docs.mjs"), json.dumps(args)],
-                               capture_output=True, text=True, timeout=120, cwd=BROWSER_DIR)
-            self.assertEqual(p.returncode, 0, p.stderr[-3000:])
-            seen = json.loads(p.stdout)
+            seen = run_page_script(self, "docs.mjs", {"base": base, "token": token})
         self.assertIn("restd API", seen["title"])
         self.assertTrue(any("things" in t for t in seen["tags"]), seen["tags"])
         for path in ("/things", "/things/{id}", "/things/events", "/authenticate", "/me"):
@@ -201,28 +209,13 @@ price = { type = "number", min = 0 }
 
 class BrowserAdmin(unittest.TestCase):
     def test_sign_in_field_errors_create_edit_sort_filter_live_delete(self):
-        config = """
-[server]
-listen = "127.0.0.1:0"
-threads = 2
-access_log = "off"
-
-[collections.things]
-[collections.things.fields]
-name = { type = "string", required = true, max_length = 200 }
-price = { type = "number", min = 0 }
-"""
-        shots = os.path.join(ROOT, "build", "screenshots")
-        os.makedirs(shots, exist_ok=True)
-        with RestdServer(config) as srv:
+        shots = SCREENSHOTS
+        with RestdServer(PAGES_CONFIG) as srv:
             token = srv.as_admin()
             key = srv.api_key("admin-ui")
             args = {"base": f"http://127.0.0.1:{srv.port}", "user": "root", "password": "root-password",
-                    "apiKey": key, "token": token, "screenshots": shots}
-            p = subprocess.run(["node", os.path.join(BROWSER_DIR, "admin.mjs"), json.dumps(args)],
-                               capture_output=True, text=True, timeout=180, cwd=BROWSER_DIR)
-            self.assertEqual(p.returncode, 0, p.stderr[-3000:])
-            seen = json.loads(p.stdout)
+                    "apiKey": key, "token": token}
+            seen = run_page_script(self, "admin.mjs", args)
             names = [r["name"] for r in srv.request("GET", "/api/v2/things?sort=name").json()["data"]]
         self.assertTrue(seen["signInError"], seen)   # the server's 401 message, shown on the form
         self.assertEqual(seen["heading"], "things")
