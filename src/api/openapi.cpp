@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "common/error.h"
 #include "render/profile.h"
@@ -141,6 +142,27 @@ constexpr const char* kShared = R"json({
             "role": {"type": "string", "enum": ["admin", "writer", "reader"]}
           }
         }
+      }
+    },
+    "Account": {
+      "type": "object",
+      "required": ["id", "userName", "role", "createdAt"],
+      "additionalProperties": false,
+      "properties": {
+        "id": {"type": "string"},
+        "userName": {"type": "string"},
+        "role": {"type": "string", "enum": ["admin", "writer", "reader"]},
+        "createdAt": {"type": "string", "format": "date-time"}
+      }
+    },
+    "ApiKeyInfo": {
+      "type": "object",
+      "required": ["label", "prefix", "createdAt"],
+      "additionalProperties": false,
+      "properties": {
+        "label": {"type": "string"},
+        "prefix": {"type": "string", "description": "The key's first characters, to tell keys apart."},
+        "createdAt": {"type": "string", "format": "date-time"}
       }
     },
     "Index": {
@@ -588,6 +610,8 @@ class Generator {
     for (const char* name : {"Token", "Me", "Index", "Deleted"})
       b_.set(schemas, std::string(name) + "Reply", replySchema(b_, b_.schemaRef(name), false, false));
     b_.set(schemas, "DeletedBatchReply", replySchema(b_, arrayOf(b_, b_.schemaRef("Deleted")), false, true));
+    b_.set(schemas, "AccountsReply", replySchema(b_, arrayOf(b_, b_.schemaRef("Account")), false, false));
+    b_.set(schemas, "ApiKeysReply", replySchema(b_, arrayOf(b_, b_.schemaRef("ApiKeyInfo")), false, false));
     for (const auto& c : config_.collections) {
       std::string t = typeName(c);
       b_.set(schemas, t, recordSchema(b_, c));
@@ -611,6 +635,7 @@ class Generator {
     };
     tag("auth", "Tokens: sign in, who am I, sign out.");
     tag("server", "The index and this document.");
+    tag("accounts", "Users and API keys, read-only, for admins.");
     for (const auto& c : config_.collections)
       tag(c.name, "The " + c.name + " collection" +
                       (c.visibility == Visibility::owner ? " (each user sees only their own records)." : "."));
@@ -834,6 +859,16 @@ class Generator {
                                        responses(okResponse(200, "Signed out.", b_.schemaRef("MeReply"), {}),
                                                  {400, 401, 406, 429, 500, 502, 503})));
       b_.set(paths, "/logout", std::move(logout));
+    }
+    // Accounts, read-only, for admins (users and keys are managed with the CLI).
+    for (auto [path, id, what, schema] : {std::tuple{"/_users", "listUsers", "The users (never a password hash)", "AccountsReply"},
+                                          std::tuple{"/_apikeys", "listApiKeys", "The API keys not revoked (never a key)", "ApiKeysReply"}}) {
+      Value item = Builder::object();
+      b_.set(item, "get", operation("accounts", id, what, "Admins only; manage accounts with `restd user` and `restd apikey`.",
+                                    profileParams(), security(false),
+                                    responses(okResponse(200, std::string(what) + ".", b_.schemaRef(schema), {}),
+                                              {400, 401, 403, 406, 429, 500, 502, 503})));
+      b_.set(paths, path, std::move(item));
     }
     for (const auto& c : config_.collections) collectionPaths(c, paths);
     b_.set(doc_, "paths", std::move(paths));

@@ -14,6 +14,7 @@ enum class RouteId {
   healthz, readyz, metrics, docs, docsErrors, docsAsset, // outside base_path
   admin, adminAsset,                                     // the admin UI, /_/ (outside base_path)
   index, authenticate, me, logout, openapi,              // fixed API paths
+  accountUsers, accountKeys,                             // admins' read-only view of accounts
   collection, collectionEvents, record,                  // per collection
 };
 

@@ -29,6 +29,8 @@ std::vector<RouteDef> routeTable(bool metrics) {
       {RouteId::me, true, {"me"}, kGet},
       {RouteId::logout, true, {"logout"}, kPost},
       {RouteId::openapi, true, {"openapi"}, kGet},
+      {RouteId::accountUsers, true, {"_users"}, kGet},  // "_": never a collection's name
+      {RouteId::accountKeys, true, {"_apikeys"}, kGet},
       {RouteId::collection, true, {"{collection}"}, kGet | kPost | kPatch | kDelete},
       {RouteId::collectionEvents, true, {"{collection}", "events"}, kGet},  // before {id}: "events" is no id
       {RouteId::record, true, {"{collection}", "{id}"}, kGet | kPut | kPatch | kDelete},
@@ -93,7 +95,7 @@ std::vector<std::string> Service::metricRoutes(const Config& config) {
   std::vector<std::string> labels = {"none", "/healthz", "/readyz", "/metrics", "/docs", "/docs/errors", "/docs/assets",
                                      "/_/", "/_/assets",
                                      b.empty() ? "/" : b, b + "/authenticate", b + "/me", b + "/logout",
-                                     b + "/openapi.json"};
+                                     b + "/openapi.json", b + "/_users", b + "/_apikeys"};
   for (const auto& c : config.collections) {
     labels.push_back(b + "/" + c.name);
     labels.push_back(b + "/" + c.name + "/events");
@@ -286,6 +288,8 @@ void Service::dispatch(const CallPtr& call) {
     case RouteId::authenticate: return authenticate(call);
     case RouteId::me: return finish(c, me(c));
     case RouteId::logout: return logout(call);
+    case RouteId::accountUsers: return finish(c, listAccounts(c, false));
+    case RouteId::accountKeys: return finish(c, listAccounts(c, true));
     case RouteId::collection:
       if (read) return finish(c, listRecords(c));
       if (method == "POST") return createRecords(call);

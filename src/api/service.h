@@ -89,6 +89,8 @@ class Service final : public http::Handler {
 
   // system.cpp
   render::Reply index() const;
+  // GET {base}/_users and {base}/_apikeys: admins only; never a hash.
+  render::Reply listAccounts(const Call& call, bool apiKeys) const;
   render::Reply webAsset(std::string_view name) const;  // /docs/assets/NAME
   render::Reply healthz() const;
   render::Reply readyz() const;

@@ -1,6 +1,10 @@
 // Handlers of the server's own resources: index, health, readiness.
 #include "api/service.h"
+
+#include "api/call.h"
+#include "api/record_helpers.h"
 #include "api/web_assets.h"
+#include "common/time.h"
 
 namespace restd::api {
 
@@ -34,6 +38,41 @@ Reply Service::webAsset(std::string_view name) const {
   Reply r = Reply::document(200, std::string(asset->contentType), std::string(asset->body));
   r.header("ETag", asset->etag);
   r.conditional = true;  // a browser's revalidation is a 304
+  return r;
+}
+
+Reply Service::listAccounts(const Call& call, bool apiKeys) const {
+  if (auto e = onlyParams(call.query, {"envelope", "access_token"})) return Reply::failure(*e);
+  if (!call.isAdmin()) return Reply::failure(ErrorObject(Reason::forbidden, "Only admins may list accounts."));
+  Reply r;
+  auto& a = r.data.GetAllocator();
+  r.data.SetArray();
+  auto str = [&](const std::string& s) { return rapidjson::Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a); };
+  auto date = [&](int64_t ms) { return str(formatRfc3339(SysTime(std::chrono::milliseconds(ms)))); };
+  store::Error e;
+  if (apiKeys) {
+    std::vector<store::ApiKey> keys;
+    e = store_.listApiKeys(keys);
+    for (const auto& k : keys) {
+      rapidjson::Value v(rapidjson::kObjectType);
+      v.AddMember("label", str(k.label), a);
+      v.AddMember("prefix", str(k.prefix), a);
+      v.AddMember("createdAt", date(k.createdAt), a);
+      r.data.PushBack(v, a);
+    }
+  } else {
+    std::vector<store::User> users;
+    e = store_.listUsers(users);
+    for (const auto& u : users) {
+      rapidjson::Value v(rapidjson::kObjectType);
+      v.AddMember("id", str(u.id), a);
+      v.AddMember("userName", str(u.userName), a);
+      v.AddMember("role", str(u.role), a);
+      v.AddMember("createdAt", date(u.createdAt), a);
+      r.data.PushBack(v, a);
+    }
+  }
+  if (e) return Reply::failure(ErrorObject(Reason::storage_unavailable));
   return r;
 }
 

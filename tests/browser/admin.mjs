@@ -106,7 +106,23 @@ try {
 
   const uiToken = await page.evaluate(() => sessionStorage.getItem("restd-admin-token"));
   out.storedToken = uiToken !== null;
+  // Accounts, read-only.
+  await page.click("nav >> text=Users");
+  await page.waitForSelector("table.accounts");
+  out.users = await rows(page);
+  await page.screenshot({ path: `${screenshots}/admin-users.png` });
+  await page.click("nav >> text=API keys");
+  await page.waitForFunction(() => document.querySelector("main h1")?.innerText === "API keys");
+  out.keys = await rows(page);
+
   out.tokenInUrl = out.requests.some((u) => (uiToken && u.includes(uiToken)) || /access_token=/.test(u));
+
+  // Sign out: the token is forgotten by the page and revoked by the server.
+  await page.click("header >> text=Sign out");
+  await page.waitForSelector("form.signin");
+  out.storedAfterSignOut = await page.evaluate(() => sessionStorage.getItem("restd-admin-token"));
+  const me = await fetch(base + "/api/v2/me", { headers: { Authorization: "Bearer " + uiToken } });
+  out.oldTokenLoggedIn = (await me.json()).data.logged_in;
   console.log(JSON.stringify(out));
 } finally {
   await browser.close();

@@ -233,13 +233,17 @@ class BrowserAdmin(unittest.TestCase):
         self.assertIn("Delete thing", seen["dialog"])
         self.assertFalse(any("Chair" in r for r in seen["afterDelete"]))
         self.assertEqual(names, ["Lamp, brass", "Table, from elsewhere"])   # what the storage holds
+        self.assertTrue(any("root\tadmin" in r for r in seen["users"]), seen["users"])
+        self.assertTrue(any("admin-ui" in r for r in seen["keys"]), seen["keys"])
+        self.assertIsNone(seen["storedAfterSignOut"])
+        self.assertFalse(seen["oldTokenLoggedIn"])
         self.assertEqual(seen["consoleErrors"], [])
         self.assertEqual(seen["pageErrors"], [])
         self.assertTrue(seen["storedToken"])
         self.assertFalse(seen["tokenInUrl"])
         outside = [u for u in seen["requests"] if not u.startswith(args["base"]) and not u.startswith("data:")]
         self.assertEqual(outside, [])
-        for name in ("sign-in", "field-errors", "list", "edit", "filtered", "after-delete"):
+        for name in ("sign-in", "field-errors", "list", "edit", "filtered", "after-delete", "users"):
             self.assertGreater(os.path.getsize(os.path.join(shots, f"admin-{name}.png")), 5000, name)
 
 

@@ -89,6 +89,7 @@ class OpenApi(SharedServerTest):
         paths = self.doc["paths"]
         expected = {
             "/": {"get"}, "/openapi.json": {"get"}, "/authenticate": {"post"}, "/me": {"get"}, "/logout": {"post"},
+            "/_users": {"get"}, "/_apikeys": {"get"},
             "/things": {"get", "post", "patch", "delete"}, "/things/{id}": {"get", "put", "patch", "delete"},
             "/things/events": {"get"},
             "/notes": {"get", "post", "patch", "delete"}, "/notes/{id}": {"get", "put", "patch", "delete"},

@@ -107,6 +107,30 @@ class Http(SharedServerTest):
         self.assertNotIn(b"\n", off.body)
         self.assertEqual(off.header("ETag"), compact.header("ETag"))
 
+    def test_admins_see_users_and_api_keys_read_only_and_never_a_hash(self):
+        self.srv.add_user("ursula", "writer", "pw-ursula")
+        users = self.srv.request("GET", API + "/_users")
+        self.assertEqual(users.status, 200, users)
+        by_name = {u["userName"]: u for u in users.json()["data"]}
+        self.assertEqual(by_name["ursula"]["role"], "writer")
+        self.assertEqual(set(by_name["ursula"]), {"id", "userName", "role", "createdAt"})
+        self.assertTrue(by_name["ursula"]["id"].startswith("user_"))
+        keys = self.srv.request("GET", API + "/_apikeys")
+        self.assertEqual(keys.status, 200)
+        labels = {k["label"]: k for k in keys.json()["data"]}
+        self.assertIn("admin-key", labels)
+        self.assertEqual(set(labels["admin-key"]), {"label", "prefix", "createdAt"})
+        self.assertNotIn(b"argon2", users.body + keys.body)
+        key = self.srv.api_key("ursula-key")
+        token = self.srv.login("ursula", "pw-ursula", key)
+        for path in ("/_users", "/_apikeys"):
+            r = self.srv.request("GET", API + path, headers={"Authorization": "Bearer " + token})
+            self.assertEqual(r.status, 403, r)
+            self.assertEqual(r.json()["error"]["reason"], "forbidden")
+            self.assertEqual(self.srv.request("GET", API + path, headers={"Authorization": None}).status, 401)
+        self.assertEqual(self.srv.request("POST", API + "/_users", body="{}",
+                                          headers={"Content-Type": "application/json"}).status, 405)
+
     def test_a_lock_out_ends_with_user_unlock(self):
         key = self.srv.api_key("unlock-key")
         self.srv.add_user("lock", "writer", "pw-right")

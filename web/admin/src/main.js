@@ -76,6 +76,10 @@ function layout(active, main) {
     h("h2", {}, "Collections"),
     h("ul", {}, state.index.collections.map((c) =>
       h("li", {}, h("a", { href: "#/" + c.name, class: c.name === active ? "active" : "" }, c.name)))),
+    state.me.user.role === "admin" ? [
+      h("h2", {}, "Accounts"),
+      h("ul", {}, [["_users", "Users"], ["_apikeys", "API keys"]].map(([path, label]) =>
+        h("li", {}, h("a", { href: "#/" + path, class: path === active ? "active" : "" }, label))))] : null,
     h("p", { class: "links" }, h("a", { href: "/docs" }, "API reference"), " · ", h("a", { href: "/docs/errors" }, "Errors")));
   const top = h("header", {},
     h("strong", {}, "restd admin"),
@@ -292,10 +296,34 @@ function startFeed(c, query) {
   }, controller.signal);
 }
 
+// ------------------------------------------------------------------ accounts
+
+// Users and API keys, read-only: they are managed with `restd user` and
+// `restd apikey` (no hash or key ever reaches the page).
+async function showAccounts(path) {
+  stopFeed();
+  const r = await call("GET", "/" + path);
+  if (r.status === 401) return signIn("Your session has ended; sign in again.");
+  const title = path === "_users" ? "Users" : "API keys";
+  const columns = path === "_users" ? ["userName", "role", "id", "createdAt"] : ["label", "prefix", "createdAt"];
+  const main = h("section", {}, h("div", { class: "title" }, h("h1", {}, title)));
+  if (r.status !== 200) main.append(h("p", { class: "error", role: "alert" }, errorText(r.body)));
+  else {
+    main.append(h("table", { class: "accounts" },
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", {}, c)))),
+      h("tbody", {}, r.body.data.map((row) => h("tr", {}, columns.map((c) => h("td", {}, cell(row[c]))))))));
+    main.append(h("p", { class: "empty" }, path === "_users"
+      ? "Add, remove or change users with restd user add | remove | passwd | unlock."
+      : "Create or revoke keys with restd apikey create | revoke."));
+  }
+  layout(path, main);
+}
+
 // ------------------------------------------------------------------ routing
 
 async function route() {
   const [name, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
+  if (name === "_users" || name === "_apikeys") return showAccounts(name);
   const c = state.index.collections.find((x) => x.name === name) || state.index.collections[0];
   if (!c) return layout("", h("p", {}, "This server declares no collections."));
   await showCollection(c, name === c.name ? query : "");
