@@ -104,6 +104,19 @@ try {
   out.afterDelete = await rows(page);
   await page.screenshot({ path: `${screenshots}/admin-after-delete.png` });
 
+  // Paging: 25 more records (one batch from elsewhere), 20 a page.
+  const batch = Array.from({ length: 25 }, (_, i) => ({ name: `Stool ${String(i).padStart(2, "0")}` }));
+  await fetch(base + "/api/v2/things", {
+    method: "POST", headers: { Authorization: "Bearer " + token, "Content-Type": "application/json" },
+    body: JSON.stringify(batch),
+  });
+  await page.waitForFunction(() => document.querySelector(".pager span")?.innerText.includes("27 records"));
+  out.page1 = { rows: (await rows(page)).length, pager: await page.locator(".pager span").innerText() };
+  await page.click("text=Next ›");
+  await page.waitForFunction(() => document.querySelector(".pager span")?.innerText.startsWith("Page 2"));
+  out.page2 = { rows: (await rows(page)).length, pager: await page.locator(".pager span").innerText() };
+  await page.screenshot({ path: `${screenshots}/admin-page-2.png` });
+
   const uiToken = await page.evaluate(() => sessionStorage.getItem("restd-admin-token"));
   out.storedToken = uiToken !== null;
   // Accounts, read-only.

@@ -216,7 +216,7 @@ class BrowserAdmin(unittest.TestCase):
             args = {"base": f"http://127.0.0.1:{srv.port}", "user": "root", "password": "root-password",
                     "apiKey": key, "token": token}
             seen = run_page_script(self, "admin.mjs", args)
-            names = [r["name"] for r in srv.request("GET", "/api/v2/things?sort=name").json()["data"]]
+            names = [r["name"] for r in srv.request("GET", "/api/v2/things?sort=name&per_page=100").json()["data"]]
         self.assertTrue(seen["signInError"], seen)   # the server's 401 message, shown on the form
         self.assertEqual(seen["heading"], "things")
         self.assertEqual(seen["who"], "root (admin)")
@@ -232,9 +232,12 @@ class BrowserAdmin(unittest.TestCase):
         self.assertTrue(seen["live"].startswith("Live: created"), seen["live"])
         self.assertIn("Delete thing", seen["dialog"])
         self.assertFalse(any("Chair" in r for r in seen["afterDelete"]))
-        self.assertEqual(names, ["Lamp, brass", "Table, from elsewhere"])   # what the storage holds
+        self.assertEqual(names[:2], ["Lamp, brass", "Stool 00"])   # what the storage holds
+        self.assertEqual(len(names), 27)
         self.assertTrue(any("root\tadmin" in r for r in seen["users"]), seen["users"])
         self.assertTrue(any("admin-ui" in r for r in seen["keys"]), seen["keys"])
+        self.assertEqual(seen["page1"], {"rows": 20, "pager": "Page 1 of 2 · 27 records"})
+        self.assertEqual(seen["page2"], {"rows": 7, "pager": "Page 2 of 2 · 27 records"})
         self.assertIsNone(seen["storedAfterSignOut"])
         self.assertFalse(seen["oldTokenLoggedIn"])
         self.assertEqual(seen["consoleErrors"], [])
