@@ -29,8 +29,7 @@ bool isFormBody(const http::Request& r) {
 
 // Routes that need no identity at all.
 bool isOpenRoute(RouteId r) {
-  return r == RouteId::healthz || r == RouteId::readyz || r == RouteId::docs || r == RouteId::docsErrors ||
-         r == RouteId::docsAsset || r == RouteId::admin || r == RouteId::adminAsset || r == RouteId::index || r == RouteId::authenticate || r == RouteId::openapi || r == RouteId::metrics;
+  return r == RouteId::healthz || r == RouteId::readyz || isPageRoute(r) || r == RouteId::index || r == RouteId::authenticate || r == RouteId::openapi || r == RouteId::metrics;
 }
 
 // The lock-out's 429 (SPEC §4): refused before any password is checked.

@@ -18,6 +18,13 @@ enum class RouteId {
   collection, collectionEvents, record,                  // per collection
 };
 
+// The pages a browser loads (HTML and their assets), outside base_path:
+// open to anyone, left alone by maintenance, of one media type each.
+inline bool isPageRoute(RouteId r) {
+  return r == RouteId::docs || r == RouteId::docsErrors || r == RouteId::docsAsset || r == RouteId::admin ||
+         r == RouteId::adminAsset;
+}
+
 enum Method : uint16_t {
   kGet = 1, kHead = 2, kPost = 4, kPut = 8, kPatch = 16, kDelete = 32, kOptions = 64,
 };

@@ -56,8 +56,7 @@ std::string_view methodOrDash(std::string_view m) { return m.empty() ? std::stri
 bool isSystemRoute(const RouteMatch& m) {
   if (m.outcome == RouteMatch::Outcome::notFound) return false;
   return m.route == RouteId::healthz || m.route == RouteId::readyz || m.route == RouteId::metrics ||
-         m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::docsAsset ||
-         m.route == RouteId::admin || m.route == RouteId::adminAsset;
+         isPageRoute(m.route);
 }
 
 // A path at or below base_path ("/api/v2", "/api/v2/…", "/api/v2.json").
@@ -211,9 +210,8 @@ void Service::handleHere(const http::Request& request, http::Respond respond) {
   // Format: a .json/.xml suffix decides; otherwise the Accept header.
   // Documents and the change feed have one type of their own (EventSource
   // sends Accept: text/event-stream); their errors are JSON.
-  bool isDocument = m.route == RouteId::docs || m.route == RouteId::docsErrors || m.route == RouteId::docsAsset ||
-                    m.route == RouteId::admin || m.route == RouteId::adminAsset ||
-                    m.route == RouteId::metrics || m.route == RouteId::collectionEvents || m.route == RouteId::openapi;
+  bool isDocument = isPageRoute(m.route) || m.route == RouteId::metrics || m.route == RouteId::collectionEvents ||
+                    m.route == RouteId::openapi;
   if (m.suffix == Suffix::json) call->format = Format::json;
   else if (m.suffix == Suffix::xml) call->format = Format::xml;
   else if (!isDocument) {
@@ -352,8 +350,7 @@ void Service::deliver(const Call& call, http::Response res) const {
   }
   // Caching (SPEC §7): what the reply depends on, and who may keep it.
   bool cors = !config_.cors.allowOrigins.empty();
-  bool document = found && (route == RouteId::docs || route == RouteId::docsErrors || route == RouteId::docsAsset ||
-                            route == RouteId::admin || route == RouteId::adminAsset || route == RouteId::metrics);
+  bool document = found && (isPageRoute(route) || route == RouteId::metrics);
   if (document) res.addHeader("Vary", cors ? "Accept-Encoding, Origin" : "Accept-Encoding");
   else res.addHeader("Vary", cors ? "Accept, Accept-Encoding, X-Envelope, Origin" : "Accept, Accept-Encoding, X-Envelope");
   if (found && (route == RouteId::authenticate || route == RouteId::healthz || route == RouteId::readyz ||

@@ -9,8 +9,10 @@
 // change empties all nodes' caches: see findToken); writes lock what they
 // read (SELECT ... FOR UPDATE) so concurrent nodes never lose an update; an
 // idempotency key or slug being claimed is held by a transaction-scoped
-// advisory lock, so two nodes racing on one key write once; the migration
-// runs under an advisory lock, so nodes starting together migrate once.
+// advisory lock, so two nodes racing on one key write once (an import holds
+// one lock for all of a collection's slugs instead: reserveSlugs); the
+// migration runs under an advisory lock, so nodes starting together migrate
+// once.
 //
 // Calls block on the network: Store::blocking() is true, and the API runs
 // requests for this store on worker threads, never on I/O threads.
