@@ -1,5 +1,6 @@
 // restd's command line: parse, load config, wire the layers, run.
 #include <algorithm>
+#include <atomic>
 #include <CLI/CLI.hpp>
 #include <malloc.h>
 #include <sys/resource.h>
@@ -352,10 +353,13 @@ int maintenanceCommand(const CommonOptions& common, bool on, int64_t retryAfter)
 
 // Ctrl-C during export, import and backup: the copy stops at its next
 // progress report and leaves nothing half-written. A second Ctrl-C kills.
-volatile std::sig_atomic_t interrupted = 0;
+// An atomic, not a sig_atomic_t: the progress reports that read it run on
+// the store's writer thread (a lock-free atomic is safe in a handler too).
+std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 
 void onInterrupt(int) {
-  interrupted = 1;
+  interrupted.store(true, std::memory_order_relaxed);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
 }
@@ -398,7 +402,7 @@ int exportCommand(const CommonOptions& common, const std::string& collection, co
   int64_t records = 0, bytes = 0;
   store::Error e = api::exportRecords(*store, *c, out, [&](const store::CopyProgress& p) {
     bar.update(p.done, p.total, p.bytes, "records");
-    return !interrupted;
+    return !interrupted.load(std::memory_order_relaxed);
   }, records, bytes);
   store->close();
   if (out != stdout && std::fclose(out) != 0 && !e) e = {store::Status::unavailable, {}, std::strerror(errno)};
@@ -468,7 +472,7 @@ int importCommand(const CommonOptions& common, const std::string& collection, co
                                            static_cast<int64_t>(config->server.maxBatchItems),
                                            [&](const store::CopyProgress& p) {
                                              bar.update(p.done, 0, p.bytes, "records", fileBytes);
-                                             return !interrupted;
+                                             return !interrupted.load(std::memory_order_relaxed);
                                            });
   std::fclose(in);
   store->close();
@@ -509,12 +513,12 @@ int backupCommand(const CommonOptions& common, const std::string& path, bool for
     bar.update(p.done, p.total, p.bytes, p.unit);
     // Written pages become the kernel's writeback work, which no niceness
     // defers: pacing the copy keeps that from crowding out a busy server.
-    while (maxMegabytesPerSecond > 0 && p.bytes > 0 && !interrupted) {
+    while (maxMegabytesPerSecond > 0 && p.bytes > 0 && !interrupted.load(std::memory_order_relaxed)) {
       double ahead = double(p.bytes) / (maxMegabytesPerSecond * 1e6) - bar.elapsedSeconds();
       if (ahead <= 0) break;
       std::this_thread::sleep_for(std::chrono::duration<double>(std::min(ahead, 0.1)));  // Ctrl-C stays prompt
     }
-    return !interrupted;
+    return !interrupted.load(std::memory_order_relaxed);
   });
   store->close();
   bar.clear();
