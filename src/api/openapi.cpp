@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -668,16 +669,24 @@ class Generator {
     return p;
   }
 
-  // The responses of an operation: `ok` first, then one per error status.
-  Value responses(Value ok, std::initializer_list<int> errors, bool conditional = false) {
+  // One success of an operation: its status and its response object.
+  struct Success {
+    int status;
+    Value response;
+  };
+
+  // The responses of an operation: its success, a 207 when some items of a
+  // batch may fail (`partial`), 304 when `conditional`, then one per error
+  // status.
+  Value responses(Success ok, std::initializer_list<int> errors, bool conditional = false,
+                  std::optional<Success> partial = std::nullopt) {
     Value r = Builder::object();
-    int okStatus = ok["x-status"].GetInt();
-    ok.RemoveMember("x-status");
-    b_.set(r, std::to_string(okStatus), std::move(ok));
-    for (int extra : extraOk_) b_.set(r, std::to_string(extra), std::move(extraOkValue_[extra]));
-    extraOk_.clear();
-    if (conditional) b_.set(r, "304", b_.ref("responses", "304"));
-    if (conditional) used_.insert(304);
+    b_.set(r, std::to_string(ok.status), std::move(ok.response));
+    if (partial) b_.set(r, std::to_string(partial->status), std::move(partial->response));
+    if (conditional) {
+      b_.set(r, "304", b_.ref("responses", "304"));
+      used_.insert(304);
+    }
     for (int status : errors)
       if (statuses_.count(status)) {
         b_.set(r, std::to_string(status), b_.ref("responses", std::to_string(status)));
@@ -686,9 +695,9 @@ class Generator {
     return r;
   }
 
-  Value okResponse(int status, const std::string& description, Value schema, std::initializer_list<const char*> headers) {
+  Success okResponse(int status, const std::string& description, Value schema,
+                     std::initializer_list<const char*> headers = {}) {
     Value ok = Builder::object();
-    b_.set(ok, "x-status", int64_t(status));
     b_.set(ok, "description", description);
     if (headers.size()) {
       Value h = Builder::object();
@@ -696,15 +705,7 @@ class Generator {
       b_.set(ok, "headers", std::move(h));
     }
     b_.set(ok, "content", jsonContent(b_, std::move(schema)));
-    return ok;
-  }
-  // A second success status of the same operation (207 beside 201).
-  void alsoOk(int status, const std::string& description, Value schema) {
-    Value ok = Builder::object();
-    b_.set(ok, "description", description);
-    b_.set(ok, "content", jsonContent(b_, std::move(schema)));
-    extraOk_.push_back(status);
-    extraOkValue_[status] = std::move(ok);
+    return {status, std::move(ok)};
   }
 
   Value operation(const std::string& tag, const std::string& id, const std::string& summary,
@@ -730,25 +731,17 @@ class Generator {
   }
 
   // A request body as JSON, a form, and on PATCH a merge patch.
-  Value writeContent(Value schema, bool mergePatch) {
+  Value writeContent(const Value& schema, bool mergePatch) {
     Value content = Builder::object();
-    Value json = Builder::object();
-    Value copy;
-    copy.CopyFrom(schema, doc_.GetAllocator());
-    b_.set(json, "schema", std::move(schema));
-    b_.set(content, "application/json", std::move(json));
-    if (mergePatch) {
-      Value merge = Builder::object();
-      Value copy2;
-      copy2.CopyFrom(copy, doc_.GetAllocator());
-      b_.set(merge, "schema", std::move(copy2));
-      b_.set(content, "application/merge-patch+json", std::move(merge));
-    }
-    if (copy.HasMember("$ref")) {  // one record: a form is the flat object
-      Value form = Builder::object();
-      b_.set(form, "schema", std::move(copy));
-      b_.set(content, "application/x-www-form-urlencoded", std::move(form));
-    }
+    auto add = [&](std::string_view type) {
+      Value media = Builder::object();
+      Value copy(schema, doc_.GetAllocator());
+      b_.set(media, "schema", std::move(copy));
+      b_.set(content, type, std::move(media));
+    };
+    add("application/json");
+    if (mergePatch) add("application/merge-patch+json");
+    if (schema.HasMember("$ref")) add("application/x-www-form-urlencoded");  // one record: a form is the flat object
     return content;
   }
 
@@ -816,17 +809,16 @@ class Generator {
     {
       Value item = Builder::object();
       b_.set(item, "get", operation("server", "getIndex", "The collections and links", "", profileParams(),
-                                    Builder::array(), responses(okResponse(200, "The index.", b_.schemaRef("IndexReply"), {}), always)));
+                                    Builder::array(), responses(okResponse(200, "The index.", b_.schemaRef("IndexReply")), always)));
       b_.set(paths, "/", std::move(item));
       Value doc = Builder::object();
       Value ok = Builder::object();
-      b_.set(ok, "x-status", int64_t(200));
       b_.set(ok, "description", "This document.");
       Value any = Builder::object();
       b_.set(any, "type", "object");
       b_.set(ok, "content", jsonContent(b_, std::move(any)));
       b_.set(doc, "get", operation("server", "getOpenApi", "This OpenAPI document", "", Builder::array(),
-                                   Builder::array(), responses(std::move(ok), {404, 406, 500})));
+                                   Builder::array(), responses({200, std::move(ok)}, {404, 406, 500})));
       b_.set(paths, "/openapi.json", std::move(doc));
     }
     // Authentication.
@@ -836,7 +828,7 @@ class Generator {
                            "A wrong user name, API key or password all give the same 401. Repeated failures for one "
                            "user name or client address give 429 before any password is checked.",
                            profileParams(), Builder::array(),
-                           responses(okResponse(200, "A new token.", b_.schemaRef("TokenReply"), {}),
+                           responses(okResponse(200, "A new token.", b_.schemaRef("TokenReply")),
                                      {400, 401, 406, 413, 415, 429, 500, 502, 503}));
       Value content = Builder::object();
       Value form = Builder::object();
@@ -852,11 +844,11 @@ class Generator {
       Value me = Builder::object();
       b_.set(me, "get", operation("auth", "getMe", "Who am I", "Works without a token (`logged_in: false`).",
                                   profileParams(), security(true),
-                                  responses(okResponse(200, "The caller.", b_.schemaRef("MeReply"), {}), always)));
+                                  responses(okResponse(200, "The caller.", b_.schemaRef("MeReply")), always)));
       b_.set(paths, "/me", std::move(me));
       Value logout = Builder::object();
       b_.set(logout, "post", operation("auth", "logout", "Revoke the token used", "", profileParams(), security(false),
-                                       responses(okResponse(200, "Signed out.", b_.schemaRef("MeReply"), {}),
+                                       responses(okResponse(200, "Signed out.", b_.schemaRef("MeReply")),
                                                  {400, 401, 406, 429, 500, 502, 503})));
       b_.set(paths, "/logout", std::move(logout));
     }
@@ -866,7 +858,7 @@ class Generator {
       Value item = Builder::object();
       b_.set(item, "get", operation("accounts", id, what, "Admins only; manage accounts with `restd user` and `restd apikey`.",
                                     profileParams(), security(false),
-                                    responses(okResponse(200, std::string(what) + ".", b_.schemaRef(schema), {}),
+                                    responses(okResponse(200, std::string(what) + ".", b_.schemaRef(schema)),
                                               {400, 401, 403, 406, 429, 500, 502, 503})));
       b_.set(paths, path, std::move(item));
     }
@@ -914,9 +906,7 @@ class Generator {
       b_.push(choices, b_.schemaRef(t + "Create"));
       b_.push(choices, arrayOf(b_, b_.schemaRef(t + "Create")));
       b_.set(body, "oneOf", std::move(choices));
-      alsoOk(207, "Some items of a batch with `atomic=false` were saved; `failures` names the others.",
-             b_.schemaRef(t + "BatchReply"));
-      Value ok = okResponse(201, "Created: the " + one + " (an object body) or the " + c.name + " (an array body).",
+      Success ok = okResponse(201, "Created: the " + one + " (an object body) or the " + c.name + " (an array body).",
                             [&] {
                               Value either = Builder::object();
                               Value alts = Builder::array();
@@ -930,7 +920,11 @@ class Generator {
                            "An object creates one; an array creates many (at most `max_batch_items`), all or nothing "
                            "unless `atomic=false`.",
                            std::move(params), security(false),
-                           responses(std::move(ok), {400, 401, 403, 406, 409, 413, 415, 422, 429, 500, 502, 503}));
+                           responses(std::move(ok), {400, 401, 403, 406, 409, 413, 415, 422, 429, 500, 502, 503},
+                                     false,
+                                     okResponse(207, "Some items of a batch with `atomic=false` were saved; `failures` "
+                                                     "names the others.",
+                                                b_.schemaRef(t + "BatchReply"))));
       Value content = writeContent(std::move(body), false);
       Value form = Builder::object();
       b_.set(form, "schema", b_.schemaRef(t + "Create"));
@@ -942,12 +936,13 @@ class Generator {
       Value params = profileParams();
       b_.push(params, param("Idempotency-Key"));
       b_.push(params, param("atomic"));
-      alsoOk(207, "Some items were changed; `failures` names the others.", b_.schemaRef(t + "BatchReply"));
       Value op = operation(c.name, "update_many_" + c.name, "Change many " + c.name,
                            "An array of merge patches, each naming its record's `id`.", std::move(params),
                            security(false),
-                           responses(okResponse(200, "The changed " + c.name + ".", b_.schemaRef(t + "BatchReply"), {}),
-                                     {400, 401, 403, 406, 409, 413, 415, 422, 429, 500, 502, 503}));
+                           responses(okResponse(200, "The changed " + c.name + ".", b_.schemaRef(t + "BatchReply")),
+                                     {400, 401, 403, 406, 409, 413, 415, 422, 429, 500, 502, 503}, false,
+                                     okResponse(207, "Some items were changed; `failures` names the others.",
+                                                b_.schemaRef(t + "BatchReply"))));
       withBody(op, jsonContent(b_, arrayOf(b_, b_.schemaRef(t + "PatchItem"))));
       b_.set(list, "patch", std::move(op));
     }
@@ -955,11 +950,12 @@ class Generator {
       Value params = profileParams();
       b_.push(params, param("ids"));
       b_.push(params, param("atomic"));
-      alsoOk(207, "Some records were deleted; `failures` names the others.", b_.schemaRef("DeletedBatchReply"));
       Value op = operation(c.name, "delete_many_" + c.name, "Delete many " + c.name,
                            "The ids as a JSON array body or as `?ids=a,b,c`.", std::move(params), security(false),
-                           responses(okResponse(200, "Deleted.", b_.schemaRef("DeletedBatchReply"), {}),
-                                     {400, 401, 403, 406, 413, 415, 422, 429, 500, 502, 503}));
+                           responses(okResponse(200, "Deleted.", b_.schemaRef("DeletedBatchReply")),
+                                     {400, 401, 403, 406, 413, 415, 422, 429, 500, 502, 503}, false,
+                                     okResponse(207, "Some records were deleted; `failures` names the others.",
+                                                b_.schemaRef("DeletedBatchReply"))));
       Value ids = Builder::object();
       b_.set(ids, "type", "array");
       Value item = Builder::object();
@@ -976,7 +972,6 @@ class Generator {
       Value params = Builder::array();
       b_.push(params, param("Last-Event-ID"));
       Value ok = Builder::object();
-      b_.set(ok, "x-status", int64_t(200));
       b_.set(ok, "description",
              "Server-Sent Events: `event: created|updated|deleted` (or `reset`), `id:` a sequence number, `data:` "
              "the " + one + " as the standard profile renders it.");
@@ -990,7 +985,7 @@ class Generator {
       b_.set(events, "get", operation(c.name, "events_" + c.name, "Follow changes to " + c.name,
                                       "Only what the caller may see; `Last-Event-ID` resumes after that event.",
                                       std::move(params), security(anonymous),
-                                      responses(std::move(ok), {400, 401, 403, 406, 429, 500, 502, 503})));
+                                      responses({200, std::move(ok)}, {400, 401, 403, 406, 429, 500, 502, 503})));
       b_.set(paths, base + "/events", std::move(events));
     }
 
@@ -1032,7 +1027,7 @@ class Generator {
       b_.set(item, "delete", operation(c.name, "delete_" + one, "Delete one " + one, "", std::move(params),
                                        security(false),
                                        responses(okResponse(200, "Deleted; `meta.message` says so.",
-                                                            b_.schemaRef("DeletedReply"), {}),
+                                                            b_.schemaRef("DeletedReply")),
                                                  {400, 401, 403, 404, 406, 412, 429, 500, 502, 503})));
     }
     b_.set(paths, base + "/{id}", std::move(item));
@@ -1043,8 +1038,6 @@ class Generator {
   Builder b_;
   std::map<int, std::string> statuses_;
   std::set<int> used_;  // the statuses some operation can answer
-  std::vector<int> extraOk_;
-  std::map<int, Value> extraOkValue_;
 };
 
 }  // namespace

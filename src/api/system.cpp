@@ -47,30 +47,24 @@ Reply Service::listAccounts(const Call& call, bool apiKeys) const {
   Reply r;
   auto& a = r.data.GetAllocator();
   r.data.SetArray();
-  auto str = [&](const std::string& s) { return rapidjson::Value(s.c_str(), static_cast<rapidjson::SizeType>(s.size()), a); };
-  auto date = [&](int64_t ms) { return str(formatRfc3339(SysTime(std::chrono::milliseconds(ms)))); };
+  // One row: string members, in this order.
+  auto row = [&](std::initializer_list<std::pair<const char*, std::string>> members) {
+    rapidjson::Value v(rapidjson::kObjectType);
+    for (const auto& [key, text] : members)
+      v.AddMember(rapidjson::StringRef(key), rapidjson::Value(text.c_str(), static_cast<rapidjson::SizeType>(text.size()), a), a);
+    r.data.PushBack(v, a);
+  };
+  auto date = [](int64_t ms) { return formatRfc3339(SysTime(std::chrono::milliseconds(ms))); };
   store::Error e;
   if (apiKeys) {
     std::vector<store::ApiKey> keys;
     e = store_.listApiKeys(keys);
-    for (const auto& k : keys) {
-      rapidjson::Value v(rapidjson::kObjectType);
-      v.AddMember("label", str(k.label), a);
-      v.AddMember("prefix", str(k.prefix), a);
-      v.AddMember("createdAt", date(k.createdAt), a);
-      r.data.PushBack(v, a);
-    }
+    for (const auto& k : keys) row({{"label", k.label}, {"prefix", k.prefix}, {"createdAt", date(k.createdAt)}});
   } else {
     std::vector<store::User> users;
     e = store_.listUsers(users);
-    for (const auto& u : users) {
-      rapidjson::Value v(rapidjson::kObjectType);
-      v.AddMember("id", str(u.id), a);
-      v.AddMember("userName", str(u.userName), a);
-      v.AddMember("role", str(u.role), a);
-      v.AddMember("createdAt", date(u.createdAt), a);
-      r.data.PushBack(v, a);
-    }
+    for (const auto& u : users)
+      row({{"id", u.id}, {"userName", u.userName}, {"role", u.role}, {"createdAt", date(u.createdAt)}});
   }
   if (e) return Reply::failure(ErrorObject(Reason::storage_unavailable));
   return r;

@@ -3,6 +3,7 @@
 nodes; a node killed during writes; PostgreSQL going away and coming back;
 /healthz while requests wait for a locked table. PostgreSQL only: on SQLite
 the suite is skipped (one file, one node)."""
+import contextlib
 import json
 import os
 import shutil
@@ -258,15 +259,24 @@ class NodeFailures(unittest.TestCase):
                 n.stop()
                 n.cleanup()
 
+    @staticmethod
+    @contextlib.contextmanager
+    def things_locked(srv, seconds):
+        """Another client holds an exclusive lock on `things` for `seconds`."""
+        locker = subprocess.Popen(["psql", srv.storage_url, "-qAtX", "-c",
+                                   f"BEGIN; LOCK TABLE things IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({seconds}); COMMIT;"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.5)
+            yield
+        finally:
+            locker.wait()
+
     def test_healthz_stays_fast_while_every_storage_thread_waits_for_a_locked_table(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
             self.assertEqual(srv.request("GET", f"{API}/things").status, 200)
-            locker = subprocess.Popen(["psql", srv.storage_url, "-qAtX", "-c",
-                                       'BEGIN; LOCK TABLE things IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;'],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                time.sleep(0.5)
+            with self.things_locked(srv, 3):
                 waiting = [threading.Thread(target=lambda: srv.request("GET", f"{API}/things", timeout=20))
                            for _ in range(8)]  # more than pool_size = 4: they queue
                 for t in waiting:
@@ -278,18 +288,12 @@ class NodeFailures(unittest.TestCase):
                     self.assertLess(time.time() - started, 0.2)
                 for t in waiting:
                     t.join()
-            finally:
-                locker.wait()
 
     def test_a_write_that_waits_longer_than_the_lock_timeout_gets_502_and_changes_nothing(self):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
             self.assertEqual(srv.request("GET", f"{API}/things").status, 200)
-            locker = subprocess.Popen(["psql", srv.storage_url, "-qAtX", "-c",
-                                       'BEGIN; LOCK TABLE things IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT;'],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                time.sleep(0.5)
+            with self.things_locked(srv, 12):
                 started = time.time()
                 r = srv.request("POST", f"{API}/things", body=json.dumps({"name": "late"}),
                                 headers={"Content-Type": "application/json"}, timeout=30)
@@ -297,8 +301,6 @@ class NodeFailures(unittest.TestCase):
                 self.assertEqual(r.status, 502, r)   # lock_timeout (10 s), SQLSTATE 55P03: not a 500
                 self.assertEqual(r.json()["error"]["reason"], "storage_unavailable")
                 self.assertGreater(waited, 8)
-            finally:
-                locker.wait()
             self.assertEqual(srv.request("GET", f"{API}/things").json()["data"], [])
             self.assertEqual(srv.request("POST", f"{API}/things", body=json.dumps({"name": "late"}),
                                          headers={"Content-Type": "application/json"}).status, 201)

@@ -245,14 +245,19 @@ class Events(unittest.TestCase):
         r = self.srv.request("GET", f"{API}/notes/events", headers={"Authorization": ""})
         self.assertEqual(r.status, 401)
 
-    def test_revoking_the_token_ends_the_stream(self):
-        key = self.srv.api_key("short")
-        self.srv.add_user("tmp", "writer", "pw-t")
-        token = self.srv.login("tmp", "pw-t", key)
+    def new_writer_streaming(self, name):
+        """A new writer's token and its open stream of things' events."""
+        key = self.srv.api_key("key-" + name)
+        self.srv.add_user(name, "writer", "pw-" + name)
+        token = self.srv.login(name, "pw-" + name, key)
         sub = Subscriber(self.srv.port, f"{API}/things/events", {"Authorization": "Bearer " + token})
+        time.sleep(0.3)
+        self.assertFalse(sub.closed.is_set())
+        return token, sub
+
+    def test_revoking_the_token_ends_the_stream(self):
+        token, sub = self.new_writer_streaming("tmp")
         try:
-            time.sleep(0.3)
-            self.assertFalse(sub.closed.is_set())
             r = self.srv.request("POST", f"{API}/logout", headers={"Authorization": "Bearer " + token})
             self.assertEqual(r.status, 200, r)
             self.assertTrue(sub.closed.wait(3), "the stream outlived its token")
@@ -261,13 +266,8 @@ class Events(unittest.TestCase):
             sub.close()
 
     def test_a_role_changed_in_the_storage_ends_the_stream(self):
-        key = self.srv.api_key("roles")
-        self.srv.add_user("rolf", "writer", "pw-r")
-        token = self.srv.login("rolf", "pw-r", key)
-        sub = Subscriber(self.srv.port, f"{API}/things/events", {"Authorization": "Bearer " + token})
+        token, sub = self.new_writer_streaming("rolf")
         try:
-            time.sleep(0.3)
-            self.assertFalse(sub.closed.is_set())
             # Behind the server's back (the CLI has no role verb): another
             # process, or psql, demotes the user.
             self.srv.sql("UPDATE _restd_users SET role = 'reader' WHERE username = 'rolf'")
