@@ -203,6 +203,7 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
     std::fprintf(stderr, "restd: %s\n", error.c_str());
     return 1;
   }
+  store->attachLoop(server.loop());
   ListenAddress actual = config->server.listen;
   actual.port = server.port();
   std::string url = "http://" + actual.toString();
@@ -216,6 +217,7 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   }
   std::fflush(stdout);
   server.run();
+  store->detachLoop();  // before the loop it watches on is gone
   // Work still queued — requests waiting for a storage thread, password
   // hashing, then writes — finishes and answers
   // while everything it touches (service, io_context) still exists.

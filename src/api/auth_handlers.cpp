@@ -55,6 +55,7 @@ void Service::resolveIdentity(const CallPtr& call) {
   if (startsWithScheme(authorization, "Bearer")) {
     token = std::string(trim(authorization.substr(7)));
   } else if (startsWithScheme(authorization, "Basic") && config_.auth.basic) {
+    if (onLoop(*call)) return offLoop(call, [this, call] { resolveIdentity(call); });  // reads the user
     std::string_view encoded = trim(authorization.substr(6));
     std::string decoded(encoded.size(), '\0');
     size_t len = 0;
@@ -82,7 +83,13 @@ void Service::resolveIdentity(const CallPtr& call) {
       if (const std::string* f = findParam(form, "access_token")) token = *f;
   }
   if (!token.empty() || startsWithScheme(authorization, "Bearer")) {
-    call->identity = auth_.checkToken(token);
+    if (!onLoop(*call)) {
+      call->identity = auth_.checkToken(token);
+    } else if (auto id = auth_.checkTokenNow(token)) {
+      call->identity = std::move(*id);
+    } else {
+      return offLoop(call, [this, call] { resolveIdentity(call); });  // not cached: a round trip
+    }
     call->token = std::move(token);
   }
   authorizeAndDispatch(call);
@@ -94,7 +101,16 @@ bool Service::admit(const CallPtr& call) {
   thread_local std::string key;
   if (const auth::Principal* p = call->principal()) key.assign("user:").append(p->userId);
   else key.assign("addr:").append(call->request.clientAddress);
-  call->rate = rateLimiter_.take(key);
+  if (!onLoop(*call)) {
+    call->rate = rateLimiter_.take(key);
+  } else if (auto now = rateLimiter_.takeNow(key)) {
+    call->rate = *now;
+  } else {
+    // A new lease from the shared bucket is a round trip: the rest of the
+    // call runs on the pool, and spends its token there.
+    offLoop(call, [this, call] { authorizeAndDispatch(call); });
+    return false;
+  }
   if (call->rate->allowed) return true;
   if (metrics_) metrics_->add(Metrics::Counter::rateLimited);
   Reply r = Reply::failure(ErrorObject(Reason::rate_limited, "Too many requests; try again in " +

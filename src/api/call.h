@@ -28,6 +28,7 @@ struct Service::Call : std::enable_shared_from_this<Service::Call> {
   std::string token;                           // the access token it came with, if any (change-feed re-checks)
   std::optional<RateDecision> rate;            // set once a rate-limit token was spent or refused
   bool submitted = false;                      // a write job was queued for it (Service::submit)
+  bool offLoop = false;                        // runs on the store's pool (Service::offLoop)
   // A POST or PATCH with an Idempotency-Key from a signed-in user: every
   // answer it gets from a handler is kept for retries (Service::finish).
   bool idempotent() const {

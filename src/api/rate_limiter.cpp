@@ -42,13 +42,19 @@ RateLimiter::Bucket& RateLimiter::bucketFor(Shard& shard, std::string_view key, 
   return shard.buckets.emplace(std::string(key), fresh).first->second;
 }
 
-RateDecision RateLimiter::take(std::string_view key, Clock::time_point now) {
-  if (!enabled()) return {};
+RateDecision RateLimiter::take(std::string_view key, Clock::time_point now) { return *takeFrom(key, now, true); }
+
+std::optional<RateDecision> RateLimiter::takeNow(std::string_view key, Clock::time_point now) {
+  return takeFrom(key, now, false);
+}
+
+std::optional<RateDecision> RateLimiter::takeFrom(std::string_view key, Clock::time_point now, bool mayWait) {
+  if (!enabled()) return RateDecision{};
   Shard& shard = shards_[KeyHash{}(key) % kShards];
   std::unique_lock lock(shard.mutex);
   Bucket& b = bucketFor(shard, key, now);
+  if (shared_) return takeShared(shard, lock, key, now, mayWait);
   b.lastUse = now;
-  if (shared_) return takeShared(shard, lock, key, now);
   b.tokens = refilled(b.tokens, b.stamp, now);
   b.stamp = now;
   if (b.tokens < 1.0) return decision(false, b.tokens);
@@ -56,13 +62,16 @@ RateDecision RateLimiter::take(std::string_view key, Clock::time_point now) {
   return decision(true, b.tokens);
 }
 
-RateDecision RateLimiter::takeShared(Shard& shard, std::unique_lock<std::mutex>& lock, std::string_view key,
-                                     Clock::time_point now) {
+std::optional<RateDecision> RateLimiter::takeShared(Shard& shard, std::unique_lock<std::mutex>& lock,
+                                                    std::string_view key, Clock::time_point now, bool mayWait) {
   Bucket* b = &bucketFor(shard, key, now);
   if (b->leased > 0) {
+    b->lastUse = now;
     --b->leased;
     return decision(true, static_cast<double>(b->leased) + refilled(b->sharedLeft, b->stamp, now));
   }
+  if (!mayWait) return std::nullopt;
+  b->lastUse = now;
   // Out of leased tokens: ask the database, without holding the shard (a
   // round trip must not hold up other keys).
   lock.unlock();

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -47,6 +48,9 @@ class RateLimiter {
   // leasing lets the request through (the request itself then meets the
   // same storage and answers 502).
   RateDecision take(std::string_view key, Clock::time_point now = Clock::now());
+  // take() when it needs no storage round trip (local buckets, or a shared
+  // one with leased tokens left); nullopt, with nothing spent, otherwise.
+  std::optional<RateDecision> takeNow(std::string_view key, Clock::time_point now = Clock::now());
 
   // Gives leases idle for a second back to the shared buckets and forgets
   // buckets that are full again. Called about twice a second.
@@ -79,8 +83,9 @@ class RateLimiter {
 
   // The key's bucket (a new one is full); the caller holds shard.mutex.
   Bucket& bucketFor(Shard& shard, std::string_view key, Clock::time_point now);
-  RateDecision takeShared(Shard& shard, std::unique_lock<std::mutex>& lock, std::string_view key,
-                          Clock::time_point now);
+  std::optional<RateDecision> takeFrom(std::string_view key, Clock::time_point now, bool mayWait);
+  std::optional<RateDecision> takeShared(Shard& shard, std::unique_lock<std::mutex>& lock, std::string_view key,
+                                         Clock::time_point now, bool mayWait);
   RateDecision decision(bool allowed, double left) const;
   double refilled(double tokens, Clock::time_point since, Clock::time_point now) const;
 

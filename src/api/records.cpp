@@ -110,26 +110,50 @@ std::optional<ErrorObject> Service::readBody(const Call& call, rapidjson::Docume
                          " or application/x-www-form-urlencoded.");
 }
 
-Reply Service::getRecord(const Call& call) const {
-  if (auto e = onlyParams(call.query, {"fields", "envelope", "access_token"})) return Reply::failure(*e);
-  std::vector<std::string> fields;
+std::optional<ErrorObject> Service::recordFields(const Call& call, std::vector<std::string>& fields) const {
+  if (auto e = onlyParams(call.query, {"fields", "envelope", "access_token"})) return e;
   if (const std::string* f = findParam(call.query, "fields"); f && !f->empty()) {
     ListRequest lr;
     QueryParams only{{"fields", *f}};
-    if (auto e = parseListRequest(*call.rules, only, lr)) return Reply::failure(*e);
-    fields = lr.fields;
+    if (auto e = parseListRequest(*call.rules, only, lr)) return e;
+    fields = std::move(lr.fields);
   }
-  store::Record r;
+  return std::nullopt;
+}
+
+store::SlugScope Service::slugScope(const Call& call) {
   store::SlugScope scope;
   if (call.principal()) scope.owner = call.principal()->userId;
   scope.anyOwner = call.isAdmin();
-  if (auto e = store_.get(*call.collection, call.match.id, r, scope))
-    return Reply::failure(storeError(e, call.request));
+  return scope;
+}
+
+Reply Service::recordFound(const Call& call, const store::Error& e, const store::Record& r,
+                           const std::vector<std::string>& fields) const {
+  if (e) return Reply::failure(storeError(e, call.request));
   if (!canSee(call, r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
   Reply reply = recordReply(call, r, 200, ReplyKind::record);
   if (!fields.empty()) recordToJson(*call.collection, r, &fields, reply.data, reply.data.GetAllocator());
   reply.conditional = true;  // If-None-Match / If-Modified-Since: the http layer, which picks the coding
   return reply;
+}
+
+Reply Service::getRecord(const Call& call) const {
+  std::vector<std::string> fields;
+  if (auto e = recordFields(call, fields)) return Reply::failure(*e);
+  store::Record r;
+  store::Error e = store_.get(*call.collection, call.match.id, r, slugScope(call));
+  return recordFound(call, e, r, fields);
+}
+
+void Service::getRecordOnLoop(const CallPtr& call) {
+  std::vector<std::string> fields;
+  if (auto e = recordFields(*call, fields)) return finish(*call, Reply::failure(*e));
+  store::GetDone done = [this, call, fields = std::move(fields)](store::Error e, store::Record& r) {
+    finish(*call, recordFound(*call, e, r, fields));
+  };
+  if (store_.getAsync(*call->collection, call->match.id, slugScope(*call), done)) return;
+  offLoop(call, [this, call] { finish(*call, getRecord(*call)); });
 }
 
 Reply Service::listRecords(const Call& call) const {

@@ -173,16 +173,15 @@ void Service::pollSettings() {
   }
 }
 
-void Service::handle(const http::Request& request, http::Respond respond) {
-  if (storeWorkers_ && request.path != "/healthz") {
-    // `request` stays valid until `respond` is called (http::Handler).
-    storeWorkers_->post([this, &request, respond = std::move(respond)]() mutable { handleHere(request, std::move(respond)); });
-    return;
-  }
-  handleHere(request, std::move(respond));
+bool Service::onLoop(const Call& call) const { return storeWorkers_ && !call.offLoop; }
+
+void Service::offLoop(const CallPtr& call, std::function<void()> step) {
+  // `call->request` stays valid until its reply is sent (http::Handler).
+  call->offLoop = true;
+  storeWorkers_->post(std::move(step));
 }
 
-void Service::handleHere(const http::Request& request, http::Respond respond) {
+void Service::handle(const http::Request& request, http::Respond respond) {
   auto call = std::make_shared<Call>(request, std::move(respond));
   call->match = router_.match(request.method, request.path);
   call->profile = defaultProfile_;
@@ -269,6 +268,25 @@ void Service::dispatch(const CallPtr& call) {
   const Call& c = *call;
   std::string_view method = c.request.method;
   bool read = method == "GET" || method == "HEAD";
+  if (onLoop(c)) {
+    // What needs no storage, and a record's read, stay on the I/O thread.
+    switch (c.match.route) {
+      case RouteId::record:
+        if (read) return getRecordOnLoop(call);
+        return offLoop(call, [this, call] { dispatch(call); });
+      case RouteId::healthz:
+      case RouteId::metrics:
+      case RouteId::docs:
+      case RouteId::docsErrors:
+      case RouteId::docsAsset:
+      case RouteId::adminAsset:
+      case RouteId::admin:
+      case RouteId::openapi:
+      case RouteId::index:
+      case RouteId::me: break;
+      default: return offLoop(call, [this, call] { dispatch(call); });
+    }
+  }
   switch (c.match.route) {
     case RouteId::healthz: return finish(c, healthz());
     case RouteId::readyz: return finish(c, readyz());

@@ -41,10 +41,13 @@ class Service final : public http::Handler {
   static std::vector<std::string> metricRoutes(const Config& config);
 
   ~Service() override;
-  // When the store blocks on the network (PostgreSQL), requests run on a
-  // pool of store.poolSize() threads instead of the I/O thread that read
-  // them: requests beyond the pool wait in its queue, never fail, and I/O
-  // threads never wait on the database. /healthz is answered at once.
+  // When the store blocks on the network (PostgreSQL), a request runs on
+  // the I/O thread that read it until its first step that would wait on the
+  // database (offLoop); from there on a pool of store.poolSize() threads
+  // runs it: requests beyond the pool wait in its queue, never fail, and I/O
+  // threads never wait on the database. A GET of one record whose token is
+  // cached never leaves the I/O thread: its read is pipelined
+  // (Store::getAsync).
   void handle(const http::Request& request, http::Respond respond) override;
   // Finishes the requests queued for the pool, stops it and the settings
   // poller (idempotent).
@@ -55,8 +58,12 @@ class Service final : public http::Handler {
   struct Call;  // one request's parsed state; shared while a write is pending
   using CallPtr = std::shared_ptr<Call>;
 
-  void handleHere(const http::Request& request, http::Respond respond);
   void dispatch(const CallPtr& call);
+  // Whether the call may not wait on the store where it runs now: the store
+  // blocks and the call is still on its I/O thread.
+  bool onLoop(const Call& call) const;
+  // Runs `step`, the rest of the call's work, on the store's pool.
+  void offLoop(const CallPtr& call, std::function<void()> step);
   // auth_handlers.cpp: who is calling, whether they may, and the auth endpoints.
   void resolveIdentity(const CallPtr& call);
   void authorizeAndDispatch(const CallPtr& call);
@@ -77,7 +84,8 @@ class Service final : public http::Handler {
   // a replayed idempotent reply carries current ones.
   void deliver(const Call& call, http::Response res) const;
   // Spends one of the caller's rate-limit tokens (user, else client address);
-  // false when refused, after answering 429.
+  // false when refused, after answering 429, or when spending it would wait
+  // on the store here, after moving the call's authorizeAndDispatch() to the pool.
   bool admit(const CallPtr& call);
   // The CORS headers for this request's Origin, when [cors] allows it.
   void addCorsHeaders(const Call& call, http::Response& res) const;
@@ -103,6 +111,14 @@ class Service final : public http::Handler {
   // records.cpp
   render::Reply listRecords(const Call& call) const;
   render::Reply getRecord(const Call& call) const;
+  // getRecord() without waiting on the I/O thread (Store::getAsync).
+  void getRecordOnLoop(const CallPtr& call);
+  // getRecord()'s two halves around the store's read: ?fields, and the reply.
+  std::optional<ErrorObject> recordFields(const Call& call, std::vector<std::string>& fields) const;
+  render::Reply recordFound(const Call& call, const store::Error& e, const store::Record& r,
+                            const std::vector<std::string>& fields) const;
+  // Whose slugs the caller's reads may name (views into `call`).
+  static store::SlugScope slugScope(const Call& call);
   // writes.cpp: every write runs as one job in the store's shared transaction.
   using TxnWork = std::function<render::Reply(store::WriteTxn& txn, bool& keep)>;
   void submit(const CallPtr& call, TxnWork work);

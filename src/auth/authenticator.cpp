@@ -70,6 +70,17 @@ const std::string& Authenticator::dummyHash() {
   return dummyHash_;
 }
 
+namespace {
+
+Identity tokenUser(const store::TokenOwner& owner, const std::string& tokenHash) {
+  Identity id;
+  id.kind = Identity::Kind::user;
+  id.principal = Principal{owner.userId, owner.userName, parseRole(owner.role).value_or(Role::reader), tokenHash};
+  return id;
+}
+
+}  // namespace
+
 Identity Authenticator::checkToken(std::string_view token) {
   Identity id;
   if (!looksLikeToken(token)) {
@@ -87,10 +98,19 @@ Identity Authenticator::checkToken(std::string_view token) {
     id.kind = Identity::Kind::storageDown;
     return id;
   }
-  id.kind = Identity::Kind::user;
-  id.principal = Principal{owner.userId, owner.userName, parseRole(owner.role).value_or(Role::reader),
-                           tokenHash};
-  return id;
+  return tokenUser(owner, tokenHash);
+}
+
+std::optional<Identity> Authenticator::checkTokenNow(std::string_view token) {
+  if (!looksLikeToken(token)) {
+    Identity id;
+    id.kind = Identity::Kind::badToken;
+    return id;
+  }
+  store::TokenOwner owner;
+  const std::string& tokenHash = tokenHashOf(token);
+  if (!store_.cachedToken(tokenHash, nowMillis(), owner)) return std::nullopt;
+  return tokenUser(owner, tokenHash);
 }
 
 std::optional<Authenticator::Refusal> Authenticator::refusal(const std::string& userName,

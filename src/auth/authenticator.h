@@ -57,6 +57,9 @@ class Authenticator {
 
   // A bearer token (from a header, the query or a form): one indexed read.
   Identity checkToken(std::string_view token);
+  // checkToken() when it needs no storage round trip (a malformed token, or
+  // one the store holds in memory: Store::cachedToken); nullopt otherwise.
+  std::optional<Identity> checkTokenNow(std::string_view token);
   // Basic credentials: answered at once from a short-lived cache of verified
   // credentials (checked against the user's current password hash), else
   // verified on a worker thread; failures count toward the lock-out, which

@@ -15,6 +15,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -228,7 +229,43 @@ bool notModified(const Request& request, const Response& r) {
 
 }  // namespace
 
-struct Server::Impl {
+// A storage engine's socket on the I/O threads (common/event_loop.h). With
+// several I/O threads its functions run on a strand of their own. A wait is
+// Asio's reactor wait, which does not look at readiness that came before it
+// was started (epoll is edge-triggered): callers start a wait first and then
+// try the socket, as pg_pipeline.cpp does.
+class AsioFdWatch final : public FdWatch {
+ public:
+  AsioFdWatch(asio::io_context& ioc, int fd, bool strand)
+      : executor_(strand ? asio::any_io_executor(asio::make_strand(ioc)) : asio::any_io_executor(ioc.get_executor())),
+        descriptor_(executor_, fd) {}
+  ~AsioFdWatch() override {
+    *alive_ = false;  // waits and posts already queued find it so and do nothing
+    beast::error_code ignored;
+    descriptor_.cancel(ignored);
+    descriptor_.release();  // the descriptor is its owner's to close
+  }
+  void post(std::function<void()> fn) override {
+    asio::post(executor_, [alive = alive_, fn = std::move(fn)] {
+      if (*alive) fn();
+    });
+  }
+  void whenReadable(std::function<void()> fn) override { wait(asio::posix::descriptor_base::wait_read, std::move(fn)); }
+  void whenWritable(std::function<void()> fn) override { wait(asio::posix::descriptor_base::wait_write, std::move(fn)); }
+
+ private:
+  void wait(asio::posix::descriptor_base::wait_type type, std::function<void()> fn) {
+    descriptor_.async_wait(type, [alive = alive_, fn = std::move(fn)](beast::error_code) {
+      if (*alive) fn();  // an error (the socket closed) is the owner's to find when it reads
+    });
+  }
+  asio::any_io_executor executor_;
+  asio::posix::stream_descriptor descriptor_;
+  // Read and written only in the watch's sequence (or once the loop stopped).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+struct Server::Impl final : EventLoop {
   ServerOptions options;
   Handler& handler;
   AccessLog& log;
@@ -297,6 +334,11 @@ struct Server::Impl {
   void appendHead(std::string& head, const Request& request, const Response& r, unsigned version);
   void startDrain();
   void pollDrain();
+
+  std::unique_ptr<FdWatch> watch(int fd) override {
+    return std::make_unique<AsioFdWatch>(ioc, fd, options.threads > 1);
+  }
+  unsigned threads() const override { return std::max(1u, options.threads); }
 };
 
 asio::awaitable<void> Server::Impl::listen() {
@@ -789,6 +831,8 @@ uint16_t Server::port() const {
   beast::error_code ec;
   return impl_->acceptor.local_endpoint(ec).port();
 }
+
+EventLoop& Server::loop() { return *impl_; }
 
 void Server::run() {
   std::signal(SIGPIPE, SIG_IGN);

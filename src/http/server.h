@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/event_loop.h"
 #include "http/message.h"
 
 namespace restd {
@@ -69,6 +70,10 @@ class Server {
   bool bind(std::string& error);
   // The bound port (after bind()).
   uint16_t port() const;
+  // The I/O threads' loop, for storage that waits on sockets of its own
+  // (common/event_loop.h). Valid for the server's lifetime; watches made
+  // from it must be destroyed before the server.
+  EventLoop& loop();
   // Serves until SIGTERM or SIGINT, then drains: stops accepting, lets
   // requests in flight finish (up to drainTimeout) and returns.
   void run();

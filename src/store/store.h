@@ -4,7 +4,8 @@
 // Records travel as JSON values (RapidJSON) in every layer. Reads are
 // synchronous: cheap in SQLite (pooled connections in a shared snapshot);
 // in PostgreSQL they wait on the network, so blocking() says to call them
-// off the I/O threads.
+// off the I/O threads, except getAsync(), which reads one record without
+// blocking anyone (pipelined on the I/O threads' event loop).
 // Writes are jobs run by one writer in shared transactions (group commit):
 // submitWrite() returns at once and calls `done` after the commit is durable.
 //
@@ -21,6 +22,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/event_loop.h"
 #include "common/metrics.h"
 #include "config/config.h"
 
@@ -143,6 +145,10 @@ struct StoredEvent {
   std::string data;      // the record as the standard profile renders it (JSON text)
   int64_t at = 0;        // Unix milliseconds
 };
+
+// The answer to a getAsync(): what get() would have returned, and the record
+// (only when the error is ok).
+using GetDone = std::function<void(Error, Record&)>;
 
 // What a write job may do inside the shared transaction.
 class WriteTxn {
@@ -285,6 +291,19 @@ class Store {
   // By id, or by slug within `scope` (SPEC §4: in owner collections slugs
   // are unique per owner, so a slug names the viewer's record).
   virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) = 0;
+  // get() without blocking the calling thread. Returns false at once, and
+  // keeps `done`, when it cannot be done that way now (no event loop
+  // attached, the connection is being reopened, or reads are held up
+  // behind a slow one); the caller then uses get(). Otherwise calls `done`
+  // exactly once, later, from an I/O thread or a storage thread.
+  virtual bool getAsync(const CollectionSpec& c, std::string_view idOrSlug, SlugScope scope, GetDone& done) {
+    (void)c, (void)idOrSlug, (void)scope, (void)done;
+    return false;
+  }
+  // The server's event loop, for getAsync(): attached once before serving,
+  // detached once the loop has stopped and before it is destroyed.
+  virtual void attachLoop(EventLoop& loop) { (void)loop; }
+  virtual void detachLoop() {}
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) { return get(c, idOrSlug, out, {}); }
   virtual Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) = 0;
   virtual void submitWrite(WriteJob job, WriteDone done) = 0;
@@ -297,6 +316,12 @@ class Store {
   virtual Error listApiKeys(std::vector<ApiKey>& out) = 0;                // not revoked, oldest first
   // The owner of an unrevoked, unexpired token (notFound otherwise).
   virtual Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) = 0;
+  // findToken()'s answer when it can be given from memory, without the
+  // storage (a cache exact across nodes); false when it cannot.
+  virtual bool cachedToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) {
+    (void)tokenHash, (void)nowMillis, (void)out;
+    return false;
+  }
   // The times of `key`'s login failures since `sinceMs`, oldest first (read fresh).
   virtual Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) = 0;
   // Up to `limit` events with seq > `after`, in seq order (read fresh).

@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "store/sql/sql_builder.h"
 #include "store/store.h"
+#include "test_loop.h"
 
 namespace {
 
@@ -38,6 +39,9 @@ code = { type = "string", unique = true }
 hits = { type = "integer" }
 score = { type = "number" }
 meta = { type = "object" }
+[collections.marks]
+[collections.marks.fields]
+label = { type = "string" }
 )toml";
 
 std::string pgBaseUrl() {
@@ -54,7 +58,7 @@ bool pgCommand(const std::string& url, const std::string& sql) {
   bool ok = PQstatus(c) == CONNECTION_OK;
   if (ok) {
     PGresult* r = PQexec(c, sql.c_str());
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
     PQclear(r);
   }
   PQfinish(c);
@@ -100,6 +104,9 @@ class Storage {
   }
   const restd::Config& config() const { return config_; }
   const restd::CollectionSpec& notes() const { return config_.collections.front(); }
+  const restd::CollectionSpec& marks() const { return config_.collections.at(1); }
+  // Runs `sql` on the test's database, as another client would.
+  bool sql(const std::string& text) const { return pgCommand(config_.storage.url, text); }
 
  private:
   restd::Config config_;
@@ -555,4 +562,172 @@ TEST_P(StoreEngineTest, TheEventLogKeepsCommitOrderAndOnlyCommittedEvents) {
   ASSERT_FALSE(b.eventBounds(oldest, newest));
   EXPECT_EQ(oldest, got[0].seq);
   EXPECT_EQ(newest, got[0].seq);
+}
+
+// ---------------------------------------------------------------- reads without blocking (Store::getAsync)
+
+namespace {
+
+using restd::testing::TestLoop;
+
+// One answer of a getAsync().
+struct Answer {
+  bool done = false;
+  Status status = Status::ok;
+  std::string id;
+};
+
+// Asks for `key`; false when the store says to use get() instead.
+bool ask(restd::store::Store& s, const restd::CollectionSpec& c, const std::string& key, Answer& out) {
+  restd::store::GetDone done = [&out](restd::store::Error e, Record& r) {
+    out.status = e.status;
+    out.id = r.id;
+    out.done = true;
+  };
+  return s.getAsync(c, key, {}, done);
+}
+
+// The store's pipelines connect on a thread of their own: until then
+// getAsync() says no.
+bool whenAccepting(restd::store::Store& s, TestLoop& loop, const restd::CollectionSpec& c) {
+  auto probe = std::make_shared<Answer>();
+  bool sent = false;
+  loop.runUntil([&] { return (sent = sent || ask(s, c, "probe", *probe)); }, std::chrono::seconds(10));
+  return sent && loop.runUntil([&] { return probe->done; }, std::chrono::seconds(10));
+}
+
+double metric(restd::store::Store& s, const std::string& name) {
+  restd::Metrics m({"x"});
+  s.registerMetrics(m);
+  std::string text = m.render();
+  size_t at = text.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+}
+
+}  // namespace
+
+TEST_P(StoreEngineTest, ReadsAskedTogetherAreAnsweredInOrderWithoutBlockingTheLoop) {
+  auto& s = storage_->node();
+  const auto& c = storage_->notes();
+  Record a = note("note_1", R"({"title":"a"})");
+  a.slug = "a";
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) { return !t.insert(c, a) && !t.insert(c, note("note_2", "{}")); }));
+  TestLoop loop;
+  s.attachLoop(loop);
+  if (GetParam() == "sqlite") {
+    // SQLite's reads do not wait on a network: get() it is.
+    Answer unused;
+    EXPECT_FALSE(ask(s, c, "note_1", unused));
+    s.detachLoop();
+    return;
+  }
+  ASSERT_TRUE(whenAccepting(s, loop, c));
+  double before = metric(s, "restd_storage_pipelined_reads_total");
+  // Asked before the loop turns: one batch, one Sync.
+  const std::vector<std::pair<std::string, std::string>> asked = {
+      {"note_1", "note_1"}, {"a", "note_1"}, {"note_9", ""}, {"note_2", "note_2"}, {"b", ""}};
+  std::vector<Answer> answers(40);
+  for (size_t i = 0; i < answers.size(); ++i) ASSERT_TRUE(ask(s, c, asked[i % asked.size()].first, answers[i]));
+  ASSERT_TRUE(loop.runUntil([&] { return std::all_of(answers.begin(), answers.end(), [](auto& x) { return x.done; }); },
+                            std::chrono::seconds(10)));
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const std::string& want = asked[i % asked.size()].second;
+    EXPECT_EQ(answers[i].status, want.empty() ? Status::notFound : Status::ok) << i;
+    EXPECT_EQ(answers[i].id, want) << i;
+  }
+  EXPECT_EQ(metric(s, "restd_storage_pipelined_reads_total") - before, 40);
+  // A write answered before the read was asked is seen by it.
+  ASSERT_TRUE(s.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_3", "{}")); }));
+  Answer third;
+  ASSERT_TRUE(ask(s, c, "note_3", third));
+  ASSERT_TRUE(loop.runUntil([&] { return third.done; }, std::chrono::seconds(10)));
+  EXPECT_EQ(third.status, Status::ok);
+  s.detachLoop();
+}
+
+// A node with one note ("note_1"), a test loop attached and its pipelined
+// connection up (PostgreSQL).
+class PipelinedNode {
+ public:
+  explicit PipelinedNode(Storage& storage) : store(storage.node()) {
+    const auto& c = storage.notes();
+    EXPECT_TRUE(store.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_1", "{}")); }));
+    store.attachLoop(loop);
+    connected = whenAccepting(store, loop, c);
+  }
+  ~PipelinedNode() { store.detachLoop(); }
+  // Turns the loop until every answer is in (10 s at most).
+  bool wait(std::initializer_list<const Answer*> answers) {
+    return loop.runUntil([&] { return std::all_of(answers.begin(), answers.end(), [](auto* a) { return a->done; }); },
+                         std::chrono::seconds(10));
+  }
+  restd::store::Store& store;
+  TestLoop loop;
+  bool connected = false;
+};
+
+TEST_P(StoreEngineTest, AReadThatFailsInABatchLeavesTheOthersOfItsBatchTheirOwnAnswers) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "SQLite has no pipelined reads";
+  PipelinedNode node(*storage_);
+  ASSERT_TRUE(node.connected);
+  auto& s = node.store;
+  const auto& c = storage_->notes();
+  // Another client drops the marks table: reading a mark fails (42P01), and
+  // PostgreSQL skips the rest of that batch.
+  ASSERT_TRUE(storage_->sql("DROP TABLE \"marks\""));
+  double redone = metric(s, "restd_storage_pipelined_reads_redone_total");
+  Answer mark, first, second;
+  ASSERT_TRUE(ask(s, storage_->marks(), "mark_1", mark));
+  ASSERT_TRUE(ask(s, c, "note_1", first));
+  ASSERT_TRUE(ask(s, c, "note_1", second));
+  ASSERT_TRUE(node.wait({&mark, &first, &second}));
+  EXPECT_EQ(mark.status, Status::internal);
+  EXPECT_EQ(first.status, Status::ok);
+  EXPECT_EQ(second.status, Status::ok);
+  EXPECT_EQ(metric(s, "restd_storage_pipelined_reads_redone_total") - redone, 2);
+}
+
+TEST_P(StoreEngineTest, ReadsInFlightWhenTheConnectionIsLostAreAnsweredAndThePipelineReopens) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "SQLite has no pipelined reads";
+  PipelinedNode node(*storage_);
+  ASSERT_TRUE(node.connected);
+  auto& s = node.store;
+  const auto& c = storage_->notes();
+  Answer a1, a2, a3;
+  for (Answer* a : {&a1, &a2, &a3}) ASSERT_TRUE(ask(s, c, "note_1", *a));
+  // Every connection of this node goes (a PostgreSQL restart, a proxy's timeout).
+  ASSERT_TRUE(storage_->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid()"));
+  ASSERT_TRUE(node.wait({&a1, &a2, &a3}));
+  for (Answer* a : {&a1, &a2, &a3}) EXPECT_EQ(a->status, Status::ok);
+  ASSERT_TRUE(whenAccepting(s, node.loop, c));  // connected again, by itself
+  Answer again;
+  ASSERT_TRUE(ask(s, c, "note_1", again));
+  ASSERT_TRUE(node.wait({&again}));
+  EXPECT_EQ(again.status, Status::ok);
+}
+
+TEST_P(StoreEngineTest, AReadHeldUpByALockedTableSendsLaterReadsToThePool) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "SQLite has no pipelined reads";
+  PipelinedNode node(*storage_);
+  ASSERT_TRUE(node.connected);
+  auto& s = node.store;
+  const auto& c = storage_->notes();
+  PGconn* locker = PQconnectdb(storage_->config().storage.url.c_str());
+  ASSERT_EQ(PQstatus(locker), CONNECTION_OK);
+  PQclear(PQexec(locker, "BEGIN; LOCK TABLE \"notes\" IN ACCESS EXCLUSIVE MODE"));
+  Answer held;
+  ASSERT_TRUE(ask(s, c, "note_1", held));
+  node.loop.runUntil([] { return false; }, std::chrono::milliseconds(300));
+  EXPECT_FALSE(held.done);
+  Answer later;
+  EXPECT_FALSE(ask(s, storage_->marks(), "mark_1", later)) << "a read behind a stalled one must take the pool";
+  PQclear(PQexec(locker, "COMMIT"));
+  PQfinish(locker);
+  ASSERT_TRUE(node.wait({&held}));
+  EXPECT_EQ(held.status, Status::ok);
+  Answer after;
+  EXPECT_TRUE(ask(s, storage_->marks(), "mark_1", after));
+  ASSERT_TRUE(node.wait({&after}));
+  EXPECT_EQ(after.status, Status::notFound);
 }

@@ -1,4 +1,6 @@
 #include "store/postgres/pg_store.h"
+#include "store/postgres/pg_pipeline.h"
+#include "store/postgres/pg_support.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -17,6 +19,8 @@
 #include "store/sql/schema_plan.h"
 
 namespace restd::store {
+
+using namespace pg;  // the helpers shared with pg_pipeline.cpp
 namespace {
 
 using sql::Dialect;
@@ -43,6 +47,10 @@ std::string escapeText(std::string_view t) {
   }
   return out;
 }
+
+}  // namespace
+
+namespace pg {
 
 // The stored form back into `buf`; returns a view of the value.
 std::string_view unescapeText(std::string_view t, std::string& buf) {
@@ -116,25 +124,17 @@ Error pgError(PGconn* conn, const PGresult* res) {
   return e;
 }
 
-// The record codec's Row over one result row.
-struct PgRow {
-  const PGresult* res;
-  int row;
-  std::string buf;  // text() of an escaped value; valid until the next text()
-  bool isNull(int c) const { return PQgetisnull(res, row, c); }
-  bool isInteger(int c) const {
-    const char* v = PQgetvalue(res, row, c);
-    if (std::strpbrk(v, ".eEnN")) return false;  // a fraction, an exponent, NaN or Infinity
-    int64_t out;
-    auto [end, ec] = std::from_chars(v, v + std::strlen(v), out);
-    return ec == std::errc() && *end == 0;
-  }
-  int64_t integer(int c) const { return toInt64(PQgetvalue(res, row, c)); }
-  double real(int c) const { return std::strtod(PQgetvalue(res, row, c), nullptr); }
-  std::string_view text(int c) {
-    return unescapeText(std::string_view(PQgetvalue(res, row, c), static_cast<size_t>(PQgetlength(res, row, c))), buf);
-  }
-};
+bool PgRow::isInteger(int c) const {
+  const char* v = PQgetvalue(res, row, c);
+  if (std::strpbrk(v, ".eEnN")) return false;  // a fraction, an exponent, NaN or Infinity
+  int64_t out;
+  auto [end, ec] = std::from_chars(v, v + std::strlen(v), out);
+  return ec == std::errc() && *end == 0;
+}
+
+}  // namespace pg
+
+namespace {
 
 std::string textAt(const PGresult* res, int row, int col) {
   std::string buf;
@@ -302,7 +302,45 @@ std::unique_ptr<PgStore> PgStore::open(const std::string& url, const StorageConf
 PgStore::PgStore(std::string url, StorageConfig config)
     : url_(std::move(url)), config_(std::move(config)) {}
 
-PgStore::~PgStore() { close(); }
+PgStore::~PgStore() {
+  detachLoop();
+  close();
+}
+
+void PgStore::attachLoop(EventLoop& loop) {
+  // Pipelines only where the pool keeps a connection for everything else.
+  unsigned n = std::min(loop.threads(), config_.poolSize > 1 ? config_.poolSize - 1 : 0u);
+  std::lock_guard lock(poolMutex_);
+  for (unsigned i = 0; i < n; ++i) {
+    PgPipeline::Setup setup;
+    setup.open = [this](std::string& error) { return PgConnection::open(url_, config_, error); };
+    for (const auto& [name, sql] : sql_) setup.statements.emplace_back(name, sql.get);
+    setup.get = [this](const CollectionSpec& c, std::string_view key, Record& out, SlugScope scope) {
+      return get(c, key, out, scope);
+    };
+    pipelines_.push_back(std::make_unique<PgPipeline>(loop, std::move(setup)));
+  }
+}
+
+void PgStore::detachLoop() {
+  std::vector<std::unique_ptr<PgPipeline>> gone;
+  {
+    std::lock_guard lock(poolMutex_);
+    gone.swap(pipelines_);
+  }
+  gone.clear();  // joins their threads, whose redone reads may lease from the pool
+  std::lock_guard lock(poolMutex_);
+  poolCv_.notify_all();
+}
+
+bool PgStore::getAsync(const CollectionSpec& c, std::string_view idOrSlug, SlugScope scope, GetDone& done) {
+  // Read without a lock: pipelines_ changes only before serving and after.
+  if (pipelines_.empty()) return false;
+  // Each thread keeps to one pipeline: its reads share batches.
+  static std::atomic<unsigned> nextSlot{0};
+  thread_local unsigned slot = nextSlot.fetch_add(1, std::memory_order_relaxed);
+  return pipelines_[slot % pipelines_.size()]->get(c, idOrSlug, scope, done);
+}
 
 void PgStore::close() {
   if (!queue_.close()) return;
@@ -324,7 +362,8 @@ void PgStore::close() {
 std::unique_ptr<PgConnection> PgStore::acquire(std::string& error) {
   std::unique_lock lock(poolMutex_);
   ++waiting_;
-  poolCv_.wait(lock, [&] { return closed_ || leased_ < config_.poolSize; });
+  // The pipelines' connections count against pool_size too.
+  poolCv_.wait(lock, [&] { return closed_ || leased_ + pipelines_.size() < config_.poolSize; });
   --waiting_;
   if (closed_) {
     error = "the storage is closed";
@@ -378,28 +417,33 @@ bool PgStore::ready() {
   return !e;
 }
 
-namespace {
+namespace pg {
 
-Error getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
-                Record& out, SlugScope scope) {
-  PgParams p;
+void getParams(const CollectionSpec& c, std::string_view idOrSlug, SlugScope scope, PgParams& p) {
   p.text(1, idOrSlug);
   if (c.slugFrom && c.visibility == Visibility::owner) {
     p.text(2, scope.owner);
     p.text(3, scope.anyOwner ? "true" : "false");
   }
-  PgResult r;
-  if (auto e = conn.run(sqlText, p, r)) return e;
-  if (r.rows() == 0) return Error{Status::notFound, {}, {}};
-  PgRow row{r.res, 0, {}};
+}
+
+Error readGot(const CollectionSpec& c, const PGresult* res, Record& out) {
+  if (PQntuples(res) == 0) return Error{Status::notFound, {}, {}};
+  PgRow row{res, 0, {}};
   sql::readRecord(c, row, out);
   return {};
 }
 
-}  // namespace
+}  // namespace pg
 
 Error PgStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) {
-  return withConnection([&](PgConnection& conn) { return getRecord(conn, sqlFor(c).get, c, idOrSlug, out, scope); });
+  return withConnection([&](PgConnection& conn) -> Error {
+    PgParams p;
+    getParams(c, idOrSlug, scope, p);
+    PgResult r;
+    if (auto e = conn.run(sqlFor(c).get, p, r)) return e;
+    return readGot(c, r.res, out);
+  });
 }
 
 Error PgStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
@@ -508,15 +552,8 @@ Error PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& ou
   // nothing is cached.
   bool cacheable = listening_.load(std::memory_order_acquire);
   uint64_t generation = authGeneration_.load(std::memory_order_acquire);
+  if (cacheable && cachedToken(tokenHash, now, out)) return {};
   std::string hash(tokenHash);
-  if (cacheable) {
-    std::lock_guard lock(tokenMutex_);
-    auto it = tokens_.find(hash);
-    if (it != tokens_.end() && it->second.generation == generation && it->second.owner.expiresAt > now) {
-      out = it->second.owner;
-      return {};
-    }
-  }
   Error result = withConnection([&](PgConnection& c) -> Error {
     PgResult r;
     if (auto e = c.run("SELECT u.id, u.username, u.role, t.apikeylabel, t.expiresat FROM _restd_tokens t "
@@ -537,6 +574,16 @@ Error PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& ou
     tokens_[hash] = CachedToken{out, generation};
   }
   return result;
+}
+
+bool PgStore::cachedToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
+  if (!listening_.load(std::memory_order_acquire)) return false;
+  uint64_t generation = authGeneration_.load(std::memory_order_acquire);
+  std::lock_guard lock(tokenMutex_);
+  auto it = tokens_.find(std::string(tokenHash));
+  if (it == tokens_.end() || it->second.generation != generation || it->second.owner.expiresAt <= now) return false;
+  out = it->second.owner;
+  return true;
 }
 
 // ---------------------------------------------------------------- listener
@@ -602,6 +649,21 @@ void PgStore::registerMetrics(Metrics& m) const {
               locked([this] { return leased_; })});
   m.addGauge({"restd_storage_pool_waiting", "Requests waiting for a PostgreSQL connection.", "gauge",
               locked([this] { return waiting_; })});
+  auto pipelined = [this](bool redone) {
+    return [this, redone] {
+      std::lock_guard lock(poolMutex_);
+      uint64_t n = 0;
+      for (const auto& p : pipelines_) n += redone ? p->redone() : p->answered();
+      return static_cast<double>(n);
+    };
+  };
+  m.addGauge({"restd_storage_pipelined_reads_total",
+              "Point reads answered through the I/O threads' pipelined PostgreSQL connections.", "counter",
+              pipelined(false)});
+  m.addGauge({"restd_storage_pipelined_reads_redone_total",
+              "Pipelined reads answered through the pool instead (their connection was lost, or another read of "
+              "their batch failed).",
+              "counter", pipelined(true)});
 }
 
 Error PgStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) {
@@ -702,7 +764,11 @@ class PgStore::Txn final : public sql::AccountTxn {
   // Locks the row until the group commits: a concurrent write on another
   // node waits for this one and then reads its result, so no update is lost.
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
-    return getRecord(conn_, store_.sqlFor(c).getForUpdate, c, idOrSlug, out, {});
+    PgParams p;
+    getParams(c, idOrSlug, {}, p);
+    PgResult r;
+    if (auto e = conn_.run(store_.sqlFor(c).getForUpdate, p, r)) return e;
+    return readGot(c, r.res, out);
   }
   Error insert(const CollectionSpec& c, const Record& r) override {
     PgResult res;

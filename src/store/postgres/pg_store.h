@@ -15,7 +15,10 @@
 // once.
 //
 // Calls block on the network: Store::blocking() is true, and the API runs
-// requests for this store on worker threads, never on I/O threads.
+// requests for this store on worker threads, never on I/O threads, except
+// point reads (getAsync), which go out pipelined from the I/O threads once
+// a loop is attached (pg_pipeline.h): one connection per I/O thread, taken
+// from the pool's `pool_size` when the pool keeps at least one for the rest.
 #pragma once
 
 #include <libpq-fe.h>
@@ -101,6 +104,8 @@ class PgConnection {
   std::unordered_map<std::string, std::string> prepared_;  // sql -> statement name
 };
 
+class PgPipeline;
+
 class PgStore final : public Store {
  public:
   // `url` is any libpq connection URI or string. Returns nullptr and sets
@@ -115,6 +120,9 @@ class PgStore final : public Store {
   bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) override;
   using Store::get;
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) override;
+  bool getAsync(const CollectionSpec& c, std::string_view idOrSlug, SlugScope scope, GetDone& done) override;
+  void attachLoop(EventLoop& loop) override;
+  void detachLoop() override;
   Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
   void submitWrite(WriteJob job, WriteDone done) override;
   void close() override;
@@ -123,6 +131,7 @@ class PgStore final : public Store {
   Error findApiKey(std::string_view keyHash, ApiKey& out) override;
   Error listApiKeys(std::vector<ApiKey>& out) override;
   Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
+  bool cachedToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
   Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
   Error readSetting(std::string_view key, std::optional<std::string>& out) override;
   Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
@@ -164,6 +173,8 @@ class PgStore final : public Store {
   unsigned leased_ = 0;                              // guarded by poolMutex_
   unsigned waiting_ = 0;                             // guarded by poolMutex_: in acquire()
   bool closed_ = false;                              // guarded by poolMutex_
+  // One per I/O thread; each holds one of the pool's connections.
+  std::vector<std::unique_ptr<PgPipeline>> pipelines_;  // guarded by poolMutex_; set before serving
 
   // Token owners, valid while authGeneration_ stays where it was when they
   // were read (see findToken and listenLoop).
