@@ -185,6 +185,7 @@ def main():
         log("restd:")
         figures["S2"] = measure("S2 GET page N + count", base, "get_paths.lua", {"PATHS": pages, "TOKEN": token})[0]
         figures["S3"] = measure("S3 cursor, deep", base, "get_paths.lua", {"PATHS": cursors, "TOKEN": token})[0]
+        first_pages(tmp, port, base, token, s1_env, figures)
         one = os.path.join(tmp, "one.json")
         open(one, "w").write(json.dumps({"name": "posted", "price": 1.5, "tags": ["a"]}))
         figures["S4"] = measure("S4 POST one (durable)", base, "post.lua",
@@ -391,6 +392,43 @@ name = {{ type = "string", required = true }}
     procs.remove(p)
 
 
+def first_pages(tmp, port, base, token, s1_env, figures):
+    """S2b/S2c: the first page of a filtered list sorted on an indexed field,
+    with and without its total, over RECORDS listings (a third of them
+    "live"), interleaved round by round with S1 (the targets' reference)."""
+    auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    states = ("live", "draft", "sold")
+    for b in range(RECORDS // 1000):
+        items = [{"name": f"listing {b * 1000 + i}", "state": states[(b * 1000 + i) % 3],
+                  "price": (b * 7919 + i * 104729) % 100000 / 100} for i in range(1000)]
+        st, _ = request(port, "POST", "/api/v2/listings", json.dumps(items), auth)
+        assert st == 201, st
+    q = "/api/v2/listings?state=live&sort=-price&per_page=20"
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", q, headers=auth)
+    r = c.getresponse()
+    page = json.loads(r.read())
+    assert r.status == 200 and len(page["data"]) == 20, (r.status, page)
+    assert int(r.getheader("X-Total-Count")) == (RECORDS + 2) // 3, r.getheader("X-Total-Count")
+    c.close()
+    pairs = {"S1": ("get_ids.lua", s1_env),
+             "S2b": ("get_paths.lua", {"PATHS": _write(tmp, "s2b", q + "\n"), "TOKEN": token}),
+             "S2c": ("get_paths.lua", {"PATHS": _write(tmp, "s2c", q + "&count=false\n"), "TOKEN": token})}
+    for script, env_ in pairs.values():
+        wrk(base, script, env_, duration=WARM)
+    rounds = {k: [] for k in pairs}
+    for n in range(ROUNDS):
+        for k, (script, env_) in pairs.items():
+            rps, _, bad, _ = wrk(base, script, env_)
+            assert bad == 0, f"{k}: {bad} non-2xx replies"
+            rounds[k].append(rps)
+        log("  round %d: %s" % (n + 1, ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rounds.items())))
+    for k in ("S2b", "S2c"):
+        figures[k] = statistics.median(rounds[k])
+        figures[f"ratio {k}/S1"] = statistics.median(x / y for x, y in zip(rounds[k], rounds["S1"]))
+    figures["first_page_rounds"] = rounds
+
+
 def start_loaded_restd(tmp, restd, name, storage, procs):
     """restd on one core with an admin `bench`, its token, and RECORDS records;
     `storage` is the [storage] section's url (and other) lines. Returns
@@ -413,6 +451,10 @@ requests_per_minute = 0
 name  = {{ type = "string", required = true }}
 price = {{ type = "number", min = 0 }}
 tags  = {{ type = "array" }}
+[collections.listings.fields]
+name  = {{ type = "string", required = true }}
+state = {{ type = "string", index = true }}
+price = {{ type = "number", min = 0, index = true }}
 """)
     p, token = serve_with_admin(restd, cfg, port, procs)
     auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
@@ -725,6 +767,11 @@ def report(f, micro, notes):
         ("S4 >= 8 x R5 fsync-per-insert", ratio("S4", "R5_InsertFsyncEach"), 8),
         ("S5 >= 0.40 x R5 bulk insert", ratio("S5", "R5_BulkInsert1000"), 0.40),
     ]
+    if "S2b" in f:
+        targets += [
+            ("S2b >= 0.3 x S1 (first filtered, sorted page with its total; same rounds)", f["ratio S2b/S1"], 0.3),
+            ("S2c >= 0.5 x S1 (the same without the total; same rounds)", f["ratio S2c/S1"], 0.5),
+        ]
     if "ratio S1 ratelimit on/off" in f:
         targets += [
             ("S1 with rate limiting on >= 0.9 x off", f["ratio S1 ratelimit on/off"], 0.9),
@@ -763,6 +810,8 @@ def report(f, micro, notes):
              f"{ROUNDS} rounds) and their ratios are the median of the per-round ratios", "",
              "## Throughput", "", "| scenario | requests/s |", "|---|---:|"]
     names = {"S1": "S1 GET /things/{id}, Bearer token", "S2": "S2 GET /things?page=N (with total)",
+             "S2b": "S2b GET /listings?state=live&sort=-price&per_page=20 (with total)",
+             "S2c": "S2c the same, count=false",
              "S3": "S3 cursor paging, deep", "S4": "S4 POST one record, durable", "S5": "S5 POST 1000-record arrays (records/s)",
              "S6": "S6 GET /healthz", "R1": "R1 minimal Beast, S1 bytes from memory",
              "R2": "R2 minimal Beast + SQLite point lookup", "R3": "R3 nginx, one worker, static file",

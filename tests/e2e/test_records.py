@@ -596,6 +596,91 @@ class Schema(unittest.TestCase):
                                          headers=JSON).status, 201)
 
 
+class IndexedFirstPages(unittest.TestCase):
+    """`index = true`: the first page of a filtered list sorted on an indexed
+    field walks that field's index (docs/records.md "Indexes"), and totals
+    are remembered only while nothing changes."""
+
+    CONFIG = """
+[server]
+listen = "127.0.0.1:0"
+access_log = "off"
+
+[collections.listings.fields]
+name  = { type = "string" }
+state = { type = "string", index = true }
+price = { type = "number", index = true }
+"""
+    N = 3000
+    PAGE = f"{API}/listings?state=live&sort=-price&per_page=20"
+
+    def load(self, srv):
+        states = ("live", "draft", "sold")
+        for b in range(self.N // 1000):
+            items = [{"name": f"l{b * 1000 + i}", "state": states[(b * 1000 + i) % 3],
+                      "price": ((b * 1000 + i) * 7919) % 10007 / 10} for i in range(1000)]
+            self.assertEqual(srv.request("POST", f"{API}/listings", body=j(items), headers=JSON).status, 201)
+        return [x for x in srv.request("GET", f"{API}/listings?per_page=100&state=live&sort=-price&count=false")
+                .json()["data"]]
+
+    @staticmethod
+    def total(srv, path):
+        return int(srv.request("GET", path).header("X-Total-Count"))
+
+    def test_the_page_is_filtered_sorted_and_its_total_follows_every_change(self):
+        with RestdServer(self.CONFIG) as srv:
+            srv.as_admin()
+            self.load(srv)
+            r = srv.request("GET", self.PAGE)
+            self.assertEqual(int(r.header("X-Total-Count")), self.N // 3)
+            r = r.json()
+            prices = [x["price"] for x in r["data"]]
+            self.assertEqual(len(prices), 20)
+            self.assertEqual(prices, sorted(prices, reverse=True))
+            self.assertTrue(all(x["state"] == "live" for x in r["data"]))
+            self.assertEqual(self.total(srv, self.PAGE), self.N // 3)  # asked again
+            # A new live listing above every price: first on the page, and counted.
+            top = srv.request("POST", f"{API}/listings", body=j({"name": "top", "state": "live", "price": 5000}),
+                              headers=JSON).json()["data"]
+            self.assertEqual(srv.request("GET", self.PAGE).json()["data"][0]["id"], top["id"])
+            self.assertEqual(self.total(srv, self.PAGE), self.N // 3 + 1)
+            # Other filters' totals are their own.
+            self.assertEqual(self.total(srv, f"{API}/listings?state=sold"), self.N // 3)
+            self.assertEqual(self.total(srv, f"{API}/listings?price=5000"), 1)
+            self.assertEqual(self.total(srv, f"{API}/listings?price=500.0001"), 0)
+            # Leaving the filter, and deleting, count too.
+            self.assertEqual(srv.request("PATCH", f"{API}/listings/{top['id']}", body=j({"state": "sold"}),
+                                         headers=JSON).status, 200)
+            self.assertEqual(self.total(srv, self.PAGE), self.N // 3)
+            self.assertEqual(self.total(srv, f"{API}/listings?state=sold"), self.N // 3 + 1)
+            self.assertEqual(srv.request("DELETE", f"{API}/listings/{top['id']}").status, 200)
+            self.assertEqual(self.total(srv, f"{API}/listings?state=sold"), self.N // 3)
+
+    @sqlite_only
+    def test_sqlite_plans_walk_the_sort_index_from_statistics_restd_keeps(self):
+        with RestdServer(self.CONFIG) as srv:
+            srv.as_admin()
+            self.load(srv)  # 3000 changes: past the first thresholds (1,000 and 2,000)
+            db = sqlite3.connect(srv.db_path)
+            sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'listings__index_price'").fetchone()[0]
+            self.assertEqual(sql, 'CREATE INDEX "listings__index_price" ON "listings" ("price", "id")')
+            stats = dict(db.execute("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'listings'"))
+            rows, per_state, _ = map(int, stats["listings__index_state"].split())
+            self.assertGreaterEqual(rows, 2000)
+            self.assertGreater(per_state, rows / 6)  # three states: about a third each
+            self.assertLess(int(stats["listings__index_price"].split()[1]), 20)  # prices: nearly distinct
+            db.close()
+            # What a reader plans with those statistics: the price index, no sort.
+            srv.stop()
+            db = sqlite3.connect(srv.db_path)
+            plan = " | ".join(r[3] for r in db.execute(
+                'EXPLAIN QUERY PLAN SELECT * FROM "listings" WHERE "state" = ? ORDER BY "price" DESC, "id" DESC '
+                'LIMIT 21 OFFSET 0', ("live",)))
+            db.close()
+            self.assertIn("listings__index_price", plan)
+            self.assertNotIn("TEMP B-TREE", plan)
+
+
 class MemoryStorage(unittest.TestCase):
     def test_in_memory_storage_counts_and_revocations_stay_exact(self):
         import subprocess

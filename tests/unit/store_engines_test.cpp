@@ -571,8 +571,10 @@ namespace {
 using restd::testing::TestLoop;
 
 // One answer of a getAsync().
+// `done` is set last, and from whichever thread answered (an I/O thread, or
+// the pipeline's storage thread for a redone read).
 struct Answer {
-  bool done = false;
+  std::atomic<bool> done{false};
   Status status = Status::ok;
   std::string id;
 };
@@ -582,7 +584,7 @@ bool ask(restd::store::Store& s, const restd::CollectionSpec& c, const std::stri
   restd::store::GetDone done = [&out](restd::store::Error e, Record& r) {
     out.status = e.status;
     out.id = r.id;
-    out.done = true;
+    out.done.store(true, std::memory_order_release);
   };
   return s.getAsync(c, key, {}, done);
 }
@@ -593,7 +595,7 @@ bool whenAccepting(restd::store::Store& s, TestLoop& loop, const restd::Collecti
   auto probe = std::make_shared<Answer>();
   bool sent = false;
   loop.runUntil([&] { return (sent = sent || ask(s, c, "probe", *probe)); }, std::chrono::seconds(10));
-  return sent && loop.runUntil([&] { return probe->done; }, std::chrono::seconds(10));
+  return sent && loop.runUntil([&] { return probe->done.load(); }, std::chrono::seconds(10));
 }
 
 double metric(restd::store::Store& s, const std::string& name) {
@@ -628,7 +630,7 @@ TEST_P(StoreEngineTest, ReadsAskedTogetherAreAnsweredInOrderWithoutBlockingTheLo
       {"note_1", "note_1"}, {"a", "note_1"}, {"note_9", ""}, {"note_2", "note_2"}, {"b", ""}};
   std::vector<Answer> answers(40);
   for (size_t i = 0; i < answers.size(); ++i) ASSERT_TRUE(ask(s, c, asked[i % asked.size()].first, answers[i]));
-  ASSERT_TRUE(loop.runUntil([&] { return std::all_of(answers.begin(), answers.end(), [](auto& x) { return x.done; }); },
+  ASSERT_TRUE(loop.runUntil([&] { return std::all_of(answers.begin(), answers.end(), [](auto& x) { return x.done.load(); }); },
                             std::chrono::seconds(10)));
   for (size_t i = 0; i < answers.size(); ++i) {
     const std::string& want = asked[i % asked.size()].second;
@@ -640,7 +642,7 @@ TEST_P(StoreEngineTest, ReadsAskedTogetherAreAnsweredInOrderWithoutBlockingTheLo
   ASSERT_TRUE(s.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_3", "{}")); }));
   Answer third;
   ASSERT_TRUE(ask(s, c, "note_3", third));
-  ASSERT_TRUE(loop.runUntil([&] { return third.done; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(loop.runUntil([&] { return third.done.load(); }, std::chrono::seconds(10)));
   EXPECT_EQ(third.status, Status::ok);
   s.detachLoop();
 }
@@ -658,7 +660,7 @@ class PipelinedNode {
   ~PipelinedNode() { store.detachLoop(); }
   // Turns the loop until every answer is in (10 s at most).
   bool wait(std::initializer_list<const Answer*> answers) {
-    return loop.runUntil([&] { return std::all_of(answers.begin(), answers.end(), [](auto* a) { return a->done; }); },
+    return loop.runUntil([&] { return std::all_of(answers.begin(), answers.end(), [](auto* a) { return a->done.load(); }); },
                          std::chrono::seconds(10));
   }
   restd::store::Store& store;

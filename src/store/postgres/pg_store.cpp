@@ -1231,7 +1231,7 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
     }
     // The indexes follow the config (store/sql/schema_plan.h); what each was
     // made with is kept in _restd_indexes, so a changed definition is rebuilt.
-    std::vector<sql::IndexSpec> wanted = sql::wantedIndexes(c);
+    std::vector<sql::IndexSpec> wanted = sql::wantedIndexes(c, sql::Dialect::postgres);
     for (const auto& want : wanted) {
       PgResult have;
       if (auto e = db.run("SELECT i.definition FROM _restd_indexes i WHERE i.name = $1 AND to_regclass($2) IS NOT NULL",

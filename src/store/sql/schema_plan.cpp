@@ -41,7 +41,7 @@ std::string createTableSql(Dialect d, const CollectionSpec& c) {
   return sql;
 }
 
-std::vector<IndexSpec> wantedIndexes(const CollectionSpec& c) {
+std::vector<IndexSpec> wantedIndexes(const CollectionSpec& c, Dialect d) {
   std::vector<IndexSpec> out;
   std::string table = quote(c.name);
   std::string ownerColumn = c.visibility == Visibility::owner ? ", \"owner\"" : "";
@@ -58,7 +58,10 @@ std::vector<IndexSpec> wantedIndexes(const CollectionSpec& c) {
                      f.name, true});
     } else if (f.index) {
       std::string name = c.name + "__index_" + f.name;
-      out.push_back({name, "CREATE INDEX " + quote(name) + " ON " + table + " (" + quote(f.name) + ")", f.name, false});
+      out.push_back({name,
+                     "CREATE INDEX " + quote(name) + " ON " + table + " (" + quote(f.name) +
+                         (d == Dialect::postgres ? " NULLS FIRST" : "") + ", \"id\")",
+                     f.name, false});
     }
   }
   return out;

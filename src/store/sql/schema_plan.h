@@ -29,14 +29,20 @@ std::string createTableSql(Dialect d, const CollectionSpec& c);
 // with a slug only), declared fields when unique. In owner collections both
 // are unique per owner (SPEC §4), so the owner is the index's second column;
 // the first stays the value, so lookups by slug or value alone still use it.
-// Non-unique `index = true` fields get a plain index.
+// Non-unique `index = true` fields get an index on (field, id): a list
+// sorted on the field is ordered by it and then by id (restd's tie-break,
+// in the same direction), so the index gives whole pages in order without a
+// sort, and filters on other fields are checked as it is walked (the
+// planner's choice, from the statistics: see SqliteStore's ANALYZE). In
+// PostgreSQL the field is NULLS FIRST, as restd sorts NULL as the smallest
+// value; a backward scan then gives DESC NULLS LAST.
 struct IndexSpec {
   std::string name;
   std::string create;  // the whole CREATE INDEX statement (compared to tell a changed definition)
   std::string field;   // the field it serves ("slug" for the slug index)
   bool unique = true;
 };
-std::vector<IndexSpec> wantedIndexes(const CollectionSpec& c);
+std::vector<IndexSpec> wantedIndexes(const CollectionSpec& c, Dialect d);
 // Every index name restd may have made for `field` (dropped when no longer wanted).
 std::vector<std::string> indexNamesFor(const CollectionSpec& c, const std::string& field);
 

@@ -174,7 +174,6 @@ Error buildListSql(Dialect d, const CollectionSpec& c, const CollectionSql& fixe
   if (q.count && !q.after) {
     out.count = "SELECT count(*) FROM " + quote(c.name) + where;
     out.countParams = out.pageParams;
-    out.unfiltered = where.empty();
   }
 
   std::vector<SortKey> keys = q.sort;

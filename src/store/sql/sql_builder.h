@@ -57,7 +57,6 @@ struct ListSql {
   std::vector<SqlValue> pageParams;
   std::string count;        // empty when no total is wanted
   std::vector<SqlValue> countParams;
-  bool unfiltered = false;  // the count is of the whole collection (cacheable)
 };
 // Fails (internal) only on a cursor that does not fit the sort, which the
 // API checks first.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include <chrono>
@@ -228,8 +229,8 @@ void SqliteConnection::endSnapshot() {
 
 int64_t SqliteConnection::snapshotAgeMillis() const { return nowMillis() - snapshotStartMs_; }
 
-std::optional<int64_t> SqliteConnection::cachedCount(const std::string& collection, int64_t version) const {
-  auto it = counts_.find(collection);
+std::optional<int64_t> SqliteConnection::cachedCount(const std::string& key, int64_t version) const {
+  auto it = counts_.find(key);
   if (version < 0 || it == counts_.end() || it->second.first != version) return std::nullopt;
   return it->second.second;
 }
@@ -246,8 +247,10 @@ void SqliteConnection::rememberToken(const std::string& tokenHash, int64_t versi
   tokens_[tokenHash] = {version, owner};
 }
 
-void SqliteConnection::rememberCount(const std::string& collection, int64_t version, int64_t count) {
-  if (version >= 0) counts_[collection] = {version, count};
+void SqliteConnection::rememberCount(const std::string& key, int64_t version, int64_t count) {
+  if (version < 0) return;
+  if (counts_.size() >= kCountsKept && !counts_.count(key)) counts_.clear();  // bounded; refilled by the lists in use
+  counts_[key] = {version, count};
 }
 
 // ---------------------------------------------------------------- store
@@ -377,10 +380,13 @@ std::unique_ptr<SqliteConnection> SqliteStore::acquireReader(std::string& error,
       readers_.pop_back();
     }
   }
+  uint64_t statistics = statisticsGeneration_.load(std::memory_order_acquire);
+  if (c && c->statistics != statistics) c.reset();  // opened before the planner's statistics changed
   if (!c) {
     c = SqliteConnection::open(path_, config_, error);
     if (!c) return c;
     c->exec("PRAGMA query_only=ON;");
+    c->statistics = statistics;
   }
   // The generation is read before the snapshot starts: a commit in between
   // makes the snapshot look older than it is, never newer.
@@ -473,17 +479,28 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
       }
     }
     if (!lq.count.empty()) {
-      // An unfiltered total is remembered per connection until the database
-      // changes (PRAGMA data_version moves on any other connection's commit).
-      bool unfiltered = lq.unfiltered;
+      // A total is remembered per connection, by its statement and
+      // parameters, until the database changes (PRAGMA data_version moves on
+      // any other connection's commit): the first page of a filtered list
+      // loaded again and again counts once per change, not per request.
       // (In memory mode reads share the writer's connection, whose own commits
       // do not move its data_version: no cache there.)
-      int64_t version = unfiltered && !path_.empty() ? conn->dataVersion() : -1;
-      if (unfiltered) {
-        if (auto cached = conn->cachedCount(c.name, version)) {
-          out.total = *cached;
-          break;
-        }
+      int64_t version = !path_.empty() ? conn->dataVersion() : -1;
+      thread_local std::string key;  // reused: no allocation per lookup
+      key.assign(lq.count);
+      for (const auto& p : lq.countParams) {
+        // Type, then the value exactly (to_chars round-trips doubles).
+        char num[32];
+        key += '\x1f';
+        if (auto* n = std::get_if<int64_t>(&p)) key.append("i").append(num, std::to_chars(num, num + 32, *n).ptr);
+        else if (auto* d = std::get_if<double>(&p)) key.append("d").append(num, std::to_chars(num, num + 32, *d).ptr);
+        else if (auto* t = std::get_if<std::string>(&p))  // length first: no text can pass for more parameters
+          key.append("t").append(num, std::to_chars(num, num + 32, t->size()).ptr).append(":").append(*t);
+        else key.append("n");
+      }
+      if (auto cached = conn->cachedCount(key, version)) {
+        out.total = *cached;
+        break;
       }
       sqlite3_stmt* cs = conn->prepare(lq.count);
       if (!cs) {
@@ -499,7 +516,7 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
         break;
       }
       out.total = sqlite3_column_int64(cs, 0);
-      if (unfiltered) conn->rememberCount(c.name, version, *out.total);
+      conn->rememberCount(key, version, *out.total);
     }
   } while (false);
   if (leased) releaseReader(std::move(leased), static_cast<bool>(result));
@@ -860,8 +877,10 @@ void SqliteStore::writerLoop() {
     if (committed && !path_.empty()) endIdleSnapshots();
     for (auto& p : group) p.done(committed);
     group.clear();
+    if (committed) refreshStatistics();
   }
 }
+
 
 // ---------------------------------------------------------------- schema
 
@@ -1017,7 +1036,7 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
       }
       return true;
     };
-    std::vector<sql::IndexSpec> wanted = sql::wantedIndexes(c);
+    std::vector<sql::IndexSpec> wanted = sql::wantedIndexes(c, sql::Dialect::sqlite);
     for (const auto& want : wanted) {
       std::string why;
       if (!ensureIndex(want, why)) {
@@ -1042,6 +1061,14 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
   if (!db.exec("COMMIT")) return fail(std::string("cannot commit migration: ") + sqlite3_errmsg(db.db()));
   // The statements' text, built once; read without locks from here on.
   for (const auto& c : config.collections) sql_[c.name] = sql::buildCollectionSql(sql::Dialect::sqlite, c);
+  indexedFields_.clear();
+  for (const auto& c : config.collections) {
+    std::vector<std::string> fields;
+    for (const auto& f : c.fields)
+      if (f.index && !f.unique) fields.push_back(f.name);
+    if (!fields.empty()) indexedFields_.emplace_back(c.name, std::move(fields));
+  }
+  writeStatistics();
   return true;
 }
 

@@ -43,11 +43,14 @@ class SqliteConnection {
   bool beginSnapshot(uint64_t generation);
   void endSnapshot();
   bool inSnapshot() const { return inSnapshot_; }
+  uint64_t statistics = 0;  // SqliteStore::statisticsGeneration_ when this connection opened
   uint64_t snapshotGeneration() const { return snapshotGeneration_; }
   int64_t snapshotAgeMillis() const;
-  // Unfiltered record counts remembered at a data_version.
-  std::optional<int64_t> cachedCount(const std::string& collection, int64_t version) const;
-  void rememberCount(const std::string& collection, int64_t version, int64_t count);
+  // List totals remembered at a data_version, by their count statement and
+  // its parameters (`key`; at most kCountsKept, then forgotten all at once).
+  std::optional<int64_t> cachedCount(const std::string& key, int64_t version) const;
+  void rememberCount(const std::string& key, int64_t version, int64_t count);
+  static constexpr size_t kCountsKept = 256;
   // Token owners remembered at a data_version (any commit anywhere invalidates them).
   const TokenOwner* cachedToken(const std::string& tokenHash, int64_t version) const;
   void rememberToken(const std::string& tokenHash, int64_t version, const TokenOwner& owner);
@@ -60,7 +63,7 @@ class SqliteConnection {
   int64_t snapshotStartMs_ = 0;
   int64_t snapshotDataVersion_ = -1;  // -1: not asked yet in this snapshot
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
-  std::unordered_map<std::string, std::pair<int64_t, int64_t>> counts_;  // collection -> (data_version, count)
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> counts_;  // count key -> (data_version, count)
   std::unordered_map<std::string, std::pair<int64_t, TokenOwner>> tokens_;  // token hash -> (data_version, owner)
 };
 
@@ -107,6 +110,23 @@ class SqliteStore final : public Store {
   bool fileHealthy();          // the database file is still there, the same, and writable
   bool fileHealthyCached();    // same, re-checked at most every 200 ms
   void writerLoop();
+  // The planner's statistics for `index = true` fields (sqlite_stat1,
+  // statistics.cpp). Without them an equality on any indexed field looks
+  // selective to SQLite, and a filtered page sorted on another indexed
+  // field sorts every match instead of walking that field's index
+  // (docs/records.md "Indexes"). refreshStatistics() runs on the writer
+  // thread after a group's replies, and writes them once the rows changed
+  // since the last time reach a threshold that doubles each time (1,000,
+  // 2,000, 4,000 … up to a million); migrate() writes them at start.
+  void refreshStatistics();
+  void writeStatistics();  // the caller holds memoryMutex_ for an in-memory database
+  int64_t changesAtStatistics_ = 0;   // writer thread only
+  int64_t statisticsAfter_ = 1000;    // writer thread only
+  // Each collection with `index = true` fields, and those fields; set by migrate().
+  std::vector<std::pair<std::string, std::vector<std::string>>> indexedFields_;
+  // Reader connections load the statistics when they open: one older than
+  // the last change of them is closed and opened anew (acquireReader).
+  std::atomic<uint64_t> statisticsGeneration_{0};
   void logWriterError(const std::string& what, bool fromSqlite = true) const;
   // A reader connection inside a read snapshot that is no older than the last
   // commit of this process and at most kSnapshotMaxAgeMs old: consecutive
