@@ -270,22 +270,11 @@ void Service::dispatch(const CallPtr& call) {
   bool read = method == "GET" || method == "HEAD";
   if (onLoop(c)) {
     // What needs no storage, and a record's read, stay on the I/O thread.
-    switch (c.match.route) {
-      case RouteId::record:
-        if (read) return getRecordOnLoop(call);
-        return offLoop(call, [this, call] { dispatch(call); });
-      case RouteId::healthz:
-      case RouteId::metrics:
-      case RouteId::docs:
-      case RouteId::docsErrors:
-      case RouteId::docsAsset:
-      case RouteId::adminAsset:
-      case RouteId::admin:
-      case RouteId::openapi:
-      case RouteId::index:
-      case RouteId::me: break;
-      default: return offLoop(call, [this, call] { dispatch(call); });
-    }
+    RouteId r = c.match.route;
+    if (r == RouteId::record && read) return getRecordOnLoop(call);
+    bool storageFree = isPageRoute(r) || r == RouteId::healthz || r == RouteId::metrics || r == RouteId::openapi ||
+                       r == RouteId::index || r == RouteId::me;
+    if (!storageFree) return offLoop(call, [this, call] { dispatch(call); });
   }
   switch (c.match.route) {
     case RouteId::healthz: return finish(c, healthz());

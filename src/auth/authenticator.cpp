@@ -72,6 +72,12 @@ const std::string& Authenticator::dummyHash() {
 
 namespace {
 
+Identity identityOf(Identity::Kind kind) {
+  Identity id;
+  id.kind = kind;
+  return id;
+}
+
 Identity tokenUser(const store::TokenOwner& owner, const std::string& tokenHash) {
   Identity id;
   id.kind = Identity::Kind::user;
@@ -82,31 +88,17 @@ Identity tokenUser(const store::TokenOwner& owner, const std::string& tokenHash)
 }  // namespace
 
 Identity Authenticator::checkToken(std::string_view token) {
-  Identity id;
-  if (!looksLikeToken(token)) {
-    id.kind = Identity::Kind::badToken;
-    return id;
-  }
+  if (!looksLikeToken(token)) return identityOf(Identity::Kind::badToken);
   store::TokenOwner owner;
   const std::string& tokenHash = tokenHashOf(token);
   store::Error e = store_.findToken(tokenHash, nowMillis(), owner);
-  if (e.status == store::Status::notFound) {
-    id.kind = Identity::Kind::badToken;
-    return id;
-  }
-  if (e) {
-    id.kind = Identity::Kind::storageDown;
-    return id;
-  }
+  if (e.status == store::Status::notFound) return identityOf(Identity::Kind::badToken);
+  if (e) return identityOf(Identity::Kind::storageDown);
   return tokenUser(owner, tokenHash);
 }
 
 std::optional<Identity> Authenticator::checkTokenNow(std::string_view token) {
-  if (!looksLikeToken(token)) {
-    Identity id;
-    id.kind = Identity::Kind::badToken;
-    return id;
-  }
+  if (!looksLikeToken(token)) return identityOf(Identity::Kind::badToken);
   store::TokenOwner owner;
   const std::string& tokenHash = tokenHashOf(token);
   if (!store_.cachedToken(tokenHash, nowMillis(), owner)) return std::nullopt;

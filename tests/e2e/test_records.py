@@ -12,7 +12,7 @@ import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import ENGINE, RestdServer, sqlite_only  # noqa: E402
+from harness import ENGINE, RestdServer, postgres_only, psql, sqlite_only  # noqa: E402
 
 CONFIG = """
 [server]
@@ -679,6 +679,20 @@ price = { type = "number", index = true }
             db.close()
             self.assertIn("listings__index_price", plan)
             self.assertNotIn("TEMP B-TREE", plan)
+
+
+    @postgres_only
+    def test_postgres_plans_walk_the_sort_index_backward(self):
+        with RestdServer(self.CONFIG) as srv:
+            srv.as_admin()
+            self.load(srv)
+            definition = psql(srv.storage_url, "SELECT indexdef FROM pg_indexes WHERE indexname = 'listings__index_price'")
+            self.assertIn("(price NULLS FIRST, id)", definition.replace('"', ""))
+            psql(srv.storage_url, 'ANALYZE "listings"')  # what autovacuum does as the table grows
+            plan = psql(srv.storage_url, 'EXPLAIN SELECT * FROM "listings" WHERE "state" = \'live\' '
+                                         'ORDER BY "price" DESC NULLS LAST, "id" DESC LIMIT 21 OFFSET 0')
+            self.assertIn("Index Scan Backward using listings__index_price", plan)
+            self.assertNotIn("Sort", plan)
 
 
 class MemoryStorage(unittest.TestCase):

@@ -647,32 +647,33 @@ TEST_P(StoreEngineTest, ReadsAskedTogetherAreAnsweredInOrderWithoutBlockingTheLo
   s.detachLoop();
 }
 
-// A node with one note ("note_1"), a test loop attached and its pipelined
-// connection up (PostgreSQL).
-class PipelinedNode {
- public:
-  explicit PipelinedNode(Storage& storage) : store(storage.node()) {
-    const auto& c = storage.notes();
-    EXPECT_TRUE(store.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_1", "{}")); }));
-    store.attachLoop(loop);
-    connected = whenAccepting(store, loop, c);
+// A PostgreSQL node with one note ("note_1"), a test loop attached and its
+// pipelined connection up (SQLite has no pipelined reads: see the test above).
+class PipelinedReads : public StoreEngineTest {
+ protected:
+  void SetUp() override {
+    StoreEngineTest::SetUp();
+    if (IsSkipped()) return;
+    node_ = &storage_->node();
+    const auto& c = storage_->notes();
+    ASSERT_TRUE(node_->runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_1", "{}")); }));
+    node_->attachLoop(loop_);
+    ASSERT_TRUE(whenAccepting(*node_, loop_, c));
   }
-  ~PipelinedNode() { store.detachLoop(); }
+  void TearDown() override {
+    if (node_) node_->detachLoop();
+  }
   // Turns the loop until every answer is in (10 s at most).
   bool wait(std::initializer_list<const Answer*> answers) {
-    return loop.runUntil([&] { return std::all_of(answers.begin(), answers.end(), [](auto* a) { return a->done.load(); }); },
-                         std::chrono::seconds(10));
+    return loop_.runUntil([&] { return std::all_of(answers.begin(), answers.end(), [](auto* a) { return a->done.load(); }); },
+                          std::chrono::seconds(10));
   }
-  restd::store::Store& store;
-  TestLoop loop;
-  bool connected = false;
+  restd::store::Store* node_ = nullptr;
+  TestLoop loop_;
 };
 
-TEST_P(StoreEngineTest, AReadThatFailsInABatchLeavesTheOthersOfItsBatchTheirOwnAnswers) {
-  if (GetParam() == "sqlite") GTEST_SKIP() << "SQLite has no pipelined reads";
-  PipelinedNode node(*storage_);
-  ASSERT_TRUE(node.connected);
-  auto& s = node.store;
+TEST_P(PipelinedReads, AReadThatFailsInABatchLeavesTheOthersOfItsBatchTheirOwnAnswers) {
+  auto& s = *node_;
   const auto& c = storage_->notes();
   // Another client drops the marks table: reading a mark fails (42P01), and
   // PostgreSQL skips the rest of that batch.
@@ -682,54 +683,51 @@ TEST_P(StoreEngineTest, AReadThatFailsInABatchLeavesTheOthersOfItsBatchTheirOwnA
   ASSERT_TRUE(ask(s, storage_->marks(), "mark_1", mark));
   ASSERT_TRUE(ask(s, c, "note_1", first));
   ASSERT_TRUE(ask(s, c, "note_1", second));
-  ASSERT_TRUE(node.wait({&mark, &first, &second}));
+  ASSERT_TRUE(wait({&mark, &first, &second}));
   EXPECT_EQ(mark.status, Status::internal);
   EXPECT_EQ(first.status, Status::ok);
   EXPECT_EQ(second.status, Status::ok);
   EXPECT_EQ(metric(s, "restd_storage_pipelined_reads_redone_total") - redone, 2);
 }
 
-TEST_P(StoreEngineTest, ReadsInFlightWhenTheConnectionIsLostAreAnsweredAndThePipelineReopens) {
-  if (GetParam() == "sqlite") GTEST_SKIP() << "SQLite has no pipelined reads";
-  PipelinedNode node(*storage_);
-  ASSERT_TRUE(node.connected);
-  auto& s = node.store;
+TEST_P(PipelinedReads, ReadsInFlightWhenTheConnectionIsLostAreAnsweredAndThePipelineReopens) {
+  auto& s = *node_;
   const auto& c = storage_->notes();
   Answer a1, a2, a3;
   for (Answer* a : {&a1, &a2, &a3}) ASSERT_TRUE(ask(s, c, "note_1", *a));
   // Every connection of this node goes (a PostgreSQL restart, a proxy's timeout).
   ASSERT_TRUE(storage_->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
                             "AND pid <> pg_backend_pid()"));
-  ASSERT_TRUE(node.wait({&a1, &a2, &a3}));
+  ASSERT_TRUE(wait({&a1, &a2, &a3}));
   for (Answer* a : {&a1, &a2, &a3}) EXPECT_EQ(a->status, Status::ok);
-  ASSERT_TRUE(whenAccepting(s, node.loop, c));  // connected again, by itself
+  ASSERT_TRUE(whenAccepting(s, loop_, c));  // connected again, by itself
   Answer again;
   ASSERT_TRUE(ask(s, c, "note_1", again));
-  ASSERT_TRUE(node.wait({&again}));
+  ASSERT_TRUE(wait({&again}));
   EXPECT_EQ(again.status, Status::ok);
 }
 
-TEST_P(StoreEngineTest, AReadHeldUpByALockedTableSendsLaterReadsToThePool) {
-  if (GetParam() == "sqlite") GTEST_SKIP() << "SQLite has no pipelined reads";
-  PipelinedNode node(*storage_);
-  ASSERT_TRUE(node.connected);
-  auto& s = node.store;
+TEST_P(PipelinedReads, AReadHeldUpByALockedTableSendsLaterReadsToThePool) {
+  auto& s = *node_;
   const auto& c = storage_->notes();
   PGconn* locker = PQconnectdb(storage_->config().storage.url.c_str());
   ASSERT_EQ(PQstatus(locker), CONNECTION_OK);
   PQclear(PQexec(locker, "BEGIN; LOCK TABLE \"notes\" IN ACCESS EXCLUSIVE MODE"));
   Answer held;
   ASSERT_TRUE(ask(s, c, "note_1", held));
-  node.loop.runUntil([] { return false; }, std::chrono::milliseconds(300));
+  loop_.runUntil([] { return false; }, std::chrono::milliseconds(300));
   EXPECT_FALSE(held.done);
   Answer later;
   EXPECT_FALSE(ask(s, storage_->marks(), "mark_1", later)) << "a read behind a stalled one must take the pool";
   PQclear(PQexec(locker, "COMMIT"));
   PQfinish(locker);
-  ASSERT_TRUE(node.wait({&held}));
+  ASSERT_TRUE(wait({&held}));
   EXPECT_EQ(held.status, Status::ok);
   Answer after;
   EXPECT_TRUE(ask(s, storage_->marks(), "mark_1", after));
-  ASSERT_TRUE(node.wait({&after}));
+  ASSERT_TRUE(wait({&after}));
   EXPECT_EQ(after.status, Status::notFound);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, PipelinedReads, ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });

@@ -110,7 +110,7 @@ void PgPipeline::install() {
     conn_ = std::move(opened_);
     watch_ = std::move(openedWatch_);
   }
-  readArmed_ = writeArmed_ = false;
+  writeArmed_ = false;
   onReadable();  // arms the first wait
 }
 
@@ -163,11 +163,9 @@ void PgPipeline::sendOut() {
 }
 
 void PgPipeline::onReadable() {
-  readArmed_ = false;
   if (!conn_) return;
   // Always one wait started before reading, so bytes that arrive while we
   // read start the next turn: a lost connection is noticed even when idle.
-  readArmed_ = true;
   watch_->whenReadable([this] { onReadable(); });
   int fd = PQsocket(conn_->raw());
   do {
@@ -175,7 +173,7 @@ void PgPipeline::onReadable() {
     readResults();
     if (!conn_) return;
   } while (readableNow(fd));
-  // libpq may have read ahead of a reply it has not yet parsed.
+  // Reading may have found the connection closed after its last reply.
   if (PQstatus(conn_->raw()) != CONNECTION_OK) lose("connection lost");
 }
 

@@ -104,8 +104,7 @@ class PgPipeline {
   std::vector<Entry> batch_;
   std::deque<Entry> sent_;                       // sent, answers awaited in order
   std::deque<int64_t> syncs_;                    // each Sync in flight: when its batch was sent (steady ns)
-  bool readArmed_ = false;
-  bool writeArmed_ = false;
+  bool writeArmed_ = false;                      // a write wait is started (a read wait always is)
 
   std::atomic<int64_t> oldestSent_{0};           // steady ns of the oldest batch in flight; 0: none
   std::atomic<uint64_t> answered_{0};

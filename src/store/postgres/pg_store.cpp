@@ -434,16 +434,19 @@ Error readGot(const CollectionSpec& c, const PGresult* res, Record& out) {
   return {};
 }
 
+Error getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
+                SlugScope scope, Record& out) {
+  PgParams p;
+  getParams(c, idOrSlug, scope, p);
+  PgResult r;
+  if (auto e = conn.run(sqlText, p, r)) return e;
+  return readGot(c, r.res, out);
+}
+
 }  // namespace pg
 
 Error PgStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) {
-  return withConnection([&](PgConnection& conn) -> Error {
-    PgParams p;
-    getParams(c, idOrSlug, scope, p);
-    PgResult r;
-    if (auto e = conn.run(sqlFor(c).get, p, r)) return e;
-    return readGot(c, r.res, out);
-  });
+  return withConnection([&](PgConnection& conn) { return getRecord(conn, sqlFor(c).get, c, idOrSlug, scope, out); });
 }
 
 Error PgStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
@@ -764,11 +767,7 @@ class PgStore::Txn final : public sql::AccountTxn {
   // Locks the row until the group commits: a concurrent write on another
   // node waits for this one and then reads its result, so no update is lost.
   Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
-    PgParams p;
-    getParams(c, idOrSlug, {}, p);
-    PgResult r;
-    if (auto e = conn_.run(store_.sqlFor(c).getForUpdate, p, r)) return e;
-    return readGot(c, r.res, out);
+    return getRecord(conn_, store_.sqlFor(c).getForUpdate, c, idOrSlug, {}, out);
   }
   Error insert(const CollectionSpec& c, const Record& r) override {
     PgResult res;

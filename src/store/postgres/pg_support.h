@@ -43,5 +43,8 @@ struct PgRow {
 // for one id or slug, and its result as get() answers it.
 void getParams(const CollectionSpec& c, std::string_view idOrSlug, SlugScope scope, PgParams& out);
 Error readGot(const CollectionSpec& c, const PGresult* res, Record& out);
+// Both on one connection: `sqlText` is the collection's get or getForUpdate.
+Error getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
+                SlugScope scope, Record& out);
 
 }  // namespace restd::store::pg

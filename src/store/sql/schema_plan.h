@@ -33,7 +33,7 @@ std::string createTableSql(Dialect d, const CollectionSpec& c);
 // sorted on the field is ordered by it and then by id (restd's tie-break,
 // in the same direction), so the index gives whole pages in order without a
 // sort, and filters on other fields are checked as it is walked (the
-// planner's choice, from the statistics: see SqliteStore's ANALYZE). In
+// planner's choice, from the statistics: store/sqlite/statistics.cpp). In
 // PostgreSQL the field is NULLS FIRST, as restd sorts NULL as the smallest
 // value; a backward scan then gives DESC NULLS LAST.
 struct IndexSpec {

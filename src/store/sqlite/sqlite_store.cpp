@@ -253,6 +253,26 @@ void SqliteConnection::rememberCount(const std::string& key, int64_t version, in
   counts_[key] = {version, count};
 }
 
+namespace {
+
+// What names a list's total in the count cache: the count statement, then
+// each parameter's type and exact value (to_chars round-trips doubles; text
+// goes with its length, so no text can pass for more parameters).
+void countKey(const sql::ListSql& lq, std::string& key) {
+  key.assign(lq.count);
+  char num[32];
+  for (const auto& p : lq.countParams) {
+    key += '\x1f';
+    if (auto* n = std::get_if<int64_t>(&p)) key.append("i").append(num, std::to_chars(num, num + 32, *n).ptr);
+    else if (auto* d = std::get_if<double>(&p)) key.append("d").append(num, std::to_chars(num, num + 32, *d).ptr);
+    else if (auto* t = std::get_if<std::string>(&p))
+      key.append("t").append(num, std::to_chars(num, num + 32, t->size()).ptr).append(":").append(*t);
+    else key.append("n");
+  }
+}
+
+}  // namespace
+
 // ---------------------------------------------------------------- store
 
 std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, const StorageConfig& config,
@@ -487,17 +507,7 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
       // do not move its data_version: no cache there.)
       int64_t version = !path_.empty() ? conn->dataVersion() : -1;
       thread_local std::string key;  // reused: no allocation per lookup
-      key.assign(lq.count);
-      for (const auto& p : lq.countParams) {
-        // Type, then the value exactly (to_chars round-trips doubles).
-        char num[32];
-        key += '\x1f';
-        if (auto* n = std::get_if<int64_t>(&p)) key.append("i").append(num, std::to_chars(num, num + 32, *n).ptr);
-        else if (auto* d = std::get_if<double>(&p)) key.append("d").append(num, std::to_chars(num, num + 32, *d).ptr);
-        else if (auto* t = std::get_if<std::string>(&p))  // length first: no text can pass for more parameters
-          key.append("t").append(num, std::to_chars(num, num + 32, t->size()).ptr).append(":").append(*t);
-        else key.append("n");
-      }
+      countKey(lq, key);
       if (auto cached = conn->cachedCount(key, version)) {
         out.total = *cached;
         break;

@@ -7,8 +7,9 @@
 // for a field of few values are all one value, and it then takes "state =
 // ?" for a selective equality. What the planner needs of an index on
 // (field, id) is how many rows an equality on the field matches; restd
-// estimates it from a random sample of the table's rows: for a row drawn at
-// random, the expected number of rows sharing its value is n * sum(p_v^2),
+// estimates it from a random sample of the table's rows (by rowid): for a
+// row drawn at random, the expected number of rows sharing its value is
+// n * sum(p_v^2),
 // p_v being each value's share in the sample. A field of three equally
 // common values gives n / 3; a field of distinct values about n / sample
 // (then clamped to at least 1), small either way.
@@ -57,7 +58,7 @@ void SqliteStore::writeStatistics() {
   if (!writer_->exec("ANALYZE \"_restd_schema\"")) return;  // a read-only database is served without
   // The sample is read on a connection of its own without the memory
   // mapping, closed afterwards: through the writer's mapping, the pages it
-  // touches (a count, a thousand random rows) stayed in the process's RSS,
+  // touches (a thousand random rows) stayed in the process's RSS,
   // 25 MB for 100,000 records. In memory there is only the writer.
   std::unique_ptr<SqliteConnection> own;
   if (!path_.empty()) {
@@ -73,18 +74,20 @@ void SqliteStore::writeStatistics() {
   std::vector<Row> rows;
   for (const auto& [collection, fields] : indexedFields_) {
     std::string table = sql::quote(collection);
-    int64_t n = scalar(db, "SELECT count(*) FROM " + table);
+    // Rowids drawn at random from 1 to the largest: those that exist are a
+    // uniform sample, and the share that exists estimates the row count
+    // (no count(*), which would read a whole index at every start).
     int64_t top = scalar(db, "SELECT max(rowid) FROM " + table);
-    if (n == 0 || top <= 0) continue;
+    if (top <= 0) continue;
     std::string select = "SELECT ";
     for (size_t i = 0; i < fields.size(); ++i) select += (i ? ", " : "") + sql::quote(fields[i]);
-    select += " FROM " + table + " WHERE rowid >= ? ORDER BY rowid LIMIT 1";
+    select += " FROM " + table + " WHERE rowid = ?";
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db, select.c_str(), -1, &st, nullptr) != SQLITE_OK) continue;
     std::vector<std::unordered_map<std::string, int>> seen(fields.size());
-    int drawn = 0;
+    int drawn = 0, tries = 0;
     std::uniform_int_distribution<int64_t> rowid(1, top);
-    for (int i = 0; i < std::min<int64_t>(n, kSample); ++i) {
+    for (; drawn < kSample && tries < 3 * kSample; ++tries) {
       sqlite3_bind_int64(st, 1, rowid(random));
       if (sqlite3_step(st) == SQLITE_ROW) {
         for (size_t f = 0; f < fields.size(); ++f) {
@@ -98,6 +101,7 @@ void SqliteStore::writeStatistics() {
     }
     sqlite3_finalize(st);
     if (drawn == 0) continue;
+    int64_t n = std::max<int64_t>(drawn, std::llround(double(top) * drawn / tries));
     for (size_t f = 0; f < fields.size(); ++f) {
       double sum = 0;
       for (const auto& [value, count] : seen[f]) sum += (double(count) / drawn) * (double(count) / drawn);
