@@ -4,7 +4,7 @@ SAN_DIR ?= build-sanitize
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps test-deps build run cluster test test-sanitize test-tsan fuzz bench clean
+.PHONY: all deps test-deps build run cluster test test-sanitize test-tsan fuzz bench bench-costs clean
 
 all: build
 
@@ -67,6 +67,15 @@ bench: deps
 	cmake -S . -B $(BENCH_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DRESTD_TESTS=OFF -DRESTD_BENCH=ON
 	cmake --build $(BENCH_DIR) -j $(JOBS)
 	BENCH_BUILD=$(BENCH_DIR) python3 bench/run.py
+
+# What one GET of one record costs, counted (system calls, allocations,
+# locks, instructions) against the bare Beast server: bench/results/per_request.md.
+bench-costs: deps
+	@bash scripts/install-deps.sh --bench
+	cmake -S . -B $(BENCH_DIR) $(GENERATOR) -DCMAKE_BUILD_TYPE=Release -DRESTD_TESTS=OFF -DRESTD_BENCH=ON
+	cmake --build $(BENCH_DIR) -j $(JOBS)
+	BENCH_BUILD=$(BENCH_DIR) python3 bench/per_request.py --write
+	BENCH_BUILD=$(BENCH_DIR) python3 bench/per_request.py --write list
 
 clean:
 	rm -rf $(BUILD_DIR) $(SAN_DIR) $(TSAN_DIR) $(FUZZ_DIR) $(BENCH_DIR)

@@ -429,6 +429,18 @@ def first_pages(tmp, port, base, token, s1_env, figures):
     figures["first_page_rounds"] = rounds
 
 
+# The bench's collections: `things` (S1-S5) and `listings` (S2b/S2c).
+COLLECTIONS = """[collections.things.fields]
+name  = { type = "string", required = true }
+price = { type = "number", min = 0 }
+tags  = { type = "array" }
+[collections.listings.fields]
+name  = { type = "string", required = true }
+state = { type = "string", index = true }
+price = { type = "number", min = 0, index = true }
+"""
+
+
 def start_loaded_restd(tmp, restd, name, storage, procs):
     """restd on one core with an admin `bench`, its token, and RECORDS records;
     `storage` is the [storage] section's url (and other) lines. Returns
@@ -447,15 +459,7 @@ max_connections_per_client = 0
 durability = "full"
 [rate_limit]
 requests_per_minute = 0
-[collections.things.fields]
-name  = {{ type = "string", required = true }}
-price = {{ type = "number", min = 0 }}
-tags  = {{ type = "array" }}
-[collections.listings.fields]
-name  = {{ type = "string", required = true }}
-state = {{ type = "string", index = true }}
-price = {{ type = "number", min = 0, index = true }}
-""")
+""" + COLLECTIONS)
     p, token = serve_with_admin(restd, cfg, port, procs)
     auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
     t = time.time()

@@ -22,9 +22,10 @@ PACKAGES=(
 )
 
 # `--bench` adds what `make bench` needs: the load generator, a reference
-# server, the chart tool (and Node.js's npm, which the machine already has).
+# server, the chart tool, the counters of bench/per_request.py (and Node.js's
+# npm, which the machine already has).
 if [ "${1:-}" = "--bench" ]; then
-  PACKAGES+=(wrk nginx-light gnuplot-nox util-linux)
+  PACKAGES+=(wrk nginx-light gnuplot-nox util-linux valgrind strace)
 fi
 
 # `--test` adds what the tests need beyond the build: a browser for the

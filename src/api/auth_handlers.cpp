@@ -223,7 +223,8 @@ void Service::authenticate(const CallPtr& call) {
                 reply.data.AddMember("access_token", rapidjson::Value(r.token.c_str(), a), a);
                 reply.data.AddMember("expires", rapidjson::Value(expires.c_str(), a), a);
                 reply.data.AddMember("token_type", "Bearer", a);
-                reply.dateFields = {"expires"};
+                static const std::vector<std::string> kDates{"expires"};
+                reply.dateFields = &kDates;
                 reply.header("Cache-Control", "no-store");
                 finish(*call, std::move(reply));
               });

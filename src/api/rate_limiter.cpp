@@ -50,7 +50,7 @@ std::optional<RateDecision> RateLimiter::takeNow(std::string_view key, Clock::ti
 
 std::optional<RateDecision> RateLimiter::takeFrom(std::string_view key, Clock::time_point now, bool mayWait) {
   if (!enabled()) return RateDecision{};
-  Shard& shard = shards_[KeyHash{}(key) % kShards];
+  Shard& shard = shards_[StringHash{}(key) % kShards];
   std::unique_lock lock(shard.mutex);
   Bucket& b = bucketFor(shard, key, now);
   if (shared_) return takeShared(shard, lock, key, now, mayWait);

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/string_hash.h"
 #include "store/store.h"
 
 namespace restd::api {
@@ -68,13 +69,9 @@ class RateLimiter {
     Clock::time_point stamp{};  // when `tokens` / `sharedLeft` was read
     Clock::time_point lastUse{};
   };
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
   struct Shard {
     std::mutex mutex;
-    std::unordered_map<std::string, Bucket, KeyHash, std::equal_to<>> buckets;  // guarded by mutex
+    std::unordered_map<std::string, Bucket, StringHash, std::equal_to<>> buckets;  // guarded by mutex
   };
   static constexpr size_t kShards = 16;
   // Past this many keys in one shard (a flood of addresses), buckets idle

@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "api/call.h"
 #include "api/record_helpers.h"
@@ -34,15 +35,21 @@ ErrorObject Service::storeError(const store::Error& e, const http::Request& requ
   }
 }
 
-void recordToJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
-                  rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
+namespace {
+
+// recordToJson()'s work: copies r's values into `out`, or moves them when `r`
+// is not const (then `a` must be the pool behind them, or one that outlives
+// them).
+template <typename RecordT>
+void fillRecord(const CollectionSpec& c, RecordT& r, const std::vector<std::string>* fields, rapidjson::Value& out,
+                rapidjson::Document::AllocatorType& a) {
   out.SetObject();
   auto wanted = [&](std::string_view k) {
     return !fields || fields->empty() || std::find(fields->begin(), fields->end(), k) != fields->end();
   };
-  auto addString = [&](const char* k, const std::string& v) {
+  auto addString = [&](const char* k, std::string_view v) {
     if (wanted(k))
-      out.AddMember(rapidjson::StringRef(k), rapidjson::Value(v.c_str(), static_cast<rapidjson::SizeType>(v.size()), a),
+      out.AddMember(rapidjson::StringRef(k), rapidjson::Value(v.data(), static_cast<rapidjson::SizeType>(v.size()), a),
                     a);
   };
   addString("id", r.id);
@@ -52,33 +59,60 @@ void recordToJson(const CollectionSpec& c, const store::Record& r, const std::ve
   }
   for (auto& m : r.values.GetObject()) {
     if (!wanted(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
-    out.AddMember(rapidjson::Value(m.name, a), rapidjson::Value(m.value, a), a);
+    if constexpr (std::is_const_v<RecordT>) out.AddMember(rapidjson::Value(m.name, a), rapidjson::Value(m.value, a), a);
+    else out.AddMember(m.name, m.value, a);
   }
-  // Formatted only when asked for, and once when both are the same instant
-  // (every new record).
-  std::string created;
-  if (wanted("createdAt") || r.updatedAt == r.createdAt)
-    created = formatRfc3339(SysTime(std::chrono::milliseconds(r.createdAt)));
-  if (wanted("createdAt")) addString("createdAt", created);
-  if (wanted("updatedAt"))
-    addString("updatedAt",
-              r.updatedAt == r.createdAt ? created : formatRfc3339(SysTime(std::chrono::milliseconds(r.updatedAt))));
+  // Formatted into one buffer per thread (its capacity stays), and once when
+  // both are the same instant (every new record).
+  thread_local std::string date;
+  auto format = [&](int64_t ms) -> std::string_view {
+    date.clear();
+    appendRfc3339(date, SysTime(std::chrono::milliseconds(ms)));
+    return date;
+  };
+  bool created = wanted("createdAt");
+  if (created) addString("createdAt", format(r.createdAt));
+  if (wanted("updatedAt")) addString("updatedAt", created && r.updatedAt == r.createdAt ? date : format(r.updatedAt));
   if (wanted("version")) out.AddMember("version", rapidjson::Value(r.version), a);
   addString("owner", r.owner);
 }
 
-Reply Service::recordReply(const Call& call, const store::Record& r, int status, ReplyKind kind) const {
-  Reply reply;
+}  // namespace
+
+void recordToJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
+                  rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
+  fillRecord(c, r, fields, out, a);
+}
+
+void Service::describeRecord(const Call& call, const store::Record& r, int status, ReplyKind kind, Reply& reply) const {
   reply.status = status;
   reply.kind = kind;
   reply.collection = call.collection->name;
   reply.singular = call.collection->singular;
-  recordToJson(*call.collection, r, nullptr, reply.data, reply.data.GetAllocator());
+  reply.headers.reserve(3);  // these two, and Location after a create
   reply.header("ETag", etagOf(r, call.representation()));
   reply.header("Last-Modified", formatHttpDate(SysTime(std::chrono::milliseconds(r.updatedAt))));
-  reply.dateFields = {"createdAt", "updatedAt"};
-  for (const auto& f : call.collection->fields)
-    if (f.type == FieldType::datetime) reply.dateFields.push_back(f.name);
+  reply.dateFields = &call.rules->dateFields;
+}
+
+Reply Service::recordReply(const Call& call, const store::Record& r, int status, ReplyKind kind) const {
+  Reply reply;
+  recordToJson(*call.collection, r, nullptr, reply.data, reply.data.GetAllocator());
+  describeRecord(call, r, status, kind, reply);
+  return reply;
+}
+
+Reply Service::takeRecordReply(const Call& call, store::Record& r, const std::vector<std::string>& fields) const {
+  const std::vector<std::string>* only = fields.empty() ? nullptr : &fields;
+  if (!r.pool || &r.values.GetAllocator() != r.pool.get()) {  // values from elsewhere (a swap): copied
+    Reply reply;
+    recordToJson(*call.collection, r, only, reply.data, reply.data.GetAllocator());
+    describeRecord(call, r, 200, ReplyKind::record, reply);
+    return reply;
+  }
+  Reply reply(std::move(r.pool));
+  fillRecord(*call.collection, r, only, reply.data, *reply.pool);
+  describeRecord(call, r, 200, ReplyKind::record, reply);
   return reply;
 }
 
@@ -128,12 +162,11 @@ store::SlugScope Service::slugScope(const Call& call) {
   return scope;
 }
 
-Reply Service::recordFound(const Call& call, const store::Error& e, const store::Record& r,
+Reply Service::recordFound(const Call& call, const store::Error& e, store::Record& r,
                            const std::vector<std::string>& fields) const {
   if (e) return Reply::failure(storeError(e, call.request));
   if (!canSee(call, r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
-  Reply reply = recordReply(call, r, 200, ReplyKind::record);
-  if (!fields.empty()) recordToJson(*call.collection, r, &fields, reply.data, reply.data.GetAllocator());
+  Reply reply = takeRecordReply(call, r, fields);
   reply.conditional = true;  // If-None-Match / If-Modified-Since: the http layer, which picks the coding
   return reply;
 }
@@ -164,26 +197,34 @@ Reply Service::listRecords(const Call& call) const {
   store::ListResult res;
   if (auto e = store_.list(*call.collection, lr.query, res)) return Reply::failure(storeError(e, call.request));
 
-  Reply reply;
+  // Before the records give their values up to the reply.
+  std::optional<std::string> nextCursor;
+  if (lr.cursorMode && res.hasMore && !res.records.empty())
+    nextCursor = encodeCursor(*call.rules, lr, res.records.back());
+
+  // The page's pool becomes the reply's: records whose values are in it move
+  // them over; any other (a store that gave one its own pool) is copied.
+  Reply reply(std::move(res.pool));
   reply.kind = ReplyKind::list;
   reply.collection = call.collection->name;
   reply.singular = call.collection->singular;
   auto& a = reply.data.GetAllocator();
   reply.data.SetArray();
+  reply.data.Reserve(static_cast<rapidjson::SizeType>(res.records.size()), a);
   uint64_t hash = 1469598103934665603ULL;
-  for (const auto& r : res.records) {
+  for (auto& r : res.records) {
     rapidjson::Value v;
-    recordToJson(*call.collection, r, &lr.fields, v, a);
+    if (&r.values.GetAllocator() == &a) fillRecord(*call.collection, r, &lr.fields, v, a);
+    else recordToJson(*call.collection, r, &lr.fields, v, a);
     reply.data.PushBack(v, a);
     hash = fnv1a(hash, r.id);
-    hash = fnv1a(hash, std::to_string(r.version));
+    char version[24];
+    hash = fnv1a(hash, std::string_view(version, std::to_chars(version, version + sizeof version, r.version).ptr - version));
   }
   render::Pagination p;
   p.perPage = lr.perPage;
-  std::optional<std::string> nextCursor;
   if (lr.cursorMode) {
     p.page.reset();
-    if (res.hasMore && !res.records.empty()) nextCursor = encodeCursor(*call.rules, lr, res.records.back());
     p.nextCursor = nextCursor;
   } else {
     p.page = lr.page;
@@ -203,7 +244,7 @@ Reply Service::listRecords(const Call& call) const {
   std::snprintf(etag, sizeof etag, "\"l%016llx", static_cast<unsigned long long>(hash));
   reply.header("ETag", std::string(etag) + call.representation() + "\"");
   reply.conditional = true;
-  reply.dateFields = {"createdAt", "updatedAt"};
+  reply.dateFields = &call.rules->dateFields;
   return reply;
 }
 

@@ -30,7 +30,22 @@ std::string allowHeader(uint16_t methods) {
   return out;
 }
 
+namespace {
+// Decoded text goes into messages, JSON and XML: never as bytes that are not UTF-8.
+void keepUtf8(std::string& out) {
+  if (isValidUtf8(out)) return;
+  std::string clean;
+  appendSanitizedUtf8(clean, out);
+  out.swap(clean);
+}
+}  // namespace
+
 bool percentDecode(std::string_view in, std::string& out, PercentMode mode) {
+  if (in.find('%') == std::string_view::npos && (mode == PercentMode::path || in.find('+') == std::string_view::npos)) {
+    out.assign(in);  // nothing to decode: the common case, copied at once
+    keepUtf8(out);
+    return true;
+  }
   out.clear();
   out.reserve(in.size());
   auto hex = [](char c) -> int {
@@ -56,17 +71,14 @@ bool percentDecode(std::string_view in, std::string& out, PercentMode mode) {
     out += c;
     i += 2;
   }
-  // Decoded text goes into messages, JSON and XML: never as bytes that are not UTF-8.
-  if (!isValidUtf8(out)) {
-    std::string clean;
-    appendSanitizedUtf8(clean, out);
-    out.swap(clean);
-  }
+  keepUtf8(out);
   return true;
 }
 
 Router::Router(std::string basePath, std::vector<std::string> collections, std::vector<RouteDef> routes)
-    : basePath_(std::move(basePath)), collections_(std::move(collections)), routes_(std::move(routes)) {}
+    : basePath_(std::move(basePath)), collections_(std::move(collections)), routes_(std::move(routes)) {
+  for (const RouteDef& def : routes_) maxSegments_ = std::max(maxSegments_, def.segments.size());
+}
 
 RouteMatch Router::match(std::string_view method, std::string_view path) const {
   RouteMatch m;
@@ -84,24 +96,30 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   }
   if (rest.size() > 1 && rest.back() == '/') rest.remove_suffix(1);  // one trailing slash is tolerated
 
-  // Split and decode the segments; the last may carry a format suffix.
-  std::vector<std::string> segs;
+  // Split and decode the segments; the last may carry a format suffix. No
+  // route is longer than maxSegments_, so a longer path stops here. The
+  // strings keep their capacity across requests on one thread (an id is
+  // longer than the short-string buffer).
+  thread_local std::vector<std::string> segs;
+  size_t n = 0;
   std::string_view r = rest;
   while (!r.empty()) {
     if (r[0] == '/') r.remove_prefix(1);
     size_t slash = r.find('/');
     std::string_view raw = r.substr(0, slash);
     r = slash == std::string_view::npos ? std::string_view{} : r.substr(slash);
-    std::string decoded;
+    if (n == maxSegments_) return m;
+    if (segs.size() <= n) segs.resize(n + 1);
+    std::string& decoded = segs[n];
     if (!percentDecode(raw, decoded) || decoded.empty()) {
       if (raw.empty() && r.empty()) break;
       return m;  // malformed or empty segment: nothing lives there
     }
-    segs.push_back(std::move(decoded));
+    ++n;
   }
   Suffix suffix = Suffix::none;
-  if (!segs.empty()) {
-    std::string& last = segs.back();
+  if (n > 0) {
+    std::string& last = segs[n - 1];
     auto strip = [&](std::string_view ext, Suffix s) {
       if (last.size() > ext.size() && last.ends_with(ext)) {
         last.resize(last.size() - ext.size());
@@ -114,24 +132,26 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
 
   auto tryScope = [&](bool scope) -> bool {
     for (const RouteDef& def : routes_) {
-      if (def.underBase != scope || def.segments.size() != segs.size()) continue;
-      std::string coll, id;
+      if (def.underBase != scope || def.segments.size() != n) continue;
+      std::string_view coll;
+      const std::string* id = nullptr;
       bool ok = true;
-      for (size_t i = 0; i < segs.size() && ok; ++i) {
+      for (size_t i = 0; i < n && ok; ++i) {
         const std::string& pat = def.segments[i];
         if (pat == "{collection}") {
-          ok = std::find(collections_.begin(), collections_.end(), segs[i]) != collections_.end();
-          coll = segs[i];
+          auto it = std::find(collections_.begin(), collections_.end(), segs[i]);
+          ok = it != collections_.end();
+          if (ok) coll = *it;
         } else if (pat == "{id}") {
-          id = segs[i];
+          id = &segs[i];
         } else {
           ok = pat == segs[i];
         }
       }
       if (!ok) continue;
       m.route = def.id;
-      m.collection = std::move(coll);
-      m.id = std::move(id);
+      m.collection = coll;
+      if (id) m.id = *id;
       m.allowed = def.methods | kOptions | ((def.methods & kGet) ? kHead : 0);
       return true;
     }
@@ -142,7 +162,7 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   if (!found) return m;
 
   m.suffix = suffix;
-  m.resource = std::string(rest.empty() ? "/" : rest);
+  m.resource = rest.empty() ? std::string_view("/") : rest;
   uint16_t bit = methodBit(method);
   if (bit == 0) m.outcome = RouteMatch::Outcome::notImplemented;
   else if (!(m.allowed & bit)) m.outcome = RouteMatch::Outcome::methodNotAllowed;

@@ -46,10 +46,12 @@ struct RouteMatch {
   enum class Outcome { found, notFound, methodNotAllowed, notImplemented } outcome = Outcome::notFound;
   RouteId route = RouteId::index;
   uint16_t allowed = 0;          // methods the path supports, HEAD and OPTIONS included
-  std::string collection;        // {collection}
+  std::string_view collection;   // {collection}: a view of the Router's own name
   std::string id;                // {id}, percent-decoded
   Suffix suffix = Suffix::none;  // .json / .xml on the last segment
-  std::string resource;          // the path below base_path as requested, suffix kept ("/things/abc.json")
+  // The path below base_path as requested, suffix kept ("/things/abc.json"):
+  // a view of match()'s `path` (the request's, which outlives the call).
+  std::string_view resource;
 };
 
 class Router {
@@ -62,6 +64,7 @@ class Router {
   std::string basePath_;
   std::vector<std::string> collections_;
   std::vector<RouteDef> routes_;
+  size_t maxSegments_ = 0;  // of any route: a longer path matches nothing
 };
 
 // Percent-decodes `in`; false on a malformed escape.

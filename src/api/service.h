@@ -115,7 +115,8 @@ class Service final : public http::Handler {
   void getRecordOnLoop(const CallPtr& call);
   // getRecord()'s two halves around the store's read: ?fields, and the reply.
   std::optional<ErrorObject> recordFields(const Call& call, std::vector<std::string>& fields) const;
-  render::Reply recordFound(const Call& call, const store::Error& e, const store::Record& r,
+  // `r` gives its values up to the reply (takeRecordReply).
+  render::Reply recordFound(const Call& call, const store::Error& e, store::Record& r,
                             const std::vector<std::string>& fields) const;
   // Whose slugs the caller's reads may name (views into `call`).
   static store::SlugScope slugScope(const Call& call);
@@ -156,7 +157,14 @@ class Service final : public http::Handler {
   void patchOrReplace(const CallPtr& call, WriteMode mode);
   // Parses the request body (JSON or form) into `out`, or returns the 415/400 error.
   std::optional<ErrorObject> readBody(const Call& call, rapidjson::Document& out) const;
+  // A record's reply: its JSON, ETag, Last-Modified, names and date keys.
+  // recordReply() copies `r` (a write's record outlives a retried group);
+  // takeRecordReply() moves r's values and their pool into the reply, the
+  // cheaper way for a read's record, which dies with the request.
   render::Reply recordReply(const Call& call, const store::Record& r, int status, render::ReplyKind kind) const;
+  render::Reply takeRecordReply(const Call& call, store::Record& r, const std::vector<std::string>& fields) const;
+  void describeRecord(const Call& call, const store::Record& r, int status, render::ReplyKind kind,
+                      render::Reply& reply) const;
   static ErrorObject storeError(const store::Error& e, const http::Request& request);
 
   const Config& config_;

@@ -99,6 +99,9 @@ bool isSystemField(std::string_view name) {
 CollectionRules CollectionRules::compile(const CollectionSpec& spec) {
   CollectionRules r;
   r.spec = &spec;
+  r.dateFields = {"createdAt", "updatedAt"};
+  for (const auto& f : spec.fields)
+    if (f.type == FieldType::datetime) r.dateFields.push_back(f.name);
   for (const auto& f : spec.fields) {
     FieldRules fr;
     fr.spec = &f;

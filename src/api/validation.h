@@ -28,6 +28,9 @@ struct FieldRules {
 struct CollectionRules {
   const CollectionSpec* spec = nullptr;
   std::vector<FieldRules> fields;            // config order
+  // createdAt, updatedAt and the datetime fields: the record keys that
+  // profiles re-lay out (render::Reply::dateFields).
+  std::vector<std::string> dateFields;
 
   static CollectionRules compile(const CollectionSpec& spec);
   const FieldRules* field(std::string_view name) const;

@@ -372,7 +372,7 @@ Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool 
     }
     reply.data.PushBack(v, a);
   }
-  reply.dateFields = {"createdAt", "updatedAt"};
+  reply.dateFields = &call.rules->dateFields;
   reply.batch = std::move(counts);
   return reply;
 }

@@ -78,10 +78,11 @@ Identity identityOf(Identity::Kind kind) {
   return id;
 }
 
-Identity tokenUser(const store::TokenOwner& owner, const std::string& tokenHash) {
+Identity tokenUser(store::TokenOwner& owner, const std::string& tokenHash) {
   Identity id;
   id.kind = Identity::Kind::user;
-  id.principal = Principal{owner.userId, owner.userName, parseRole(owner.role).value_or(Role::reader), tokenHash};
+  id.principal = Principal{std::move(owner.userId), std::move(owner.userName),
+                           parseRole(owner.role).value_or(Role::reader), tokenHash};
   return id;
 }
 

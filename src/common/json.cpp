@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 #include <unordered_set>
@@ -162,6 +163,30 @@ std::string toJsonText(const rapidjson::Value& v) {
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   v.Accept(w);
   return std::string(sb.GetString(), sb.GetSize());
+}
+
+// Eight bytes at a time: a byte below 0x20, or equal to '"' or '\\', is
+// found with the usual borrow tricks on a 64-bit word. A short string is
+// padded with 'a'; a longer one's last word overlaps the one before it.
+bool needsJsonEscape(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  auto special = [](uint64_t x) {
+    auto hasZero = [](uint64_t y) { return (y - kOnes) & ~y & kHighs; };
+    return (((x - kOnes * 0x20) & ~x & kHighs) | hasZero(x ^ (kOnes * '"')) | hasZero(x ^ (kOnes * '\\'))) != 0;
+  };
+  uint64_t x = kOnes * 'a';
+  if (s.size() < 8) {
+    if (!s.empty()) std::memcpy(&x, s.data(), s.size());
+    return special(x);
+  }
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::memcpy(&x, s.data() + i, 8);
+    if (special(x)) return true;
+  }
+  if (i == s.size()) return false;
+  std::memcpy(&x, s.data() + s.size() - 8, 8);
+  return special(x);
 }
 
 }  // namespace restd

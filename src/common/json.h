@@ -20,4 +20,9 @@ bool parseStrictJson(std::string_view text, rapidjson::Document& doc, std::strin
 // Serialises a value as compact JSON.
 std::string toJsonText(const rapidjson::Value& v);
 
+// True when `s` holds a character that JSON must escape: a control character,
+// '"' or '\\' (what RapidJSON's writer escapes; it writes all other bytes as
+// they are). Text without one can be copied into a JSON string whole.
+bool needsJsonEscape(std::string_view s);
+
 }  // namespace restd

@@ -136,12 +136,32 @@ int TimeZone::offsetSeconds(SysTime t) {
 }
 
 std::string formatRfc3339(SysTime t) {
-  int off = TimeZone::offsetSeconds(t);
   std::string out;
   out.reserve(25);
+  appendRfc3339(out, t);
+  return out;
+}
+
+std::string_view rfc3339OfSecond(SysTime t) {
+  thread_local std::string text;
+  thread_local time_t second = 0;
+  thread_local int offset = 0;
+  time_t s = std::chrono::system_clock::to_time_t(t);
+  int off = TimeZone::offsetSeconds(t);
+  if (text.empty() || s != second || off != offset) {
+    text.clear();
+    appendIsoDateTime(text, civilFromUnix(static_cast<int64_t>(s) + off));
+    appendOffset(text, off, true);
+    second = s;
+    offset = off;
+  }
+  return text;
+}
+
+void appendRfc3339(std::string& out, SysTime t) {
+  int off = TimeZone::offsetSeconds(t);
   appendIsoDateTime(out, civilFromUnix(static_cast<int64_t>(std::chrono::system_clock::to_time_t(t)) + off));
   appendOffset(out, off, true);
-  return out;
 }
 
 SysTime sysTimeFromSeconds(int64_t secs) {

@@ -30,6 +30,10 @@ class TimeZone {
 
 // RFC 3339 in the configured zone: 2026-11-24T10:00:00+00:00
 std::string formatRfc3339(SysTime t);
+void appendRfc3339(std::string& out, SysTime t);
+// formatRfc3339(t) remembered per thread until the second or the offset
+// changes (a reply's meta date): valid until this thread's next call.
+std::string_view rfc3339OfSecond(SysTime t);
 // RFC 3339 of a Unix time in milliseconds, in the configured zone; fractional
 // seconds only when `millis` is not a whole second.
 std::string formatRfc3339Millis(int64_t unixMillis);

@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/json.h"
 #include "common/time.h"
 #include "http/message.h"
 
@@ -85,20 +86,27 @@ std::string_view logTimeNow(std::string& scratch) {
 
 // Appends `text` as the inside of a JSON string.
 void appendJsonText(std::string& out, std::string_view text) {
+  if (!needsJsonEscape(text)) {  // nearly always: copied whole
+    out.append(text);
+    return;
+  }
   static constexpr char kHex[] = "0123456789abcdef";
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
+  size_t run = 0;  // start of the characters not yet appended, which need no escape
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto u = static_cast<unsigned char>(text[i]);
+    if (u != '"' && u != '\\' && u >= 0x20) continue;
+    out.append(text.data() + run, i - run);
+    run = i + 1;
     if (u == '"' || u == '\\') {
       out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
+      out.push_back(static_cast<char>(u));
+    } else {
       out.append("\\u00");
       out.push_back(kHex[u >> 4]);
       out.push_back(kHex[u & 15]);
-    } else {
-      out.push_back(c);
     }
   }
+  out.append(text.data() + run, text.size() - run);
 }
 
 }  // namespace

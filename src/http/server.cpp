@@ -150,43 +150,46 @@ class Deadline {
 // Hands a reply from Handler::handle() to the session. Most replies arrive
 // inline (reads): then the session goes on without suspending or allocating a
 // completion. A reply from another thread (a durable write) resumes the
-// session through its executor. Shared by the session and the Respond
-// function, so a late reply after shutdown touches only this object.
+// session through its executor. One per session, reset() before each
+// request, and shared with each request's Respond function, so a late reply
+// after shutdown touches only this object. Lock-free: deliver() and onReply()
+// may race (a worker thread against the I/O thread), and whichever comes
+// second hands the reply over; the state's acquire/release orders the
+// response and the resume function between them.
 class PendingReply {
  public:
+  // The session's thread, between requests: the last one's reply was taken.
+  void reset() {
+    delivered_.store(false, std::memory_order_relaxed);
+    state_.store(kEmpty, std::memory_order_relaxed);
+  }
   void deliver(Response r) {
-    std::unique_lock lock(mutex_);
-    if (delivered_) return;  // exactly once
-    delivered_ = true;
-    if (resume_) {
-      auto resume = std::move(resume_);
-      lock.unlock();
-      resume(std::move(r));
-    } else {
-      response_ = std::move(r);
-    }
+    if (delivered_.exchange(true, std::memory_order_relaxed)) return;  // exactly once
+    response_ = std::move(r);
+    int expected = kEmpty;
+    if (state_.compare_exchange_strong(expected, kReady, std::memory_order_acq_rel)) return;
+    // onReply() came first. The reply is moved into the call before it runs,
+    // and resume_ into a local: once resumed, the session may reset() this.
+    auto resume = std::move(resume_);
+    resume(std::move(response_));
   }
   // True when the reply is already here; then takeResponse() has it.
-  bool ready() {
-    std::lock_guard lock(mutex_);
-    return delivered_;
-  }
+  bool ready() const { return state_.load(std::memory_order_acquire) == kReady; }
   Response takeResponse() { return std::move(response_); }
   // Called when ready() was false: `resume` receives the reply, at once if it
   // arrived in between.
   void onReply(std::function<void(Response)> resume) {
-    std::unique_lock lock(mutex_);
-    if (delivered_) {
-      lock.unlock();
-      resume(std::move(response_));
-      return;
-    }
     resume_ = std::move(resume);
+    int expected = kEmpty;
+    if (state_.compare_exchange_strong(expected, kWaiting, std::memory_order_acq_rel)) return;
+    auto now = std::move(resume_);
+    now(std::move(response_));
   }
 
  private:
-  std::mutex mutex_;
-  bool delivered_ = false;
+  static constexpr int kEmpty = 0, kReady = 1, kWaiting = 2;
+  std::atomic<bool> delivered_{false};
+  std::atomic<int> state_{kEmpty};
   Response response_;
   std::function<void(Response)> resume_;
 };
@@ -591,6 +594,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
   std::string head;  // reused from reply to reply (its capacity stays)
   Request& request = reader.request();
   request.clientAddress = peer;
+  auto pending = std::make_shared<PendingReply>();
 
   // One client address may hold only so many connections: past that, one
   // client (4,000 connections that each send a byte, say) could otherwise
@@ -726,7 +730,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       co_return;
     }
 
-    auto pending = std::make_shared<PendingReply>();
+    pending->reset();
     try {
       handler.handle(request, [pending](Response r) { pending->deliver(std::move(r)); });
     } catch (const std::exception& e) {

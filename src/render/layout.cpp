@@ -58,7 +58,8 @@ void writeRecord(TreeWriter& w, const Reply& r, const rapidjson::Value& record, 
   w.startObject();
   for (auto& m : record.GetObject()) {
     std::string_view k(m.name.GetString(), m.name.GetStringLength());
-    bool isDate = m.value.IsString() && std::find(r.dateFields.begin(), r.dateFields.end(), k) != r.dateFields.end();
+    bool isDate = m.value.IsString() && r.dateFields &&
+                  std::find(r.dateFields->begin(), r.dateFields->end(), k) != r.dateFields->end();
     w.key(k == "id" ? style.idKey : k);
     if (isDate && style.dates) {
       auto ms = parseRfc3339Millis(std::string_view(m.value.GetString(), m.value.GetStringLength()));
@@ -126,7 +127,7 @@ void writeMetaMembers(TreeWriter& w, const Reply& r, const RenderContext& ctx) {
   w.key("requestId");
   w.string(ctx.requestId);
   w.key("date");
-  w.string(formatRfc3339(ctx.now));
+  w.string(rfc3339OfSecond(ctx.now));
   if (r.message) {
     w.key("message");
     w.string(*r.message);
@@ -148,11 +149,11 @@ void writeMetaMembers(TreeWriter& w, const Reply& r, const RenderContext& ctx) {
 std::string_view recordsKey(const Reply& r) { return r.collection.empty() ? std::string_view("items") : r.collection; }
 std::string_view recordKey(const Reply& r) { return r.singular.empty() ? std::string_view("item") : r.singular; }
 
-std::unique_ptr<TreeWriter> writerFor(const RenderContext& ctx, std::string_view xmlRoot, std::string_view xmlns) {
+TreeWriterPtr writerFor(const RenderContext& ctx, std::string_view xmlRoot, std::string_view xmlns) {
   return ctx.format == Format::xml ? makeXmlWriter(xmlRoot, xmlns, ctx.pretty) : makeJsonWriter(ctx.pretty);
 }
 
-std::string contentTypeFor(const RenderContext& ctx) {
+std::string_view contentTypeFor(const RenderContext& ctx) {
   return ctx.format == Format::xml ? "application/xml; charset=utf-8" : "application/json; charset=utf-8";
 }
 

@@ -43,8 +43,8 @@ void writeMetaMembers(TreeWriter& w, const Reply& r, const RenderContext& ctx);
 std::string_view recordsKey(const Reply& r);   // the collection's name ("things")
 std::string_view recordKey(const Reply& r);    // its singular ("thing")
 
-std::unique_ptr<TreeWriter> writerFor(const RenderContext& ctx, std::string_view xmlRoot = "response",
+TreeWriterPtr writerFor(const RenderContext& ctx, std::string_view xmlRoot = "response",
                                       std::string_view xmlns = "");
-std::string contentTypeFor(const RenderContext& ctx);
+std::string_view contentTypeFor(const RenderContext& ctx);
 
 }  // namespace restd::render

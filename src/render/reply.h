@@ -7,8 +7,10 @@
 #include <rapidjson/document.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -55,6 +57,10 @@ struct BatchCounts {
 struct Reply {
   int status = 200;
   ReplyKind kind = ReplyKind::resource;
+  // The pool behind `data` when that holds a record taken from the store
+  // (Reply(pool)); declared first, so it is made before and destroyed after
+  // `data`. Null otherwise: then `data` owns an allocator of its own.
+  std::unique_ptr<rapidjson::MemoryPoolAllocator<>> pool;
   rapidjson::Document data;                 // the payload; null when none
   std::optional<Pagination> pagination;
   std::optional<std::string> message;       // e.g. "Your thing (id: …) was deleted"
@@ -62,15 +68,20 @@ struct Reply {
   std::vector<Failure> failures;
   std::optional<BatchCounts> batch;
   std::vector<std::pair<std::string, std::string>> headers;  // Allow, ETag, Link, Retry-After, …
-  std::string collection;                   // collection name, for naming records ("things")
-  std::string singular;                     // its singular ("thing")
-  std::vector<std::string> dateFields;      // record keys holding dates (profiles may re-lay them out)
+  // Views of the configuration, which outlives every reply.
+  std::string_view collection;              // collection name, for naming records ("things")
+  std::string_view singular;                // its singular ("thing")
+  // Record keys holding dates (profiles may re-lay them out); a list that
+  // outlives the reply (the collection's, or a constant), or none.
+  const std::vector<std::string>* dateFields = nullptr;
   std::string action;                       // batch: "created", "updated" or "deleted"
   std::string documentBody;                 // kind == document
   std::string documentType;                 // kind == document: Content-Type
   bool conditional = false;                 // GET 200 with validators: see http::Response::conditional
 
   Reply() { data.SetNull(); }
+  explicit Reply(std::unique_ptr<rapidjson::MemoryPoolAllocator<>> p)
+      : pool(std::move(p)), data(rapidjson::kNullType, pool.get()) {}
   static Reply failure(ErrorObject e) {
     Reply r;
     r.status = e.status();

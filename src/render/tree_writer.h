@@ -1,6 +1,7 @@
 // One layout, two formats: a profile describes its envelope as a tree of
 // calls on a TreeWriter, and the writer produces JSON or XML (SPEC §6 "XML
-// layout"). A TreeWriter is single-use and not thread-safe.
+// layout"). A TreeWriter is single-use and not thread-safe; TreeWriterPtr
+// hands it back (recycle()) when its owner is done.
 #pragma once
 
 #include <rapidjson/document.h>
@@ -33,15 +34,24 @@ class TreeWriter {
   // Writes a JSON value (a record, nested user data). Arrays inside are named
   // by the XML rule for their key; `recordsItemName` names a top-level array.
   void value(const rapidjson::Value& v, std::string_view arrayItemName = "item");
+
+  // Called instead of delete: a writer may keep itself for the next reply
+  // on this thread (the compact JSON writer does, with its buffers).
+  virtual void recycle() { delete this; }
 };
+
+struct TreeWriterRecycler {
+  void operator()(TreeWriter* w) const { w->recycle(); }
+};
+using TreeWriterPtr = std::unique_ptr<TreeWriter, TreeWriterRecycler>;
 
 // The XML element name for the items of an array stored under `key`.
 std::string_view xmlItemName(std::string_view key);
 
 // `pretty`: indented by two spaces, ending in a newline (for people and
 // terminals); otherwise compact, with no whitespace at all.
-std::unique_ptr<TreeWriter> makeJsonWriter(bool pretty = false);
+TreeWriterPtr makeJsonWriter(bool pretty = false);
 // `root` is the document element; `xmlns` its namespace ("" for none).
-std::unique_ptr<TreeWriter> makeXmlWriter(std::string_view root, std::string_view xmlns, bool pretty = false);
+TreeWriterPtr makeXmlWriter(std::string_view root, std::string_view xmlns, bool pretty = false);
 
 }  // namespace restd::render

@@ -43,6 +43,11 @@ struct Record {
   std::unique_ptr<rapidjson::MemoryPoolAllocator<>> pool = std::make_unique<rapidjson::MemoryPoolAllocator<>>(960);
   // Declared fields (every one, null when unset) then extras, as one object.
   rapidjson::Document values{rapidjson::kObjectType, pool.get()};
+
+  Record() = default;
+  // Values in a pool shared with other records (a list page's, see
+  // ListResult): `shared` must outlive them.
+  explicit Record(rapidjson::MemoryPoolAllocator<>& shared) : pool(nullptr), values(rapidjson::kObjectType, &shared) {}
 };
 
 enum class Status {
@@ -86,6 +91,10 @@ struct ListQuery {
 };
 
 struct ListResult {
+  // The page's records keep their values here (records.emplace_back(*pool)):
+  // one pool for the page instead of one per record, handed on whole to the
+  // reply, which then takes the values without copying them.
+  std::unique_ptr<rapidjson::MemoryPoolAllocator<>> pool = std::make_unique<rapidjson::MemoryPoolAllocator<>>(16 * 1024);
   std::vector<Record> records;
   std::optional<int64_t> total;
   bool hasMore = false;

@@ -300,6 +300,40 @@ class Profiles(unittest.TestCase):
         self.assertEqual(r.header("Content-Type"), "application/problem+json; charset=utf-8")
 
 
+class DeclaredDates(unittest.TestCase):
+    """A declared datetime field takes the profile's date layout like
+    createdAt does, in every reply that holds records: one, a list, a batch."""
+
+    def test_datetime_fields_in_records_lists_and_batches(self):
+        config = """
+[server]
+listen = "127.0.0.1:0"
+timezone = "-03:00"
+access_log = "off"
+
+[collections.meetings.fields]
+title = { type = "string", required = true }
+at    = { type = "datetime" }
+"""
+        compact = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-0300$"
+        with RestdServer(config) as srv:
+            srv.as_admin()
+            flag = {"X-Envelope": "success-flag", "Content-Type": "application/json"}
+            made = srv.request("POST", API + "/meetings", body=json.dumps(
+                [{"title": "a", "at": "2026-12-01T09:30:00Z"}, {"title": "b", "at": "2026-12-02T10:00:00Z"}]),
+                headers=flag)
+            self.assertEqual(made.status, 201, made.body)
+            records = made.json()["meetings"]
+            self.assertEqual([r["at"] for r in records], ["2026-12-01T06:30:00-0300", "2026-12-02T07:00:00-0300"])
+            listed = srv.request("GET", API + "/meetings?sort=title", headers=flag).json()
+            self.assertEqual([r["at"] for r in listed], ["2026-12-01T06:30:00-0300", "2026-12-02T07:00:00-0300"])
+            self.assertRegex(listed[0]["createdAt"], compact)
+            one = srv.request("GET", f"{API}/meetings/{listed[0]['id']}", headers=flag).json()
+            self.assertEqual(one["at"], "2026-12-01T06:30:00-0300")
+            plain = srv.request("GET", API + "/meetings?sort=title").json()["data"]
+            self.assertEqual(plain[0]["at"], "2026-12-01T06:30:00-03:00")   # standard: RFC 3339 in the zone
+
+
 if __name__ == "__main__":
     if "--regenerate" in sys.argv:
         sys.argv.remove("--regenerate")

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 #include <ctime>
 #include <vector>
 #include <set>
@@ -53,6 +54,22 @@ TEST(StrictJson, ExplainsTheProblem) {
   EXPECT_NE(why.find("repeats the key \"k\""), std::string::npos) << why;
   parseStrictJson("{", d, why);
   EXPECT_NE(why.find("at byte"), std::string::npos) << why;
+}
+
+// Every length up to three words, the special byte at every offset: the
+// word-at-a-time scan (short, whole words, the overlapping last word) sees it.
+TEST(NeedsJsonEscape, FindsEachSpecialByteAnywhere) {
+  for (size_t n = 0; n <= 24; ++n) {
+    std::string plain(n, 'x');
+    EXPECT_FALSE(needsJsonEscape(plain)) << n;
+    for (char special : {'"', '\\', '\0', '\x01', '\x1f', '\n'})
+      for (size_t at = 0; at < n; ++at) {
+        std::string s = plain;
+        s[at] = special;
+        EXPECT_TRUE(needsJsonEscape(s)) << n << " " << at << " " << int(special);
+      }
+  }
+  EXPECT_FALSE(needsJsonEscape("caf\xc3\xa9 / ~ \x7f \xe2\x82\xac \x20!#[]{}"));  // UTF-8, DEL, space: as they are
 }
 
 TEST(RecordIds, HaveTheTypeIdShapeAndSortByTime) {

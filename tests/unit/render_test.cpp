@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 #include <pugixml.hpp>
 #include <rapidjson/document.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <random>
 
 #include "render/tree_writer.h"
 
@@ -88,6 +93,57 @@ TEST(StandardProfile, NulInsideStringsSurvivesJson) {
   r.data.AddMember("s", rapidjson::Value(withNul.data(), 3, r.data.GetAllocator()), r.data.GetAllocator());
   std::string body = renderReply(*findProfile("standard"), r, context()).body;
   EXPECT_NE(body.find("a\\u0000b"), std::string::npos);
+}
+
+// The JSON writer copies text that needs no escape whole (tree_writer.cpp):
+// its bytes must be RapidJSON's own, escapes at any offset of the eight-byte
+// scan and in its tail included, for keys and values, compact and pretty.
+TEST(JsonWriter, TextMatchesRapidJsonByteForByte) {
+  const std::string alphabet = std::string("ab/\"\\ ~\x7f") + std::string("\0\x01\x1f\t\n", 5) + "\xc3\xa9\xe2\x82\xac";
+  std::mt19937 rng(7);
+  for (int round = 0; round < 4000; ++round) {
+    std::string a, b;
+    size_t n = rng() % 40, m = rng() % 20;
+    for (size_t i = 0; i < n; ++i) a.push_back(alphabet[rng() % alphabet.size()]);
+    for (size_t i = 0; i < m; ++i) b.push_back(alphabet[rng() % alphabet.size()]);
+    for (bool pretty : {false, true}) {
+      auto w = makeJsonWriter(pretty);
+      w->startObject();
+      w->key(a);
+      w->string(b);
+      w->key("list");
+      w->startArray("item");
+      w->string(a);
+      w->string("");
+      w->endArray();
+      w->endObject();
+      std::string ours = w->finish();
+      rapidjson::StringBuffer sb;
+      auto write = [&](auto& rw) {
+        rw.StartObject();
+        rw.Key(a.data(), static_cast<rapidjson::SizeType>(a.size()));
+        rw.String(b.data(), static_cast<rapidjson::SizeType>(b.size()));
+        rw.Key("list");
+        rw.StartArray();
+        rw.String(a.data(), static_cast<rapidjson::SizeType>(a.size()));
+        rw.String("");
+        rw.EndArray();
+        rw.EndObject();
+      };
+      std::string theirs;
+      if (pretty) {
+        rapidjson::PrettyWriter<rapidjson::StringBuffer> rw(sb);
+        rw.SetIndent(' ', 2);
+        write(rw);
+        theirs = std::string(sb.GetString(), sb.GetSize()) + "\n";
+      } else {
+        rapidjson::Writer<rapidjson::StringBuffer> rw(sb);
+        write(rw);
+        theirs = std::string(sb.GetString(), sb.GetSize());
+      }
+      ASSERT_EQ(ours, theirs) << "round " << round << (pretty ? " pretty" : "");
+    }
+  }
 }
 
 TEST(XmlLayout, ArraysBecomeRepeatedSingularElements) {

@@ -6,8 +6,10 @@
 #include <filesystem>
 #include <future>
 #include <string>
+#include <thread>
 
 #include "config/config.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
 
 namespace {
@@ -119,4 +121,34 @@ TEST(SqliteStore, AJobThatThrowsUndoesOnlyItself) {
   EXPECT_TRUE(second.get_future().get());
   restd::store::Record r;
   EXPECT_FALSE(t.store->get(t.notes(), "note_9", r));
+}
+
+// A reader that opens while the file is moved away must not create an empty
+// database at its path: the real file, put back, would then be shadowed for
+// that connection ("no such table"). Each new thread starts with an empty
+// reader slot, so it opens a connection of its own; the file check is cached
+// for 200 ms, so those opens happen while it still says "healthy".
+TEST(SqliteStore, AReaderOpenedWhileTheFileIsGoneCreatesNothing) {
+  TempStore t;
+  t.store->runWrite([&](restd::store::WriteTxn& txn) { return !txn.insert(t.notes(), note("note_1", "ann", "s", "C")); });
+  auto db = t.dir / "t.db", away = t.dir / "t.db.away";
+  auto readOnNewThread = [&] {
+    restd::store::Error e;
+    std::thread([&] {
+      restd::store::Record r;
+      e = t.store->get(t.notes(), "note_1", r);
+    }).join();
+    return e;
+  };
+  EXPECT_FALSE(readOnNewThread());
+  std::filesystem::rename(db, away);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(readOnNewThread()) << "read " << i << " with the file gone";
+  EXPECT_FALSE(std::filesystem::exists(db)) << "a reader created a database at the path";
+  std::filesystem::rename(away, db);
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));  // past the cached file check
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(readOnNewThread()) << "read " << i << " after the file came back";
+
+  std::string error;
+  EXPECT_EQ(restd::store::SqliteConnection::open((t.dir / "none.db").string(), t.config.storage, error), nullptr);
+  EXPECT_FALSE(std::filesystem::exists(t.dir / "none.db"));
 }

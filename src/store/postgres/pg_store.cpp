@@ -470,7 +470,7 @@ Error PgStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out
         out.hasMore = true;
         break;
       }
-      out.records.emplace_back();
+      out.records.emplace_back(*out.pool);
       PgRow row{r.res, i, {}};
       sql::readRecord(c, row, out.records.back());
     }

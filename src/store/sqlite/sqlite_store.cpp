@@ -118,8 +118,8 @@ Error getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const Col
                 Record& out, SlugScope scope) {
   sqlite3_stmt* st = conn.prepare(sql.get);
   if (!st) return sqlError(conn.db(), sqlite3_errcode(conn.db()));
-  StmtGuard g{st};
-  bindValue(st, 1, std::string(idOrSlug));
+  StmtGuard g{st};  // resets before idOrSlug, bound without a copy, goes
+  sqlite3_bind_text64(st, 1, idOrSlug.data(), idOrSlug.size(), SQLITE_STATIC, SQLITE_UTF8);
   if (c.slugFrom && c.visibility == Visibility::owner) {
     sqlite3_bind_text(st, 2, scope.owner.data(), static_cast<int>(scope.owner.size()), SQLITE_STATIC);
     sqlite3_bind_int(st, 3, scope.anyOwner ? 1 : 0);
@@ -136,9 +136,13 @@ Error getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const Col
 // ---------------------------------------------------------------- connection
 
 std::unique_ptr<SqliteConnection> SqliteConnection::open(const std::string& path, const StorageConfig& config,
-                                                         std::string& error) {
+                                                         std::string& error, bool create) {
+  // Before SQLite's first use in the process: no memory statistics. restd
+  // reads none, and keeping them takes a process-wide mutex on every
+  // allocation and free SQLite makes (14 per GET of one record).
+  [[maybe_unused]] static const int configured = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
   sqlite3* db = nullptr;
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   if (sqlite3_open_v2(path.c_str(), &db, flags, nullptr) != SQLITE_OK) {
     error = "cannot open SQLite database \"" + path + "\": " + (db ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_close(db);
@@ -235,16 +239,16 @@ std::optional<int64_t> SqliteConnection::cachedCount(const std::string& key, int
   return it->second.second;
 }
 
-const TokenOwner* SqliteConnection::cachedToken(const std::string& tokenHash, int64_t version) const {
+const TokenOwner* SqliteConnection::cachedToken(std::string_view tokenHash, int64_t version) const {
   auto it = tokens_.find(tokenHash);
   if (version < 0 || it == tokens_.end() || it->second.first != version) return nullptr;
   return &it->second.second;
 }
 
-void SqliteConnection::rememberToken(const std::string& tokenHash, int64_t version, const TokenOwner& owner) {
+void SqliteConnection::rememberToken(std::string_view tokenHash, int64_t version, const TokenOwner& owner) {
   if (version < 0) return;
   if (tokens_.size() >= 4096) tokens_.clear();
-  tokens_[tokenHash] = {version, owner};
+  tokens_.insert_or_assign(std::string(tokenHash), std::pair{version, owner});
 }
 
 void SqliteConnection::rememberCount(const std::string& key, int64_t version, int64_t count) {
@@ -277,7 +281,7 @@ void countKey(const sql::ListSql& lq, std::string& key) {
 
 std::unique_ptr<SqliteStore> SqliteStore::open(const std::string& path, const StorageConfig& config,
                                                std::string& error) {
-  auto writer = SqliteConnection::open(path, config, error);
+  auto writer = SqliteConnection::open(path, config, error, true);
   if (!writer) return nullptr;
   std::unique_ptr<SqliteStore> s(new SqliteStore(path == ":memory:" ? "" : path, config, std::move(writer)));
   if (!s->path_.empty()) {
@@ -344,7 +348,10 @@ SqliteStore::SqliteStore(std::string path, StorageConfig config, std::unique_ptr
   writerThread_ = std::thread([this] { writerLoop(); });
 }
 
-SqliteStore::~SqliteStore() { close(); }
+SqliteStore::~SqliteStore() {
+  close();
+  for (auto& slot : readerSlots_) delete slot.exchange(nullptr);
+}
 
 void SqliteStore::close() {
   if (!queue_.close()) return;
@@ -392,8 +399,8 @@ bool SqliteStore::ready() {
 }
 
 std::unique_ptr<SqliteConnection> SqliteStore::acquireReader(std::string& error, bool fresh) {
-  std::unique_ptr<SqliteConnection> c;
-  {
+  std::unique_ptr<SqliteConnection> c(readerSlot().exchange(nullptr));
+  if (!c) {
     std::lock_guard lock(readersMutex_);
     if (!readers_.empty()) {
       c = std::move(readers_.back());
@@ -422,18 +429,44 @@ std::unique_ptr<SqliteConnection> SqliteStore::acquireReader(std::string& error,
   return c;
 }
 
+std::atomic<SqliteConnection*>& SqliteStore::readerSlot() {
+  static std::atomic<size_t> threads{0};
+  thread_local const size_t index = threads.fetch_add(1, std::memory_order_relaxed);
+  return readerSlots_[index % kReaderSlots];
+}
+
 void SqliteStore::releaseReader(std::unique_ptr<SqliteConnection> c, bool failed) {
+  // A stale snapshot never idles: either this sees the generation that a
+  // commit's endIdleSnapshots() bumped first, or that sweep finds this
+  // connection in the slot (all three operations are sequentially
+  // consistent), and acquireReader() checks the generation again.
+  uint64_t generation = commitGeneration_.load();
+  if (failed || c->snapshotGeneration() != generation) c->endSnapshot();
+  std::atomic<SqliteConnection*>& slot = readerSlot();
+  std::unique_ptr<SqliteConnection> displaced(slot.exchange(c.release()));  // another thread's, sharing the slot
+  if (displaced) parkInPool(std::move(displaced));
+  if (commitGeneration_.load() != generation)
+    if (std::unique_ptr<SqliteConnection> back{slot.exchange(nullptr)}) parkInPool(std::move(back));
+}
+
+void SqliteStore::parkInPool(std::unique_ptr<SqliteConnection> c) {
   std::lock_guard lock(readersMutex_);
   // Checked under the lock that endIdleSnapshots() takes after bumping the
   // generation: either this sees the new generation, or that sweep sees this
-  // connection in the pool. A stale snapshot never idles in the pool.
-  if (failed || c->snapshotGeneration() != commitGeneration_.load(std::memory_order_acquire)) c->endSnapshot();
+  // connection in the pool.
+  if (c->snapshotGeneration() != commitGeneration_.load()) c->endSnapshot();
   if (readers_.size() < 64) readers_.push_back(std::move(c));
   else c->endSnapshot();
 }
 
 void SqliteStore::endIdleSnapshots() {
-  commitGeneration_.fetch_add(1, std::memory_order_acq_rel);
+  commitGeneration_.fetch_add(1);
+  for (auto& slot : readerSlots_) {
+    std::unique_ptr<SqliteConnection> c(slot.exchange(nullptr));
+    if (!c) continue;
+    c->endSnapshot();
+    if (std::unique_ptr<SqliteConnection> displaced{slot.exchange(c.release())}) parkInPool(std::move(displaced));
+  }
   std::lock_guard lock(readersMutex_);
   for (auto& c : readers_) c->endSnapshot();
 }
@@ -490,7 +523,7 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
           out.hasMore = true;
           continue;
         }
-        out.records.emplace_back();
+        out.records.emplace_back(*out.pool);
         readRecord(c, st, out.records.back());
       }
       if (rc != SQLITE_DONE) {
@@ -748,12 +781,11 @@ Error SqliteStore::listApiKeys(std::vector<ApiKey>& out) {
 
 Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
   bool found = false;
-  std::string hash(tokenHash);
   Error e = withReader([&](SqliteConnection& c) {
     // While the database is unchanged (same data_version), the answer is too:
     // skip the query. Expiry is checked against the clock every time.
     int64_t version = path_.empty() ? -1 : c.dataVersion();  // see list(): no cache in memory mode
-    if (const TokenOwner* cached = c.cachedToken(hash, version); cached && cached->expiresAt > now) {
+    if (const TokenOwner* cached = c.cachedToken(tokenHash, version); cached && cached->expiresAt > now) {
       out = *cached;
       found = true;
       return Error{};
@@ -769,7 +801,7 @@ Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner
                    out.expiresAt = sqlite3_column_int64(st, 4);
                    found = true;
                  });
-    if (!qe && found) c.rememberToken(hash, version, out);
+    if (!qe && found) c.rememberToken(tokenHash, version, out);
     return qe;
   });
   if (!e && !found) e.status = Status::notFound;

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -15,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/string_hash.h"
 #include "store/sql/sql_builder.h"
 #include "store/store.h"
 #include "store/write_queue.h"
@@ -25,8 +27,12 @@ namespace restd::store {
 // one thread at a time (the writer, or a reader holding a lease).
 class SqliteConnection {
  public:
+  // `create`: make the file when it is missing (the writer's connection,
+  // at start). Readers never do: one opened while the file is gone (moved
+  // away by an operator) would create an empty database at the path and
+  // keep reading it after the real file is put back.
   static std::unique_ptr<SqliteConnection> open(const std::string& path, const StorageConfig& config,
-                                                std::string& error);
+                                                std::string& error, bool create = false);
   ~SqliteConnection();
   sqlite3* db() const { return db_; }
   // A cached prepared statement for `sql`, reset and unbound; nullptr on error.
@@ -52,8 +58,8 @@ class SqliteConnection {
   void rememberCount(const std::string& key, int64_t version, int64_t count);
   static constexpr size_t kCountsKept = 256;
   // Token owners remembered at a data_version (any commit anywhere invalidates them).
-  const TokenOwner* cachedToken(const std::string& tokenHash, int64_t version) const;
-  void rememberToken(const std::string& tokenHash, int64_t version, const TokenOwner& owner);
+  const TokenOwner* cachedToken(std::string_view tokenHash, int64_t version) const;
+  void rememberToken(std::string_view tokenHash, int64_t version, const TokenOwner& owner);
 
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
@@ -64,7 +70,7 @@ class SqliteConnection {
   int64_t snapshotDataVersion_ = -1;  // -1: not asked yet in this snapshot
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
   std::unordered_map<std::string, std::pair<int64_t, int64_t>> counts_;  // count key -> (data_version, count)
-  std::unordered_map<std::string, std::pair<int64_t, TokenOwner>> tokens_;  // token hash -> (data_version, owner)
+  std::unordered_map<std::string, std::pair<int64_t, TokenOwner>, StringHash, std::equal_to<>> tokens_;  // token hash -> (data_version, owner)
 };
 
 class SqliteStore final : public Store {
@@ -164,6 +170,17 @@ class SqliteStore final : public Store {
 
   std::mutex readersMutex_;
   std::vector<std::unique_ptr<SqliteConnection>> readers_;  // idle reader connections; guarded
+  // Before the pool, each thread parks its last reader in a slot of its own
+  // (threads beyond kReaderSlots share them): a GET takes and returns two
+  // leases (token, record), and through the pool that was four acquisitions
+  // of one process-wide mutex. A slot holds an owned, idle connection or
+  // nullptr; whoever exchanges it out has the connection to itself, the
+  // owning thread or endIdleSnapshots() on the writer thread. Emptied (and
+  // deleted) by the destructor.
+  static constexpr size_t kReaderSlots = 16;
+  std::array<std::atomic<SqliteConnection*>, kReaderSlots> readerSlots_{};
+  std::atomic<SqliteConnection*>& readerSlot();  // the calling thread's
+  void parkInPool(std::unique_ptr<SqliteConnection> c);
 
   std::unique_ptr<SqliteConnection> writer_;  // used only by the writer thread (and by migrate before it runs)
   // In-memory mode: the writer's connection also serves reads, one user at a time.
