@@ -33,7 +33,8 @@ void BM_RenderRecord(benchmark::State& state, const char* profile, render::Forma
   reply.kind = render::ReplyKind::record;
   reply.collection = "things";
   reply.singular = "thing";
-  reply.dateFields = {"createdAt", "updatedAt"};
+  static const std::vector<std::string> kDates{"createdAt", "updatedAt"};
+  reply.dateFields = &kDates;
   reply.data.Parse(R"({"id":"thing_01m85rt1pbe3gsavxdm4sv7fxy","name":"My first thing","price":9.99,)"
                    R"("tags":["a","b"],"createdAt":"2026-11-24T10:00:00+00:00","updatedAt":"2026-11-24T10:00:00+00:00",)"
                    R"("version":1,"owner":"user_01m85scda7ejp8dahdp056ybzj"})");
