@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -287,55 +288,85 @@ std::string encodeCursor(const CollectionRules& rules, const ListRequest& reques
   return out;
 }
 
-std::string buildQuery(const QueryParams& params, std::string_view name, const std::optional<std::string>& value) {
-  auto enc = [](std::string_view s) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    std::string o;
-    for (unsigned char c : s) {
-      // RFC 3986 allows `[` and `]` only around an IPv6 host: in a query they
-      // are percent-encoded like any other reserved character (SPEC §7).
-      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == '*') {
-        o += static_cast<char>(c);
-      } else {
-        o += '%';
-        o += kHex[c >> 4];
-        o += kHex[c & 15];
-      }
+namespace {
+
+// `s` percent-encoded for a query: RFC 3986's unreserved characters, ',' and
+// '*' stay. RFC 3986 allows `[` and `]` only around an IPv6 host: in a query
+// they are percent-encoded like any other reserved character (SPEC §7).
+void appendEncoded(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ',' || c == '*') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
     }
-    return o;
+  }
+}
+
+// buildQuery() into `out`, without a string for each part.
+void appendQuery(std::string& out, const QueryParams& params, std::string_view name,
+                 std::optional<std::string_view> value) {
+  bool first = true, placed = false;
+  auto pair = [&](std::string_view k, std::string_view v, bool encodeKey) {
+    if (!first) out += '&';
+    first = false;
+    if (encodeKey) appendEncoded(out, k);
+    else out += k;
+    out += '=';
+    appendEncoded(out, v);
   };
-  std::string q;
-  bool placed = false;
   for (const auto& [k, v] : params) {
     if (k == "access_token") continue;  // never repeat a credential into a link
     if (k == name) {
       if (placed || !value) continue;
       placed = true;
-      q += (q.empty() ? "" : "&") + enc(k) + "=" + enc(*value);
+      pair(k, *value, true);
       continue;
     }
-    q += (q.empty() ? "" : "&") + enc(k) + "=" + enc(v);
+    pair(k, v, true);
   }
-  if (!placed && value) q += (q.empty() ? "" : "&") + std::string(name) + "=" + enc(*value);
+  if (!placed && value) pair(name, *value, false);
+}
+
+}  // namespace
+
+std::string buildQuery(const QueryParams& params, std::string_view name, const std::optional<std::string>& value) {
+  std::string q;
+  appendQuery(q, params, name, value ? std::optional<std::string_view>(*value) : std::nullopt);
   return q;
 }
 
 std::string linkHeader(std::string_view path, const QueryParams& params, const ListRequest& request,
                        std::optional<int64_t> pagesCount, bool hasMore, const std::optional<std::string>& nextCursor) {
   std::string out;
-  auto add = [&](const std::string& query, std::string_view rel) {
+  out.reserve(4 * (path.size() + 64));
+  auto add = [&](std::string_view name, std::string_view value, std::string_view rel) {
     if (!out.empty()) out += ", ";
-    out += "<" + std::string(path) + (query.empty() ? "" : "?" + query) + ">; rel=\"" + std::string(rel) + "\"";
+    out += '<';
+    out += path;
+    out += '?';
+    size_t query = out.size();
+    appendQuery(out, params, name, value);
+    if (out.size() == query) out.pop_back();  // no query: no '?'
+    out += ">; rel=\"";
+    out += rel;
+    out += '"';
   };
   if (request.cursorMode) {
-    if (nextCursor) add(buildQuery(params, "cursor", *nextCursor), "next");
+    if (nextCursor) add("cursor", *nextCursor, "next");
     return out;
   }
-  auto page = [&](int64_t n) { return buildQuery(params, "page", std::to_string(n)); };
-  add(page(1), "first");
-  if (request.page > 1) add(page(request.page - 1), "prev");
-  if (hasMore) add(page(request.page + 1), "next");
-  if (pagesCount) add(page(std::max<int64_t>(1, *pagesCount)), "last");
+  auto page = [&](int64_t n, std::string_view rel) {
+    char digits[24];
+    add("page", std::string_view(digits, std::to_chars(digits, digits + sizeof digits, n).ptr - digits), rel);
+  };
+  page(1, "first");
+  if (request.page > 1) page(request.page - 1, "prev");
+  if (hasMore) page(request.page + 1, "next");
+  if (pagesCount) page(std::max<int64_t>(1, *pagesCount), "last");
   return out;
 }
 

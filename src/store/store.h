@@ -39,7 +39,8 @@ struct Record {
   // destroyed after them, and moves with them. RapidJSON's own default
   // starts every document with a 64 KiB chunk; for thousands of small
   // records that made glibc consolidate its free lists on every allocation
-  // (about a third of a 1000-record batch).
+  // (about a third of a 1000-record batch). Null when the values live in a
+  // pool shared with other records (Record(shared)).
   std::unique_ptr<rapidjson::MemoryPoolAllocator<>> pool = std::make_unique<rapidjson::MemoryPoolAllocator<>>(960);
   // Declared fields (every one, null when unset) then extras, as one object.
   rapidjson::Document values{rapidjson::kObjectType, pool.get()};
@@ -156,7 +157,8 @@ struct StoredEvent {
 };
 
 // The answer to a getAsync(): what get() would have returned, and the record
-// (only when the error is ok).
+// (only when the error is ok), which `done` may take apart (its values and
+// pool move into the reply): a store hands each call a record of its own.
 using GetDone = std::function<void(Error, Record&)>;
 
 // What a write job may do inside the shared transaction.

@@ -136,7 +136,8 @@ void readRecord(const CollectionSpec& c, Row& row, Record& r) {
   for (const auto& f : c.fields) {
     rapidjson::Value v;
     readField(f, row, col++, v, a);
-    r.values.AddMember(rapidjson::Value(f.name.c_str(), a), v, a);
+    // The name is the configuration's, which outlives every record: not copied.
+    r.values.AddMember(rapidjson::StringRef(f.name.c_str(), f.name.size()), v, a);
   }
   if (!row.isNull(col)) {
     rapidjson::Value extra;

@@ -44,8 +44,8 @@ class SqliteConnection {
 
   // A reader's read transaction, kept open across requests (see
   // SqliteStore::acquireReader). Used by whichever thread holds the
-  // connection, or by the writer thread while the connection is idle in the
-  // pool under readersMutex_.
+  // connection, or by the writer thread while the connection is idle: taken
+  // out of its reader slot by exchange, or in the pool under readersMutex_.
   bool beginSnapshot(uint64_t generation);
   void endSnapshot();
   bool inSnapshot() const { return inSnapshot_; }
