@@ -79,6 +79,10 @@ void fillRecord(const CollectionSpec& c, RecordT& r, const std::vector<std::stri
 
 }  // namespace
 
+ErrorObject Service::missingRecord(const store::Error& e, const http::Request& request) {
+  return e && e.status != store::Status::notFound ? storeError(e, request) : ErrorObject(Reason::not_found);
+}
+
 void recordToJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
                   rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
   fillRecord(c, r, fields, out, a);

@@ -166,6 +166,9 @@ class Service final : public http::Handler {
   void describeRecord(const Call& call, const store::Record& r, int status, render::ReplyKind kind,
                       render::Reply& reply) const;
   static ErrorObject storeError(const store::Error& e, const http::Request& request);
+  // A write's lookup of the record it names failed (`e`) or found another
+  // (a slug, no error): 404, unless the store itself failed (then its 500/502).
+  static ErrorObject missingRecord(const store::Error& e, const http::Request& request);
 
   const Config& config_;
   store::Store& store_;

@@ -128,8 +128,7 @@ std::optional<ErrorObject> Service::loadForWrite(store::WriteTxn& txn, const Cal
                                                  store::Record& r) const {
   // By id only. A record you cannot see fails exactly like one that does not
   // exist (same reason, same message): nothing may tell them apart.
-  if (auto e = txn.get(*call.collection, id, r); e || r.id != id)
-    return e.status == store::Status::notFound || !e ? ErrorObject(Reason::not_found) : storeError(e, call.request);
+  if (auto e = txn.get(*call.collection, id, r); e || r.id != id) return missingRecord(e, call.request);
   return denyWrite(call, r);
 }
 
@@ -382,7 +381,7 @@ Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool 
 std::optional<ErrorObject> Service::checkWritable(const Call& call) const {
   store::Record current;
   if (auto e = store_.get(*call.collection, call.match.id, current); e || current.id != call.match.id)
-    return e.status == store::Status::unavailable ? storeError(e, call.request) : ErrorObject(Reason::not_found);
+    return missingRecord(e, call.request);
   return denyWrite(call, current);
 }
 

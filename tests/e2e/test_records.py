@@ -733,6 +733,7 @@ class InternalErrors(unittest.TestCase):
         with RestdServer(CONFIG) as srv:
             srv.as_admin()
             self.assertEqual(srv.request("GET", f"{API}/things").status, 200)
+            kept = srv.request("POST", f"{API}/things", body=j({"name": "kept"}), headers=JSON).json()["data"]["id"]
             srv.sql('DROP TABLE "things"')   # behind the server's back: its SQL now fails
             # Another process's commit reaches idle SQLite snapshots within a
             # few milliseconds (docs/performance.md), not synchronously.
@@ -757,6 +758,12 @@ class InternalErrors(unittest.TestCase):
                 time.sleep(0.05)
             self.assertTrue(logged, srv.stderr_lines)
             self.assertIn("no such table" if ENGINE == "sqlite" else "does not exist", logged[0])
+            # A write that cannot read the record it changes is a 500 too, never
+            # a 404 that says the record is gone.
+            for method, body in (("GET", None), ("PATCH", j({"name": "x"})), ("PUT", j({"name": "x"})),
+                                 ("DELETE", None)):
+                r = srv.request(method, f"{API}/things/{kept}", body=body, headers=JSON if body else None)
+                self.assertEqual((r.status, r.json()["error"]["reason"]), (500, "internal"), method)
             self.assertEqual(srv.request("GET", "/healthz").status, 200)   # and it keeps serving
 
 
