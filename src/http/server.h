@@ -26,7 +26,9 @@ class AccessLog;
 using Respond = std::function<void(Response)>;
 
 // Implemented by the api layer. Both functions are called concurrently from
-// several I/O threads and must not throw.
+// several I/O threads. An exception out of handle() is logged under the
+// request id and answered 500 (when `respond` was not called yet);
+// protocolError() must not throw.
 class Handler {
  public:
   virtual ~Handler() = default;
