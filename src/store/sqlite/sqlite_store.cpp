@@ -118,7 +118,7 @@ Error getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const Col
                 Record& out, SlugScope scope) {
   sqlite3_stmt* st = conn.prepare(sql.get);
   if (!st) return sqlError(conn.db(), sqlite3_errcode(conn.db()));
-  StmtGuard g{st};  // resets before idOrSlug, bound without a copy, goes
+  StmtGuard g{st};  // resets the statement while idOrSlug, bound without a copy, is alive
   sqlite3_bind_text64(st, 1, idOrSlug.data(), idOrSlug.size(), SQLITE_STATIC, SQLITE_UTF8);
   if (c.slugFrom && c.visibility == Visibility::owner) {
     sqlite3_bind_text(st, 2, scope.owner.data(), static_cast<int>(scope.owner.size()), SQLITE_STATIC);
