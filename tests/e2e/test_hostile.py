@@ -414,7 +414,10 @@ class Shedding(unittest.TestCase):
                     s = srv.connect()
                     s.sendall(b"G")      # one byte each, then nothing
                     held.append(s)
-                time.sleep(0.2)
+                # Time for the I/O threads to take all 40 in (under a loaded
+                # ctest run 0.2 s was once too little: the 41st got in first),
+                # well within the 2 s header timeout that would free them.
+                time.sleep(0.8)
                 # The 41st connection from this address is refused at once.
                 extra = srv.connect()
                 r = parse_responses(read_all(extra, 5))
