@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "render/profile.h"
 #include "render/reply.h"
@@ -41,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   reply.collection = "things";
   reply.singular = "thing";
   reply.action = in.PickValueInArray({"created", "updated", "deleted"});
-  reply.dateFields = {"createdAt", "updatedAt"};
+  static const std::vector<std::string> kDates{"createdAt", "updatedAt"};
+  reply.dateFields = &kDates;
   if (in.ConsumeBool()) reply.message = in.ConsumeRandomLengthString(64);
   if (reply.kind == render::ReplyKind::error || in.ConsumeBool()) reply.error = anyError(in, 0);
   if (in.ConsumeBool()) {
