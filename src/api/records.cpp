@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 #include "api/call.h"
 #include "api/record_helpers.h"
@@ -77,6 +78,14 @@ void fillRecord(const CollectionSpec& c, RecordT& r, const std::vector<std::stri
   addString("owner", r.owner);
 }
 
+// Moves r's values into `out` when they live in `a` (the reply took their
+// pool), copies them otherwise.
+void takeValues(const CollectionSpec& c, store::Record& r, const std::vector<std::string>* fields,
+                rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
+  if (&r.values.GetAllocator() == &a) fillRecord(c, r, fields, out, a);
+  else fillRecord(c, std::as_const(r), fields, out, a);
+}
+
 }  // namespace
 
 ErrorObject Service::missingRecord(const store::Error& e, const http::Request& request) {
@@ -107,15 +116,10 @@ Reply Service::recordReply(const Call& call, const store::Record& r, int status,
 }
 
 Reply Service::takeRecordReply(const Call& call, store::Record& r, const std::vector<std::string>& fields) const {
-  const std::vector<std::string>* only = fields.empty() ? nullptr : &fields;
-  if (!r.pool || &r.values.GetAllocator() != r.pool.get()) {  // values from elsewhere (a swap): copied
-    Reply reply;
-    recordToJson(*call.collection, r, only, reply.data, reply.data.GetAllocator());
-    describeRecord(call, r, 200, ReplyKind::record, reply);
-    return reply;
-  }
-  Reply reply(std::move(r.pool));
-  fillRecord(*call.collection, r, only, reply.data, *reply.pool);
+  // The record's pool, when its values are in it, becomes the reply's.
+  bool ownPool = r.pool && &r.values.GetAllocator() == r.pool.get();
+  Reply reply = ownPool ? Reply(std::move(r.pool)) : Reply();
+  takeValues(*call.collection, r, fields.empty() ? nullptr : &fields, reply.data, reply.data.GetAllocator());
   describeRecord(call, r, 200, ReplyKind::record, reply);
   return reply;
 }
@@ -218,8 +222,7 @@ Reply Service::listRecords(const Call& call) const {
   uint64_t hash = 1469598103934665603ULL;
   for (auto& r : res.records) {
     rapidjson::Value v;
-    if (&r.values.GetAllocator() == &a) fillRecord(*call.collection, r, &lr.fields, v, a);
-    else recordToJson(*call.collection, r, &lr.fields, v, a);
+    takeValues(*call.collection, r, &lr.fields, v, a);
     reply.data.PushBack(v, a);
     hash = fnv1a(hash, r.id);
     char version[24];

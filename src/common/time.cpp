@@ -142,6 +142,17 @@ std::string formatRfc3339(SysTime t) {
   return out;
 }
 
+namespace {
+void appendRfc3339At(std::string& out, time_t seconds, int offset) {
+  appendIsoDateTime(out, civilFromUnix(static_cast<int64_t>(seconds) + offset));
+  appendOffset(out, offset, true);
+}
+}  // namespace
+
+void appendRfc3339(std::string& out, SysTime t) {
+  appendRfc3339At(out, std::chrono::system_clock::to_time_t(t), TimeZone::offsetSeconds(t));
+}
+
 std::string_view rfc3339OfSecond(SysTime t) {
   thread_local std::string text;
   thread_local time_t second = 0;
@@ -150,18 +161,11 @@ std::string_view rfc3339OfSecond(SysTime t) {
   int off = TimeZone::offsetSeconds(t);
   if (text.empty() || s != second || off != offset) {
     text.clear();
-    appendIsoDateTime(text, civilFromUnix(static_cast<int64_t>(s) + off));
-    appendOffset(text, off, true);
+    appendRfc3339At(text, s, off);
     second = s;
     offset = off;
   }
   return text;
-}
-
-void appendRfc3339(std::string& out, SysTime t) {
-  int off = TimeZone::offsetSeconds(t);
-  appendIsoDateTime(out, civilFromUnix(static_cast<int64_t>(std::chrono::system_clock::to_time_t(t)) + off));
-  appendOffset(out, off, true);
 }
 
 SysTime sysTimeFromSeconds(int64_t secs) {
