@@ -16,15 +16,14 @@ using render::ReplyKind;
 namespace {
 
 bool startsWithScheme(std::string_view header, std::string_view scheme) {
-  return header.size() > scheme.size() && http::iequals(header.substr(0, scheme.size()), scheme) &&
+  return header.size() > scheme.size() && iequals(header.substr(0, scheme.size()), scheme) &&
          header[scheme.size()] == ' ';
 }
 
-using http::trim;
 
-bool isFormBody(const http::Request& r) {
+bool isFormBody(const Request& r) {
   std::string_view ct = r.header("Content-Type");
-  return http::iequals(trim(ct.substr(0, ct.find(';'))), "application/x-www-form-urlencoded");
+  return iequals(trim(ct.substr(0, ct.find(';'))), "application/x-www-form-urlencoded");
 }
 
 // Routes that need no identity at all.
@@ -49,7 +48,7 @@ ErrorObject Service::tokenMissing() const {
 
 void Service::resolveIdentity(const CallPtr& call) {
   if (isOpenRoute(call->match.route)) return authorizeAndDispatch(call);
-  const http::Request& req = call->request;
+  const Request& req = call->request;
   std::string_view authorization = trim(req.header("Authorization"));
   std::string token;
   if (startsWithScheme(authorization, "Bearer")) {
@@ -188,7 +187,7 @@ void Service::authenticate(const CallPtr& call) {
                                                       "The form body has a malformed percent-escape.")));
     for (int i = 0; i < 3; ++i)
       if (const std::string* v = findParam(form, kNames[i])) values[i] = *v;
-  } else if (http::iequals(media, "application/json")) {
+  } else if (iequals(media, "application/json")) {
     rapidjson::Document body;
     std::string why;
     if (!parseStrictJson(call->request.body, body, why))

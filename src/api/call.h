@@ -15,8 +15,8 @@ struct BatchItem {
 };
 
 struct Service::Call : std::enable_shared_from_this<Service::Call> {
-  const http::Request& request;   // valid until `respond` is called
-  http::Respond respond;
+  const Request& request;   // valid until `respond` is called
+  Respond respond;
   RouteMatch match;
   QueryParams query;
   const render::Profile* profile = nullptr;
@@ -49,7 +49,7 @@ struct Service::Call : std::enable_shared_from_this<Service::Call> {
     return r;
   }
 
-  Call(const http::Request& r, http::Respond done) : request(r), respond(std::move(done)) {}
+  Call(const Request& r, Respond done) : request(r), respond(std::move(done)) {}
 };
 
 }  // namespace restd::api

@@ -26,7 +26,7 @@ constexpr std::string_view kRetry = "retry: 2000\n\n";
 }  // namespace
 
 // One stream. The hub's reader thread appends; the connection's thread takes.
-class EventHub::Subscriber final : public http::Stream {
+class EventHub::Subscriber final : public Stream {
  public:
   Subscriber(Viewer v, int64_t cursor, bool catchingUp)
       : viewer(std::move(v)), cursor(cursor), catchingUp(catchingUp) {}
@@ -131,7 +131,7 @@ void EventHub::wake() {
   wake_.notify_one();
 }
 
-std::shared_ptr<http::Stream> EventHub::subscribe(Viewer viewer, std::optional<int64_t> lastEventId,
+std::shared_ptr<Stream> EventHub::subscribe(Viewer viewer, std::optional<int64_t> lastEventId,
                                                   bool& storageDown) {
   storageDown = false;
   int64_t oldest = 0, newest = 0;

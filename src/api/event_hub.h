@@ -25,9 +25,9 @@
 #include <string>
 #include <thread>
 
+#include "api/handler.h"
 #include "common/metrics.h"
 #include "config/config.h"
-#include "http/message.h"
 #include "store/store.h"
 
 namespace restd::api {
@@ -52,7 +52,7 @@ class EventHub {
   // A new stream: live from now (no lastEventId), or resuming after
   // *lastEventId. nullptr when max_subscribers streams are open. `error` is
   // set (and nullptr returned) when the storage cannot be read.
-  std::shared_ptr<http::Stream> subscribe(Viewer viewer, std::optional<int64_t> lastEventId, bool& storageDown);
+  std::shared_ptr<Stream> subscribe(Viewer viewer, std::optional<int64_t> lastEventId, bool& storageDown);
 
   // Something may have been committed: read the log now.
   void wake();
@@ -77,7 +77,7 @@ class EventHub {
   std::condition_variable wake_;
   bool woken_ = false;     // guarded by mutex_
   bool stopping_ = false;  // guarded by mutex_
-  // Owned by their connections (http::Response::stream): one they dropped expires here.
+  // Owned by their connections (Response::stream): one they dropped expires here.
   std::list<std::weak_ptr<Subscriber>> subscribers_;  // guarded by mutex_
   std::atomic<size_t> count_{0};
   int64_t head_ = 0;  // guarded by mutex_: the newest seq the reader has delivered

@@ -1,6 +1,6 @@
 // The change feed's endpoint, GET /{collection}/events (SPEC §4, §10
 // "Events"), and the events writes add to the log. The streaming itself is
-// the EventHub's (api/event_hub.h) and the http layer's (http::Stream).
+// the EventHub's (api/event_hub.h) and the http layer's (Stream).
 #include <charconv>
 
 #include "api/call.h"
@@ -14,7 +14,7 @@ using render::Reply;
 namespace {
 
 // HEAD has GET's headers and no stream: nothing subscribes.
-class NoStream final : public http::Stream {
+class NoStream final : public Stream {
  public:
   void start(std::function<void()>) override {}
   bool take(std::string&) override { return false; }
@@ -23,7 +23,7 @@ class NoStream final : public http::Stream {
 
 // Last-Event-ID: a decimal event id; "" counts as none (SPEC §10).
 bool parseEventId(std::string_view v, std::optional<int64_t>& out) {
-  v = http::trim(v);
+  v = trim(v);
   if (v.empty()) return true;
   int64_t n = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -63,7 +63,7 @@ void Service::subscribeEvents(const CallPtr& call) {
   if (!parseEventId(call->request.header("Last-Event-ID"), lastEventId))
     return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
                                                     "Last-Event-ID must be the id of an event: a decimal number.")));
-  http::Response res;
+  Response res;
   res.status = 200;
   res.contentType = "text/event-stream";
   res.compressible = false;

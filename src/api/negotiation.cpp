@@ -1,9 +1,9 @@
 #include "api/negotiation.h"
 
-#include <cstdlib>
+#include <algorithm>
 
 #include "api/router.h"
-#include "http/message.h"
+#include "common/strings.h"
 
 namespace restd::api {
 
@@ -36,28 +36,10 @@ const std::string* findParam(const QueryParams& params, std::string_view name) {
 }
 
 std::optional<render::Format> negotiateFormat(std::string_view accept) {
-  using http::trim;
   if (trim(accept).empty()) return render::Format::json;
   // Best q for each format; specific types beat wildcards at equal q by order of checks.
   double json = 0, xml = 0;
-  while (!accept.empty()) {
-    size_t comma = accept.find(',');
-    std::string_view item = accept.substr(0, comma);
-    accept = comma == std::string_view::npos ? std::string_view{} : accept.substr(comma + 1);
-    size_t semi = item.find(';');
-    std::string_view type = trim(item.substr(0, semi));
-    double q = 1;
-    std::string_view params = semi == std::string_view::npos ? std::string_view{} : item.substr(semi + 1);
-    while (!params.empty()) {
-      size_t s2 = params.find(';');
-      std::string_view p = trim(params.substr(0, s2));
-      params = s2 == std::string_view::npos ? std::string_view{} : params.substr(s2 + 1);
-      if (p.size() > 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-        std::string v(p.substr(2));
-        q = std::strtod(v.c_str(), nullptr);
-      }
-    }
-    using http::iequals;
+  forEachWeighted(accept, [&](std::string_view type, double q) {
     if (iequals(type, "application/json") || iequals(type, "application/problem+json") || iequals(type, "text/json"))
       json = std::max(json, q);
     else if (iequals(type, "application/xml") || iequals(type, "text/xml") || iequals(type, "application/problem+xml"))
@@ -68,7 +50,7 @@ std::optional<render::Format> negotiateFormat(std::string_view accept) {
     } else if (iequals(type, "text/*")) {
       xml = std::max(xml, q);
     }
-  }
+  });
   if (json <= 0 && xml <= 0) return std::nullopt;
   return xml > json ? render::Format::xml : render::Format::json;
 }

@@ -2,15 +2,14 @@
 #pragma once
 
 #include <algorithm>
-#include <cctype>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "api/handler.h"
 #include "api/negotiation.h"
 #include "common/error.h"
-#include "http/message.h"
 #include "store/store.h"
 
 namespace restd::api {
@@ -58,7 +57,7 @@ inline std::string etagOf(const store::Record& r, std::string_view representatio
 inline bool ifMatchAccepts(std::string_view header, std::string_view version) {
   while (!header.empty()) {
     size_t comma = header.find(',');
-    std::string_view item = http::trim(header.substr(0, comma));
+    std::string_view item = trim(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
     if (item == "*") return true;
     if (item.size() < 2 || item.front() != '"' || item.back() != '"') continue;  // weak tags never match
@@ -74,12 +73,6 @@ inline uint64_t fnv1a(uint64_t h, std::string_view s) {
     h *= 1099511628211ULL;
   }
   return h;
-}
-
-inline std::string lower(std::string_view s) {
-  std::string o(s);
-  for (char& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return o;
 }
 
 // Only these query parameters make sense on a single-record or write request

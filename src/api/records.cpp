@@ -8,12 +8,12 @@
 #include <utility>
 
 #include "api/call.h"
-#include "api/record_helpers.h"
 #include "api/list_query.h"
+#include "api/record_helpers.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/record_ids.h"
 #include "common/time.h"
-#include "http/access_log.h"
 
 namespace restd::api {
 
@@ -21,17 +21,17 @@ using render::Reply;
 using render::ReplyKind;
 
 
-ErrorObject Service::storeError(const store::Error& e, const http::Request& request) {
+ErrorObject Service::storeError(const store::Error& e, const Request& request) {
   switch (e.status) {
     case store::Status::notFound: return ErrorObject(Reason::not_found);
     case store::Status::uniqueViolation:
       return ErrorObject(Reason::unique_violation, uniqueViolationMessage(e.field))
           .withField(e.field);  // field names the column, as SPEC §10 asks of a 409
     case store::Status::unavailable:
-      http::AccessLog::internalError(request.requestId, e.detail);
+      logInternalError(request.requestId, e.detail);
       return ErrorObject(Reason::storage_unavailable);
     default:
-      http::AccessLog::internalError(request.requestId, e.detail);
+      logInternalError(request.requestId, e.detail);
       return ErrorObject(Reason::internal);
   }
 }
@@ -88,7 +88,7 @@ void takeValues(const CollectionSpec& c, store::Record& r, const std::vector<std
 
 }  // namespace
 
-ErrorObject Service::missingRecord(const store::Error& e, const http::Request& request) {
+ErrorObject Service::missingRecord(const store::Error& e, const Request& request) {
   return e && e.status != store::Status::notFound ? storeError(e, request) : ErrorObject(Reason::not_found);
 }
 
@@ -126,7 +126,7 @@ Reply Service::takeRecordReply(const Call& call, store::Record& r, const std::ve
 
 std::optional<ErrorObject> Service::readBody(const Call& call, rapidjson::Document& out) const {
   std::string_view ct = call.request.header("Content-Type");
-  std::string media = lower(http::trim(ct.substr(0, ct.find(';'))));
+  std::string media = lower(trim(ct.substr(0, ct.find(';'))));
   if (media.empty())
     return ErrorObject(Reason::unsupported_media_type,
                        "The request has no Content-Type; send application/json or application/x-www-form-urlencoded.");

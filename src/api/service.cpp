@@ -176,12 +176,12 @@ void Service::pollSettings() {
 bool Service::onLoop(const Call& call) const { return storeWorkers_ && !call.offLoop; }
 
 void Service::offLoop(const CallPtr& call, std::function<void()> step) {
-  // `call->request` stays valid until its reply is sent (http::Handler).
+  // `call->request` stays valid until its reply is sent (Handler).
   call->offLoop = true;
   storeWorkers_->post(std::move(step));
 }
 
-void Service::handle(const http::Request& request, http::Respond respond) {
+void Service::handle(const Request& request, Respond respond) {
   auto call = std::make_shared<Call>(request, std::move(respond));
   call->match = router_.match(request.method, request.path);
   call->profile = defaultProfile_;
@@ -311,7 +311,7 @@ void Service::dispatch(const CallPtr& call) {
   finish(c, Reply::failure(ErrorObject(Reason::not_found)));
 }
 
-http::Response Service::protocolError(Reason reason, const http::Request& request) {
+Response Service::protocolError(Reason reason, const Request& request) {
   // A request refused before it was complete: the default profile, JSON.
   Call call(request, nullptr);
   call.profile = defaultProfile_;
@@ -335,7 +335,7 @@ void Service::finish(const Call& call, Reply reply) {
   deliver(call, toWire(call, std::move(reply)));
 }
 
-void Service::deliver(const Call& call, http::Response res) const {
+void Service::deliver(const Call& call, Response res) const {
   RouteId route = call.match.route;
   res.routeTag = routeTag(call);
   if (metrics_ && res.status == 502) metrics_->add(Metrics::Counter::storageErrors);
@@ -379,7 +379,7 @@ bool Service::originAllowed(std::string_view origin) const {
   return false;
 }
 
-void Service::addCorsHeaders(const Call& call, http::Response& res) const {
+void Service::addCorsHeaders(const Call& call, Response& res) const {
   std::string_view origin = call.request.header("Origin");
   if (origin.empty() || !originAllowed(origin)) return;  // others get no CORS headers at all
   bool any = config_.cors.allowOrigins.size() == 1 && config_.cors.allowOrigins[0] == "*";
@@ -393,7 +393,7 @@ void Service::addCorsHeaders(const Call& call, http::Response& res) const {
   }
 }
 
-http::Response Service::toWire(const Call& call, Reply reply) const {
+Response Service::toWire(const Call& call, Reply reply) const {
   render::RenderContext ctx;
   ctx.requestId = call.request.requestId;
   ctx.now = std::chrono::system_clock::now();
@@ -406,7 +406,7 @@ http::Response Service::toWire(const Call& call, Reply reply) const {
   if (call.rate) ctx.rateLimit = render::RateLimitMeta{call.rate->limit, call.rate->remaining, call.rate->resetSeconds};
   render::Rendered out = render::renderReply(*call.profile, reply, ctx);
 
-  http::Response res;
+  Response res;
   res.status = reply.status;
   res.reasonPhrase = std::move(out.reasonPhrase);
   res.contentType = std::move(out.contentType);

@@ -1,4 +1,4 @@
-// The API: turns a complete http::Request into an http::Response.
+// The API: turns a complete Request into an Response.
 //
 // Order of checks (SPEC §10): maintenance 503; unknown path 404; method
 // 405/501; Accept 406; envelope 400; token 401; rate limit 429; role 403;
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "api/event_hub.h"
+#include "api/handler.h"
 #include "api/negotiation.h"
 #include "api/rate_limiter.h"
 #include "api/router.h"
@@ -25,7 +26,6 @@
 #include "common/metrics.h"
 #include "common/worker_pool.h"
 #include "config/config.h"
-#include "http/server.h"
 #include "render/profile.h"
 #include "store/store.h"
 
@@ -33,11 +33,11 @@ namespace restd::api {
 
 struct BatchItem;  // call.h
 
-class Service final : public http::Handler {
+class Service final : public Handler {
  public:
   // `metrics` (may be null: no /metrics) must outlive the service.
   Service(const Config& config, store::Store& store, auth::Authenticator& authenticator, Metrics* metrics = nullptr);
-  // The /metrics label of each route tag (http::Response::routeTag) for `config`.
+  // The /metrics label of each route tag (Response::routeTag) for `config`.
   static std::vector<std::string> metricRoutes(const Config& config);
 
   ~Service() override;
@@ -48,11 +48,11 @@ class Service final : public http::Handler {
   // threads never wait on the database. A GET of one record whose token is
   // cached never leaves the I/O thread: its read is pipelined
   // (Store::getAsync).
-  void handle(const http::Request& request, http::Respond respond) override;
+  void handle(const Request& request, Respond respond) override;
   // Finishes the requests queued for the pool, stops it and the settings
   // poller (idempotent).
   void shutdown();
-  http::Response protocolError(Reason reason, const http::Request& request) override;
+  Response protocolError(Reason reason, const Request& request) override;
 
  private:
   struct Call;  // one request's parsed state; shared while a write is pending
@@ -75,20 +75,20 @@ class Service final : public http::Handler {
   bool canSee(const Call& call, const store::Record& r) const;
   bool canChange(const Call& call, const store::Record& r) const;
   // Renders a reply with the call's profile and format; finish() also sends it.
-  http::Response toWire(const Call& call, render::Reply reply) const;
+  Response toWire(const Call& call, render::Reply reply) const;
   // An idempotent call's failure found before its write job (a 422 from
   // the body, say) is kept for retries as well: it goes through submit().
   void finish(const Call& call, render::Reply reply);
   // Sends `res` with the headers that describe this exchange rather than
   // the stored reply (rate limit, CORS, Vary, Cache-Control): added here, so
   // a replayed idempotent reply carries current ones.
-  void deliver(const Call& call, http::Response res) const;
+  void deliver(const Call& call, Response res) const;
   // Spends one of the caller's rate-limit tokens (user, else client address);
   // false when refused, after answering 429, or when spending it would wait
   // on the store here, after moving the call's authorizeAndDispatch() to the pool.
   bool admit(const CallPtr& call);
   // The CORS headers for this request's Origin, when [cors] allows it.
-  void addCorsHeaders(const Call& call, http::Response& res) const;
+  void addCorsHeaders(const Call& call, Response& res) const;
   bool originAllowed(std::string_view origin) const;
   uint16_t routeTag(const Call& call) const;
   // Reads the maintenance flag and returns idle rate-limit leases, twice a second.
@@ -165,10 +165,10 @@ class Service final : public http::Handler {
   render::Reply takeRecordReply(const Call& call, store::Record& r, const std::vector<std::string>& fields) const;
   void describeRecord(const Call& call, const store::Record& r, int status, render::ReplyKind kind,
                       render::Reply& reply) const;
-  static ErrorObject storeError(const store::Error& e, const http::Request& request);
+  static ErrorObject storeError(const store::Error& e, const Request& request);
   // A write's lookup of the record it names failed (`e`) or found another
   // (a slug, no error): 404, unless the store itself failed (then its 500/502).
-  static ErrorObject missingRecord(const store::Error& e, const http::Request& request);
+  static ErrorObject missingRecord(const store::Error& e, const Request& request);
 
   const Config& config_;
   store::Store& store_;

@@ -11,9 +11,9 @@
 #include "api/record_helpers.h"
 #include "auth/credentials.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/record_ids.h"
 #include "common/time.h"
-#include "http/access_log.h"
 
 namespace restd::api {
 
@@ -153,7 +153,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
       key.empty() ? std::string()
                   : auth::sha256Hex(std::string(call->request.method) + " " + std::string(call->request.target) + "\n" +
                                     std::string(call->request.body));
-  auto out = std::make_shared<http::Response>();
+  auto out = std::make_shared<Response>();
   out->status = 0;  // 0 until the job answers: a job that threw answers nothing (500 below)
   // Without an Idempotency-Key nothing stores the rendered reply: the job
   // hands its Reply over and the I/O thread renders it (the writer thread is
@@ -217,11 +217,11 @@ void Service::submit(const CallPtr& call, TxnWork work) {
         if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
         events_->wake();  // the change feed reads the log now, not at its next poll
         if (out->status == 0 && !unrendered->has_value()) {
-          http::AccessLog::internalError(call->request.requestId, "the write job ended without a reply");
+          logInternalError(call->request.requestId, "the write job ended without a reply");
           return finish(*call, Reply::failure(ErrorObject(Reason::internal)));
         }
         if (unrendered->has_value()) {
-          out->render = [this, call, unrendered](http::Response& res) {
+          out->render = [this, call, unrendered](Response& res) {
             auto exchange = std::move(res.headers);  // deliver()'s, kept after the reply's own
             std::string exchangeLines = std::move(res.headerLines);
             uint16_t routeTag = res.routeTag;

@@ -146,17 +146,4 @@ void AccessLog::write(const AccessRecord& r) {
   if (full) wake_.notify_one();
 }
 
-void AccessLog::internalError(std::string_view requestId, std::string_view what) {
-  rapidjson::StringBuffer sb;
-  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
-  std::string time = formatLogTime(std::chrono::system_clock::now());
-  w.StartObject();
-  w.Key("time"); w.String(time.data(), static_cast<rapidjson::SizeType>(time.size()));
-  w.Key("level"); w.String("error");
-  w.Key("requestId"); w.String(requestId.data(), static_cast<rapidjson::SizeType>(requestId.size()));
-  w.Key("error"); w.String(what.data(), static_cast<rapidjson::SizeType>(what.size()));
-  w.EndObject();
-  std::fprintf(stderr, "%s\n", sb.GetString());
-}
-
 }  // namespace restd::http

@@ -31,8 +31,6 @@ class AccessLog {
   void flush();
 
   void write(const AccessRecord& r);
-  // Internal details of a failure (never sent to clients), on stderr with the request id.
-  static void internalError(std::string_view requestId, std::string_view what);
 
  private:
   void flusherLoop();

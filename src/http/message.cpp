@@ -8,51 +8,6 @@
 
 namespace restd::http {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-
-std::string_view Request::header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (iequals(k, name)) return v;
-  return {};
-}
-
-bool Request::hasHeader(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (iequals(k, name)) return true;
-  return false;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-namespace {
-
-// q-value of one list element "token;q=0.5" (1 when absent, 0 when unparsable as > 0).
-double qValue(std::string_view params) {
-  while (!params.empty()) {
-    size_t semi = params.find(';');
-    std::string_view p = trim(params.substr(0, semi));
-    params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
-    if (p.size() >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
-      std::string v(trim(p.substr(2)));
-      char* end = nullptr;
-      double q = std::strtod(v.c_str(), &end);
-      if (end == v.c_str()) return 0;
-      return q;
-    }
-  }
-  return 1;
-}
-}  // namespace
-
 bool entityTagListMatches(std::string_view header, std::string_view etag, bool weak) {
   bool etagWeak = etag.starts_with("W/");
   if (etagWeak) etag.remove_prefix(2);
@@ -69,18 +24,12 @@ bool entityTagListMatches(std::string_view header, std::string_view etag, bool w
   return false;
 }
 
-bool acceptsGzip(std::string_view ae) {
+bool acceptsGzip(std::string_view acceptEncoding) {
   double gzip = -1, star = -1;
-  while (!ae.empty()) {
-    size_t comma = ae.find(',');
-    std::string_view item = ae.substr(0, comma);
-    ae = comma == std::string_view::npos ? std::string_view{} : ae.substr(comma + 1);
-    size_t semi = item.find(';');
-    std::string_view coding = trim(item.substr(0, semi));
-    double q = semi == std::string_view::npos ? 1 : qValue(item.substr(semi + 1));
+  forEachWeighted(acceptEncoding, [&](std::string_view coding, double q) {
     if (iequals(coding, "gzip") || iequals(coding, "x-gzip")) gzip = q;
     else if (coding == "*") star = q;
-  }
+  });
   if (gzip >= 0) return gzip > 0;
   return star > 0;
 }

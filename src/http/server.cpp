@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/metrics.h"
 #include "common/time.h"
 #include "common/utf8.h"
@@ -368,9 +369,9 @@ asio::awaitable<void> Server::Impl::listen() {
       try {
         std::rethrow_exception(failure);
       } catch (const std::exception& e) {
-        AccessLog::internalError("-", std::string("connection ended by an exception: ") + e.what());
+        logInternalError("-", std::string("connection ended by an exception: ") + e.what());
       } catch (...) {
-        AccessLog::internalError("-", "connection ended by an unknown exception");
+        logInternalError("-", "connection ended by an unknown exception");
       }
     });
   }
@@ -734,7 +735,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
     try {
       handler.handle(request, [pending](Response r) { pending->deliver(std::move(r)); });
     } catch (const std::exception& e) {
-      AccessLog::internalError(request.requestId, e.what());
+      logInternalError(request.requestId, e.what());
       pending->deliver(handler.protocolError(Reason::internal, request));
     }
     Response response;
@@ -758,7 +759,7 @@ asio::awaitable<void> Server::Impl::session(tcp::socket socket) {
       try {
         render(response);
       } catch (const std::exception& e) {
-        AccessLog::internalError(request.requestId, e.what());
+        logInternalError(request.requestId, e.what());
         response = handler.protocolError(Reason::internal, request);
       }
     }

@@ -1,6 +1,6 @@
 // The HTTP/1.1 server: listener, sessions, limits, timeouts, drain.
-// Bytes in, http::Request out; http::Response in, bytes out. It knows nothing
-// about restd's API: everything above the protocol is the Handler's business.
+// Bytes in, api::Request out; api::Response in, bytes out (api/handler.h, the
+// one header of api/ it sees). Everything above the protocol is the Handler's business.
 #pragma once
 
 #include <chrono>
@@ -20,26 +20,6 @@ class Metrics;
 namespace restd::http {
 
 class AccessLog;
-
-// Delivers the reply to a request. Call it exactly once, from any thread; the
-// request's views stay valid until then.
-using Respond = std::function<void(Response)>;
-
-// Implemented by the api layer. Both functions are called concurrently from
-// several I/O threads. An exception out of handle() is logged under the
-// request id and answered 500 (when `respond` was not called yet);
-// protocolError() must not throw.
-class Handler {
- public:
-  virtual ~Handler() = default;
-  // A complete, well-formed request. Quick work answers inline; work that
-  // waits (a durable write) calls `respond` later from another thread.
-  virtual void handle(const Request& request, Respond respond) = 0;
-  // The server refused a request before it was complete or well-formed
-  // (400 bad_request, 408, 411, 413, 414, 417, 431, 505, 503 overloaded).
-  // `request` holds whatever was parsed (method/target may be empty).
-  virtual Response protocolError(Reason reason, const Request& request) = 0;
-};
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
