@@ -19,8 +19,10 @@
 
 namespace restd::api {
 
-// A parsed request. Every string_view points into storage owned by the
-// connection and stays valid only for the duration of Handler::handle().
+// A parsed request. The request and every string_view in it point into
+// storage owned by the connection, valid until the handler calls the
+// request's Respond (which may be after handle() returned: a write answers
+// from the store's writer thread).
 struct Request {
   std::string_view method;   // as sent, e.g. "GET"
   std::string_view target;   // raw request target, e.g. "/api/v2/things?page=2"

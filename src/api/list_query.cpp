@@ -11,14 +11,12 @@
 
 #include "common/json.h"
 #include "common/time.h"
+#include "config/names.h"
 
 namespace restd::api {
 namespace {
 
 constexpr int64_t kMaxPage = 1'000'000'000'000;
-constexpr std::string_view kListParams[] = {"page",     "per_page", "sort", "fields", "cursor",
-                                            "count",    "envelope", "ids",  "atomic", "access_token",
-                                            "pretty"};
 
 ErrorObject invalid(const std::string& param, const std::string& msg) {
   return ErrorObject(Reason::invalid_parameter, msg).withDescription("Check the query parameter \"" + param + "\".");
@@ -209,7 +207,7 @@ std::optional<ErrorObject> parseListRequest(const CollectionRules& rules, const 
         if (!kindOf(rules, name)) return unknown(key, "The field \"" + name + "\" in \"fields\" does not exist.");
         out.fields.push_back(name);
       }
-    } else if (std::find(std::begin(kListParams), std::end(kListParams), key) != std::end(kListParams)) {
+    } else if (isOneOf(kListParams, key)) {
       continue;  // envelope, ids, atomic, access_token: handled elsewhere
     } else {
       // A filter: FIELD=value or FIELD[op]=value.

@@ -54,6 +54,11 @@ struct RouteMatch {
   std::string_view resource;
 };
 
+// Every route restd serves: the fixed paths (their names are kept from
+// collections, config/names.h) and the three per collection, with /metrics
+// when it is on. Only routes with a handler are listed.
+std::vector<RouteDef> serviceRoutes(bool metrics);
+
 class Router {
  public:
   Router(std::string basePath, std::vector<std::string> collections, std::vector<RouteDef> routes);

@@ -1,7 +1,8 @@
-// The API: turns a complete Request into an Response.
+// The API: turns a complete api::Request into an api::Response.
 //
 // Order of checks (SPEC §10): maintenance 503; unknown path 404; method
-// 405/501; Accept 406; envelope 400; token 401; rate limit 429; role 403;
+// 405/501; Accept 406; envelope 400; token 401 (a bad token first spends
+// its address's rate limit, so guessing meets 429); rate limit 429; role 403;
 // record 404; body 415/400/422. Handlers return a render::Reply; this class
 // renders it with the chosen profile and format. Reads answer inline; writes
 // go to the store's writer and answer when their commit is durable.

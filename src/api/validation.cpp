@@ -7,11 +7,11 @@
 
 #include "common/json.h"
 #include "common/time.h"
+#include "config/names.h"
 
 namespace restd::api {
 namespace {
 
-constexpr std::string_view kSystemFields[] = {"id", "slug", "createdAt", "updatedAt", "version", "owner"};
 
 size_t utf8Length(std::string_view s) {
   size_t n = 0;
@@ -90,11 +90,7 @@ std::optional<ErrorObject> checkValue(const FieldRules& fr, const rapidjson::Val
 
 }  // namespace
 
-bool isSystemField(std::string_view name) {
-  for (auto s : kSystemFields)
-    if (s == name) return true;
-  return false;
-}
+bool isSystemField(std::string_view name) { return isOneOf(kSystemFields, name); }
 
 CollectionRules CollectionRules::compile(const CollectionSpec& spec) {
   CollectionRules r;

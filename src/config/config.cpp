@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include "common/pattern.h"
+#include "config/names.h"
 
 #include <toml++/toml.h>
 
@@ -96,18 +97,6 @@ bool isValidName(std::string_view name) {
 
 namespace {
 
-constexpr std::string_view kSystemFields[] = {"id", "slug", "createdAt", "updatedAt", "version", "owner"};
-constexpr std::string_view kListParams[] = {"page",     "per_page", "sort", "fields", "cursor",
-                                            "count",    "envelope", "ids",  "atomic", "access_token"};
-constexpr std::string_view kApiPaths[] = {"authenticate", "me", "logout", "openapi"};
-constexpr std::string_view kServerPaths[] = {"healthz", "readyz", "metrics", "docs"};
-constexpr std::string_view kEnvelopes[] = {"standard", "problem",   "request-result", "success-flag",
-                                           "plain",    "data-meta", "result-metadata"};
-
-template <typename Range>
-bool contains(const Range& r, std::string_view v) {
-  return std::find(std::begin(r), std::end(r), v) != std::end(r);
-}
 
 // Serialises a TOML value as JSON text (defaults and enum values are kept as JSON).
 void toJson(const toml::node& n, std::string& out) {
@@ -310,7 +299,7 @@ void Loader::loadServer(const toml::table& t, ServerConfig& s) {
   }
   if (auto v = integer(t, "threads", "server.threads", 0, 1024)) s.threads = static_cast<unsigned>(*v);
   if (auto v = str(t, "envelope", "server.envelope")) {
-    if (contains(kEnvelopes, *v)) s.envelope = *v;
+    if (isOneOf(kEnvelopes, *v)) s.envelope = *v;
     else error(t.get("envelope")->source(), "server.envelope",
                "unknown profile; use standard, problem, request-result, success-flag, plain, data-meta or result-metadata");
   }
@@ -469,9 +458,9 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
   f.name = std::string(name.str());
   if (!isValidName(f.name)) {
     error(name.source(), full, "field names must match [a-z][a-z0-9_]{0,62}");
-  } else if (contains(kSystemFields, f.name)) {
+  } else if (isOneOf(kSystemFields, f.name)) {
     error(name.source(), full, "\"" + f.name + "\" is a system field and cannot be declared");
-  } else if (contains(kListParams, f.name)) {
+  } else if (isOneOf(kListParams, f.name)) {
     error(name.source(), full, "\"" + f.name + "\" is a list query parameter and cannot be a field name");
   }
   auto t = node.as_table();
@@ -552,7 +541,7 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
     } else {
       std::string j;
       toJson(*n, j);
-      if (!f.enumJson.empty() && !contains(f.enumJson, j))
+      if (!f.enumJson.empty() && !isOneOf(f.enumJson, j))
         error(n->source(), full + ".default", "is not one of the enum values");
       double num = n->is_integer() ? double(n->as_integer()->get()) : n->is_floating_point() ? n->as_floating_point()->get() : 0;
       if (numeric && ((f.min && num < *f.min) || (f.max && num > *f.max)))
@@ -646,8 +635,8 @@ std::optional<Config> parseConfig(std::string_view text, const std::string& path
       CollectionSpec spec;
       L.loadCollection(*k, *n, spec);
       // A collection may not hide a fixed API path, nor (with base_path "") a server path.
-      bool apiPath = contains(kApiPaths, spec.name);
-      bool serverPath = c.server.basePath.empty() && contains(kServerPaths, spec.name);
+      bool apiPath = isOneOf(kApiPaths, spec.name);
+      bool serverPath = c.server.basePath.empty() && isOneOf(kServerPaths, spec.name);
       if (apiPath || serverPath)
         L.error(k->source(), "collections." + spec.name,
                 "\"" + spec.name + "\" is a reserved path" +

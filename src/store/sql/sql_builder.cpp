@@ -1,5 +1,7 @@
 #include "store/sql/sql_builder.h"
 
+#include "config/names.h"
+
 namespace restd::store::sql {
 
 std::string quote(std::string_view ident) {
@@ -11,7 +13,7 @@ std::string quote(std::string_view ident) {
 std::string param(Dialect d, int n) { return (d == Dialect::sqlite ? "?" : "$") + std::to_string(n); }
 
 std::vector<std::string> recordColumns(const CollectionSpec& c) {
-  std::vector<std::string> cols = {"id", "slug", "createdAt", "updatedAt", "version", "owner"};
+  std::vector<std::string> cols(std::begin(kSystemFields), std::end(kSystemFields));
   for (const auto& f : c.fields) cols.push_back(f.name);
   cols.push_back("_extra");
   return cols;

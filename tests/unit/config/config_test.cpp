@@ -128,6 +128,7 @@ TEST(Config, RejectsBadCollectionsAndFields) {
   has("[collections.t.fields]\nslug = { type = \"string\" }\n", "\"slug\" is a system field");
   has("[collections.t.fields]\npage = { type = \"string\" }\n", "is a list query parameter");
   has("[collections.t.fields]\naccess_token = { type = \"string\" }\n", "is a list query parameter");
+  has("[collections.t.fields]\npretty = { type = \"boolean\" }\n", "is a list query parameter");
   has("[collections.t.fields]\nx = { type = \"text\" }\n", "collections.t.fields.x.type: unknown type \"text\"");
   has("[collections.t.fields]\nx = { required = true }\n", "collections.t.fields.x: needs a type");
   has("[collections.t.fields]\nx = { type = \"string\", min = 1 }\n", "only integer and number fields take min");

@@ -9,6 +9,7 @@
 
 #include <random>
 
+#include "config/names.h"
 #include "render/tree_writer.h"
 
 namespace restd::render {
@@ -182,6 +183,12 @@ TEST(XmlLayout, ErrorsFailuresAndControlCharacters) {
   EXPECT_STREQ(failure.child("index").text().get(), "3");
   EXPECT_STREQ(failure.child("errors").child("error").child("field").text().get(), "name");
   EXPECT_STREQ(failure.child("rawData").child("name").text().get(), "a\xEF\xBF\xBD" "b");
+}
+
+TEST(Profiles, TheConfigurationKnowsEveryProfileByName) {
+  std::vector<std::string_view> names = profileNames();
+  EXPECT_EQ(names, std::vector<std::string_view>(std::begin(kEnvelopes), std::end(kEnvelopes)));
+  for (std::string_view n : names) EXPECT_NE(findProfile(n), nullptr) << n;
 }
 
 TEST(Profiles, OnlyKnownNamesResolve) {
