@@ -21,44 +21,14 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import RestdServer  # noqa: E402
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "..", "golden")
-PROFILES = ["standard", "problem", "request-result", "success-flag", "plain", "data-meta", "result-metadata"]
 API = "/api/v2"
-
-CONFIG = """
-[server]
-listen = "127.0.0.1:0"
-threads = 2
-timezone = "-03:00"
-access_log = "off"
-
-[collections.things.fields]
-name  = { type = "string", required = true }
-price = { type = "number", min = 0 }
-tags  = { type = "array" }
-"""
-
+# The cases and their setting are data, shared with tests/unit/api/golden_test.cpp.
+with open(os.path.join(GOLDEN, "cases.json")) as _f:
+    _GOLDEN_CASES = json.load(_f)
+CONFIG = _GOLDEN_CASES["config"]
+PROFILES = _GOLDEN_CASES["profiles"]
 # kind -> request (paths may use {id}: a fixture record, or {fresh}: a new one made for this case)
-CASES = {
-    "record": {"method": "GET", "path": "/things/{id}"},
-    "list": {"method": "GET", "path": "/things?per_page=2&sort=name"},
-    "list-cursor": {"method": "GET", "path": "/things?per_page=2&sort=name&cursor="},
-    "created": {"method": "POST", "path": "/things", "body": {"name": "Lamp", "price": 12.5, "tags": ["new", None]}},
-    "updated": {"method": "PATCH", "path": "/things/{fresh}", "body": {"price": 3}},
-    "deleted": {"method": "DELETE", "path": "/things/{fresh}"},
-    "batch-created": {"method": "POST", "path": "/things", "body": [{"name": "B1"}, {"name": "B2", "price": 1}]},
-    "batch-partial": {"method": "POST", "path": "/things?atomic=false",
-                      "body": [{"name": "P1"}, {"price": "cheap"}, {"name": "P3"}]},
-    "batch-invalid": {"method": "POST", "path": "/things", "body": [{"name": "I1"}, {"price": -1}]},
-    "batch-deleted": {"method": "DELETE", "path": "/things?ids={fresh}"},
-    "authenticate": {"method": "POST", "path": "/authenticate", "form": "userName=api&apiKey={key}&password=api",
-                     "anonymous": True},
-    "me": {"method": "GET", "path": "/me"},
-    "me-anonymous": {"method": "GET", "path": "/me", "anonymous": True},
-    "error-token-missing": {"method": "GET", "path": "/things", "anonymous": True},
-    "error-token-expired": {"method": "GET", "path": "/things", "token": "0" * 40},
-    "error-not-found": {"method": "GET", "path": "/things/thing_01jdq6x9k8f3t5v7w2y4z6a8b0"},
-    "error-validation": {"method": "POST", "path": "/things", "body": {"price": -1, "colour": "red"}},
-}
+CASES = _GOLDEN_CASES["cases"]
 
 PATTERNS = {
     "<id:thing>": r"thing_[0-7][0-9a-hjkmnp-tv-z]{25}",
@@ -185,10 +155,10 @@ class Profiles(unittest.TestCase):
         cls.key = cls.srv.api_key("golden")
         cls.srv.add_user("api", "admin", "api")
         cls.token = cls.srv.login("api", "api", cls.key)
-        for name in ("Alpha", "Beta", "Gamma"):
-            r = cls.post("/things", {"name": name, "price": 1.5, "tags": ["a"]})
+        for record in _GOLDEN_CASES["records"]:
+            r = cls.post("/things", record)
             assert r.status == 201, r
-        cls.fixture = cls.post("/things", {"name": "Fixture", "price": 9.99, "tags": ["x", None]}).json()["data"]["id"]
+        cls.fixture = cls.post("/things", _GOLDEN_CASES["fixture"]).json()["data"]["id"]
 
     @classmethod
     def tearDownClass(cls):
@@ -203,7 +173,7 @@ class Profiles(unittest.TestCase):
     def run_case(self, profile, case, xml):
         path = case["path"].replace("{id}", self.fixture)
         if "{fresh}" in path:
-            fresh = self.post("/things", {"name": "Fresh", "price": 1}).json()["data"]["id"]
+            fresh = self.post("/things", _GOLDEN_CASES["fresh"]).json()["data"]["id"]
             path = path.replace("{fresh}", fresh)
         sep = "&" if "?" in path else "?"
         path = API + path + f"{sep}envelope={profile}"
