@@ -846,20 +846,6 @@ class PgStore::Txn final : public sql::AccountTxn {
     out.createdAt = toInt64(PQgetvalue(r.res, 0, 5));
     return {};
   }
-  Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override {
-    // Replies older than a day go while we are here, a bounded number per
-    // write through the age index (as in SQLite).
-    if (auto e = exec("DELETE FROM _restd_idempotency WHERE (userid, key) IN (SELECT userid, key FROM "
-                      "_restd_idempotency WHERE createdat < $1 LIMIT 64)",
-                      {r.createdAt - 24 * 3600 * 1000LL}))
-      return e;
-    return exec("INSERT INTO _restd_idempotency (userid, key, requesthash, status, contenttype, headers, body, createdat) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (userid, key) DO UPDATE SET "
-                "requesthash = EXCLUDED.requesthash, status = EXCLUDED.status, contenttype = EXCLUDED.contenttype, "
-                "headers = EXCLUDED.headers, body = EXCLUDED.body, createdat = EXCLUDED.createdat",
-                {std::string(userId), std::string(key), r.requestHash, int64_t(r.status), r.contentType, r.headers,
-                 r.body, r.createdAt});
-  }
   Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) override {
     taken = false;
     // Held until the group commits: another node choosing the same slug

@@ -19,7 +19,7 @@ std::string markers(Dialect d, std::string text) {
 struct AccountTxn::Statements {
   std::string addUser, removeUserTokens, removeUser, setPassword, addApiKey, revokeKeyTokens, revokeApiKey,
       purgeExpiredTokens, addToken, revokeToken, forgetFailures, purgeFailures, addFailure, clearFailures, failures,
-      putSetting, removeSetting, setting, appendEvent, pruneEvents, events;
+      putSetting, removeSetting, setting, appendEvent, pruneEvents, events, purgeStoredReplies, putStoredReply;
   explicit Statements(Dialect d)
       : addUser(markers(d, "INSERT INTO _restd_users (id, userName, role, passwordHash, createdAt) "
                            "VALUES (?1, ?2, ?3, ?4, ?5)")),
@@ -55,7 +55,17 @@ struct AccountTxn::Statements {
         pruneEvents(markers(d, "DELETE FROM _restd_events WHERE seq < COALESCE((SELECT seq FROM _restd_events "
                                "WHERE at >= ?1 ORDER BY seq LIMIT 1), (SELECT max(seq) FROM _restd_events))")),
         events(markers(d, "SELECT seq, collection, kind, recordId, owner, data, at FROM _restd_events "
-                          "WHERE seq > ?1 ORDER BY seq LIMIT ?2")) {}
+                          "WHERE seq > ?1 ORDER BY seq LIMIT ?2")),
+        // Replies older than ?1 go while we are here, a bounded number per
+        // write through the age index: the purge never scans live keys, so
+        // keyed writes cost the same at 7,000 stored keys as at none.
+        purgeStoredReplies(markers(d, "DELETE FROM _restd_idempotency WHERE (userId, key) IN (SELECT userId, key "
+                                      "FROM _restd_idempotency WHERE createdAt < ?1 LIMIT 64)")),
+        putStoredReply(markers(d, "INSERT INTO _restd_idempotency (userId, key, requestHash, status, contentType, "
+                                  "headers, body, createdAt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                                  "ON CONFLICT (userId, key) DO UPDATE SET requestHash = excluded.requestHash, "
+                                  "status = excluded.status, contentType = excluded.contentType, "
+                                  "headers = excluded.headers, body = excluded.body, createdAt = excluded.createdAt")) {}
 };
 
 namespace {
@@ -117,6 +127,14 @@ Error AccountTxn::addLoginFailure(std::string_view key, int64_t atMs, int64_t fo
 
 Error AccountTxn::clearLoginFailures(std::string_view key) {
   return execute(sql_.clearFailures, {std::string(key)}, false);
+}
+
+Error AccountTxn::putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) {
+  if (auto e = execute(sql_.purgeStoredReplies, {r.createdAt - 24 * 3600 * 1000LL}, false)) return e;
+  return execute(sql_.putStoredReply,
+                 {std::string(userId), std::string(key), r.requestHash, int64_t(r.status), r.contentType, r.headers,
+                  r.body, r.createdAt},
+                 false);
 }
 
 Error AccountTxn::putSetting(std::string_view key, const std::optional<std::string>& value) {

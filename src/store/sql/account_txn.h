@@ -27,6 +27,8 @@ class AccountTxn : public WriteTxn {
   Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) override;
   Error clearLoginFailures(std::string_view key) override;
   Error putSetting(std::string_view key, const std::optional<std::string>& value) override;
+  // Keeps a reply for its Idempotency-Key for a day (older ones are purged).
+  Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override;
   Error appendEvent(const StoredEvent& e) override;
   Error pruneEvents(int64_t beforeMs) override;
 

@@ -69,19 +69,6 @@ class SqliteStore::Txn final : public sql::AccountTxn {
     out.createdAt = sqlite3_column_int64(st, 5);
     return {};
   }
-  Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override {
-    // Replies older than a day go while we are here, a bounded number per
-    // write through the age index: the purge never scans live keys, so keyed
-    // writes cost the same at 7,000 stored keys as at none.
-    if (auto e = exec("DELETE FROM _restd_idempotency WHERE (userId, key) IN (SELECT userId, key FROM "
-                      "_restd_idempotency WHERE createdAt < ? LIMIT 64)",
-                      {r.createdAt - 24 * 3600 * 1000LL}))
-      return e;
-    return exec("INSERT OR REPLACE INTO _restd_idempotency (userId, key, requestHash, status, contentType, headers, "
-                "body, createdAt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                {std::string(userId), std::string(key), r.requestHash, int64_t(r.status), r.contentType, r.headers,
-                 r.body, r.createdAt});
-  }
   Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) override {
     taken = false;
     sqlite3_stmt* st = conn_.prepare(store_.sqlFor(c).slugTaken);
