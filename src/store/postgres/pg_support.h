@@ -1,4 +1,5 @@
-// What pg_store.cpp and pg_pipeline.cpp share: libpq results as errors and
+// What the PostgreSQL engine's files share (pg_store.cpp, pg_accounts.cpp,
+// pg_writes.cpp, pg_schema.cpp, pg_snapshots.cpp, pg_pipeline.cpp): libpq results as errors and
 // as the record codec's rows, and the stored form of text. Private to
 // store/postgres/.
 #pragma once
@@ -7,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -47,4 +49,32 @@ Error readGot(const CollectionSpec& c, const PGresult* res, Record& out);
 Error getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
                 SlugScope scope, Record& out);
 
+// One column of a result row as text (unescaped).
+std::string textAt(const PGresult* res, int row, int col);
+// A stable 64-bit hash (FNV-1a) for advisory lock keys: the same on every
+// node, unlike std::hash.
+int64_t lockKey(std::initializer_list<std::string_view> parts);
+// Row `i` of a user query (sql::AccountTxn's column order).
+void readUser(const PGresult* r, int i, User& u);
+
 }  // namespace restd::store::pg
+
+namespace restd::store {
+
+template <typename Fn>
+Error PgStore::withConnection(Fn&& fn) {
+  // An idle connection finds out that PostgreSQL restarted only when it is
+  // used: then the read is tried once more on a new connection (reads
+  // change nothing, and `fn` starts its output afresh).
+  for (int attempt = 0;; ++attempt) {
+    std::string error;
+    auto conn = acquire(error);
+    if (!conn) return Error{Status::unavailable, {}, error};
+    Error e = fn(*conn);
+    bool lost = conn->broken();
+    release(std::move(conn));
+    if (!lost || attempt == 1) return e;
+  }
+}
+
+}  // namespace restd::store
