@@ -71,9 +71,9 @@ constexpr const char* kSystemTablesSql =
 
 // One migration, inside the writer's transaction under kMigrationLock.
 // Each step returns false with `error` set; the caller rolls back.
-class Migration {
+class Migration final : public sql::SchemaSteps {
  public:
-  Migration(PgConnection& db, bool allowDestructive) : db_(db), allowDestructive_(allowDestructive) {}
+  explicit Migration(PgConnection& db) : db_(db) {}
 
   std::string error;
   std::vector<std::string> refusals;  // destructive changes refused (the whole migration fails)
@@ -85,32 +85,22 @@ class Migration {
     return true;
   }
 
-  // Brings one collection's table, columns and indexes to what `c` says, or
-  // adds to `refusals` what it may not do without --allow-destructive.
-  bool migrateCollection(const CollectionSpec& c) {
+  bool readTable(const CollectionSpec& c, bool& exists, sql::RecordedFields& recorded) override {
     PgResult r;
     if (auto e = db_.run("SELECT to_regclass($1) IS NOT NULL", {sql::quote(c.name)}, r))
       return fail("cannot read the schema: ", e);
-    bool tableExists = std::string_view(PQgetvalue(r.res, 0, 0)) == "t";
-    sql::RecordedFields existing;
-    if (tableExists) {
-      if (auto e = db_.run("SELECT field, type FROM _restd_schema WHERE collection = $1", {c.name}, r))
-        return fail("cannot read _restd_schema: ", e);
-      for (int i = 0; i < r.rows(); ++i) existing.emplace_back(textAt(r.res, i, 0), textAt(r.res, i, 1));
-    } else {
-      if (auto e = step(sql::createTableSql(Dialect::postgres, c))) return fail("cannot create table " + c.name + ": ", e);
-      if (auto e = step("DELETE FROM _restd_schema WHERE collection = $1", {c.name})) return fail("cannot reset schema: ", e);
-    }
-    sql::TablePlan plan = sql::planTable(c, existing, allowDestructive_);
-    if (!plan.refusals.empty()) {
-      refusals.insert(refusals.end(), plan.refusals.begin(), plan.refusals.end());
-      return true;
-    }
-    for (const auto& name : plan.drop)
-      if (!dropColumn(c, name)) return false;
-    for (const FieldSpec* f : plan.add)
-      if (!addColumn(c, *f, tableExists)) return false;
-    return syncIndexes(c);
+    exists = std::string_view(PQgetvalue(r.res, 0, 0)) == "t";
+    if (!exists) return true;
+    if (auto e = db_.run("SELECT field, type FROM _restd_schema WHERE collection = $1", {c.name}, r))
+      return fail("cannot read _restd_schema: ", e);
+    for (int i = 0; i < r.rows(); ++i) recorded.emplace_back(textAt(r.res, i, 0), textAt(r.res, i, 1));
+    return true;
+  }
+
+  bool createTable(const CollectionSpec& c) override {
+    if (auto e = step(sql::createTableSql(Dialect::postgres, c))) return fail("cannot create table " + c.name + ": ", e);
+    if (auto e = step("DELETE FROM _restd_schema WHERE collection = $1", {c.name})) return fail("cannot reset schema: ", e);
+    return true;
   }
 
  private:
@@ -127,7 +117,7 @@ class Migration {
     return db_.runOnce(sqlText, p, r);
   }
 
-  bool dropColumn(const CollectionSpec& c, const std::string& name) {
+  bool dropColumn(const CollectionSpec& c, const std::string& name) override {
     for (const auto& index : sql::indexNamesFor(c, name)) {
       if (auto e = step("DROP INDEX IF EXISTS " + sql::quote(index))) return fail("cannot drop " + index + ": ", e);
       step("DELETE FROM _restd_indexes WHERE name = $1", {index});
@@ -139,7 +129,7 @@ class Migration {
     return true;
   }
 
-  bool addColumn(const CollectionSpec& c, const FieldSpec& f, bool tableExists) {
+  bool addColumn(const CollectionSpec& c, const FieldSpec& f, bool tableExists) override {
     if (tableExists)
       if (auto e = step("ALTER TABLE " + sql::quote(c.name) + " ADD COLUMN " + sql::quote(f.name) + " " +
                         std::string(sql::columnType(Dialect::postgres, f.type))))
@@ -163,7 +153,7 @@ class Migration {
 
   // The indexes follow the config (store/sql/schema_plan.h); what each was
   // made with is kept in _restd_indexes, so a changed definition is rebuilt.
-  bool syncIndexes(const CollectionSpec& c) {
+  bool syncIndexes(const CollectionSpec& c) override {
     std::vector<sql::IndexSpec> wanted = sql::wantedIndexes(c, sql::Dialect::postgres);
     for (const auto& want : wanted) {
       PgResult have;
@@ -197,7 +187,6 @@ class Migration {
   }
 
   PgConnection& db_;
-  bool allowDestructive_;
 };
 
 }  // namespace
@@ -219,10 +208,10 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
     if (auto e = db.runOnce("SELECT pg_advisory_xact_lock($1::bigint)", p, r))
       return fail("cannot take the migration lock: " + e.detail);
   }
-  Migration m(db, allowDestructive);
+  Migration m(db);
   if (!m.createSystemTables()) return fail(m.error);
   for (const auto& c : config.collections)
-    if (!m.migrateCollection(c)) return fail(m.error);
+    if (!sql::migrateCollection(m, c, allowDestructive, m.refusals)) return fail(m.error);
   if (!m.refusals.empty()) {
     destructive = true;
     return fail(sql::refusalMessage(m.refusals));

@@ -77,4 +77,25 @@ std::string refusalMessage(const std::vector<std::string>& refusals) {
   return msg;
 }
 
+bool migrateCollection(SchemaSteps& steps, const CollectionSpec& c, bool allowDestructive,
+                       std::vector<std::string>& refusals) {
+  bool exists = false;
+  RecordedFields recorded;
+  if (!steps.readTable(c, exists, recorded)) return false;
+  if (!exists) {
+    if (!steps.createTable(c)) return false;
+    recorded.clear();
+  }
+  TablePlan plan = planTable(c, recorded, allowDestructive);
+  if (!plan.refusals.empty()) {
+    refusals.insert(refusals.end(), plan.refusals.begin(), plan.refusals.end());
+    return true;
+  }
+  for (const auto& name : plan.drop)
+    if (!steps.dropColumn(c, name)) return false;
+  for (const FieldSpec* f : plan.add)
+    if (!steps.addColumn(c, *f, exists)) return false;
+  return steps.syncIndexes(c);
+}
+
 }  // namespace restd::store::sql

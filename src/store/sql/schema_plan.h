@@ -22,6 +22,29 @@ struct TablePlan {
 };
 TablePlan planTable(const CollectionSpec& c, const RecordedFields& recorded, bool allowDestructive);
 
+// What migrating one collection asks of an engine, inside its migration's
+// transaction. Each step returns false after keeping its error.
+class SchemaSteps {
+ public:
+  virtual ~SchemaSteps() = default;
+  // Whether the collection's table exists, and the fields _restd_schema records for it.
+  virtual bool readTable(const CollectionSpec& c, bool& exists, RecordedFields& recorded) = 0;
+  // Creates the table and forgets what _restd_schema recorded for it.
+  virtual bool createTable(const CollectionSpec& c) = 0;
+  virtual bool dropColumn(const CollectionSpec& c, const std::string& field) = 0;
+  // Adds the column (to an existing table; a new one has it) with the
+  // field's default in every record, and records the field.
+  virtual bool addColumn(const CollectionSpec& c, const FieldSpec& f, bool tableExisted) = 0;
+  // Makes, rebuilds and drops indexes until they are what the config wants.
+  virtual bool syncIndexes(const CollectionSpec& c) = 0;
+};
+
+// Brings one collection to what `c` says, in the same order on both
+// engines, or adds to `refusals` what it may not do without
+// --allow-destructive (then changes nothing of it).
+bool migrateCollection(SchemaSteps& steps, const CollectionSpec& c, bool allowDestructive,
+                       std::vector<std::string>& refusals);
+
 // CREATE TABLE for a collection that has no table yet.
 std::string createTableSql(Dialect d, const CollectionSpec& c);
 

@@ -42,9 +42,9 @@ constexpr const char* kEventsTableSql =
 
 // One migration, inside the writer's BEGIN IMMEDIATE. Each step returns
 // false with `error` set; the caller rolls back.
-class Migration {
+class Migration final : public sql::SchemaSteps {
  public:
-  Migration(SqliteConnection& db, bool allowDestructive) : db_(db), allowDestructive_(allowDestructive) {}
+  explicit Migration(SqliteConnection& db) : db_(db) {}
 
   std::string error;
   std::vector<std::string> refusals;  // destructive changes refused (the whole migration fails)
@@ -57,29 +57,6 @@ class Migration {
     if (!db_.exec(std::string(sql::AccountTxn::kSettingsTableSql).c_str())) return fail("cannot create _restd_settings: ");
     if (!db_.exec(kEventsTableSql)) return fail("cannot create _restd_events: ");
     return true;
-  }
-
-  // Brings one collection's table, columns and indexes to what `c` says, or
-  // adds to `refusals` what it may not do without --allow-destructive.
-  bool migrateCollection(const CollectionSpec& c) {
-    std::vector<std::pair<std::string, std::string>> existing;
-    bool tableExists = false;
-    if (!readExisting(c, tableExists, existing)) return false;
-    if (!tableExists) {
-      if (!step(sql::createTableSql(sql::Dialect::sqlite, c))) return fail("cannot create table " + c.name + ": ");
-      if (!step("DELETE FROM _restd_schema WHERE collection = ?", {c.name})) return fail("cannot reset schema: ");
-      existing.clear();
-    }
-    sql::TablePlan plan = sql::planTable(c, existing, allowDestructive_);
-    if (!plan.refusals.empty()) {
-      refusals.insert(refusals.end(), plan.refusals.begin(), plan.refusals.end());
-      return true;
-    }
-    for (const auto& name : plan.drop)
-      if (!dropColumn(c, name)) return false;
-    for (const FieldSpec* f : plan.add)
-      if (!addColumn(c, *f, tableExists)) return false;
-    return syncIndexes(c);
   }
 
  private:
@@ -100,9 +77,7 @@ class Migration {
     return rc == SQLITE_DONE || rc == SQLITE_ROW;
   }
 
-  // Whether the table exists, and the fields and types _restd_schema records for it.
-  bool readExisting(const CollectionSpec& c, bool& tableExists,
-                    std::vector<std::pair<std::string, std::string>>& existing) {
+  bool readTable(const CollectionSpec& c, bool& tableExists, sql::RecordedFields& existing) override {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_.db(), "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", -1, &st, nullptr) !=
         SQLITE_OK)
@@ -127,7 +102,13 @@ class Migration {
     return true;
   }
 
-  bool dropColumn(const CollectionSpec& c, const std::string& name) {
+  bool createTable(const CollectionSpec& c) override {
+    if (!step(sql::createTableSql(sql::Dialect::sqlite, c))) return fail("cannot create table " + c.name + ": ");
+    if (!step("DELETE FROM _restd_schema WHERE collection = ?", {c.name})) return fail("cannot reset schema: ");
+    return true;
+  }
+
+  bool dropColumn(const CollectionSpec& c, const std::string& name) override {
     for (const auto& index : sql::indexNamesFor(c, name))
       if (!step("DROP INDEX IF EXISTS " + sql::quote(index))) return fail("cannot drop " + c.name + "." + name + ": ");
     if (!step("ALTER TABLE " + sql::quote(c.name) + " DROP COLUMN " + sql::quote(name)) ||
@@ -136,7 +117,7 @@ class Migration {
     return true;
   }
 
-  bool addColumn(const CollectionSpec& c, const FieldSpec& f, bool tableExists) {
+  bool addColumn(const CollectionSpec& c, const FieldSpec& f, bool tableExists) override {
     if (tableExists && !step("ALTER TABLE " + sql::quote(c.name) + " ADD COLUMN " + sql::quote(f.name) + " " +
                              std::string(sql::columnType(sql::Dialect::sqlite, f.type))))
       return fail("cannot add " + c.name + "." + f.name + ": ");
@@ -166,7 +147,7 @@ class Migration {
   // definition differs from the one wanted (made by an older restd, or
   // before a change of visibility) is dropped and rebuilt; one no longer
   // wanted is dropped.
-  bool syncIndexes(const CollectionSpec& c) {
+  bool syncIndexes(const CollectionSpec& c) override {
     std::vector<sql::IndexSpec> wanted = sql::wantedIndexes(c, sql::Dialect::sqlite);
     for (const auto& want : wanted) {
       if (ensureIndex(want)) continue;
@@ -202,7 +183,6 @@ class Migration {
   }
 
   SqliteConnection& db_;
-  bool allowDestructive_;
 };
 
 }  // namespace
@@ -217,10 +197,10 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
     return false;
   };
   if (!db.exec("BEGIN IMMEDIATE")) return fail(std::string("cannot start migration: ") + sqlite3_errmsg(db.db()));
-  Migration m(db, allowDestructive);
+  Migration m(db);
   if (!m.createSystemTables()) return fail(m.error);
   for (const auto& c : config.collections)
-    if (!m.migrateCollection(c)) return fail(m.error);
+    if (!sql::migrateCollection(m, c, allowDestructive, m.refusals)) return fail(m.error);
   if (!m.refusals.empty()) {
     destructive = true;
     return fail(sql::refusalMessage(m.refusals));
