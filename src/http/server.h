@@ -60,8 +60,11 @@ class Server {
   // requests in flight finish (up to drainTimeout) and returns.
   void run();
 
- private:
+  // Defined in server_impl.h, which only the server's own files include;
+  // named here so that they can (a connection's code is not a member).
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 
