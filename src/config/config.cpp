@@ -1,7 +1,10 @@
+// The configuration loader: TOML -> validated Config, every mistake
+// reported with its file, line, column and key (config.h).
 #include "config/config.h"
 
 #include "common/pattern.h"
 #include "config/names.h"
+#include "config/toml_json.h"
 
 #include <toml++/toml.h>
 
@@ -16,150 +19,7 @@
 
 namespace restd {
 
-std::string_view fieldTypeName(FieldType t) {
-  switch (t) {
-    case FieldType::string: return "string";
-    case FieldType::integer: return "integer";
-    case FieldType::number: return "number";
-    case FieldType::boolean: return "boolean";
-    case FieldType::datetime: return "datetime";
-    case FieldType::object: return "object";
-    case FieldType::array: return "array";
-  }
-  return "string";
-}
-
-const FieldSpec* CollectionSpec::field(std::string_view n) const {
-  for (const auto& f : fields)
-    if (f.name == n) return &f;
-  return nullptr;
-}
-
-const CollectionSpec* Config::collection(std::string_view n) const {
-  for (const auto& c : collections)
-    if (c.name == n) return &c;
-  return nullptr;
-}
-
-std::string ListenAddress::toString() const {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
-std::optional<ListenAddress> parseListen(std::string_view text) {
-  ListenAddress a;
-  // "8080" is the default host's port 8080; ":8080" every IPv4 interface's,
-  // as the ":port" of other servers means.
-  if (!text.empty() && text.find(':') == std::string_view::npos &&
-      text.find_first_not_of("0123456789") == std::string_view::npos)
-    return parseListen(a.host + ":" + std::string(text));
-  if (text.size() > 1 && text[0] == ':') return parseListen("0.0.0.0" + std::string(text));
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 >= text.size()) return std::nullopt;
-  std::string_view host = text.substr(0, colon);
-  std::string_view port = text.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) return std::nullopt;
-  for (char c : host)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':')) return std::nullopt;
-  if (port.empty() || port.size() > 5) return std::nullopt;
-  unsigned long p = 0;
-  for (char c : port) {
-    if (c < '0' || c > '9') return std::nullopt;
-    p = p * 10 + static_cast<unsigned long>(c - '0');
-  }
-  if (p > 65535) return std::nullopt;
-  a.host = std::string(host);
-  a.port = static_cast<uint16_t>(p);
-  return a;
-}
-
-std::optional<std::chrono::seconds> parseDuration(std::string_view text) {
-  if (text.size() < 2 || text.size() > 12) return std::nullopt;
-  char unit = text.back();
-  int64_t n = 0;
-  for (char c : text.substr(0, text.size() - 1)) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + (c - '0');
-  }
-  int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
-  if (mult == 0 || n <= 0) return std::nullopt;
-  return std::chrono::seconds(n * mult);
-}
-
-bool isValidName(std::string_view name) {
-  if (name.empty() || name.size() > 63) return false;
-  if (name[0] < 'a' || name[0] > 'z') return false;
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
-}
-
 namespace {
-
-
-// Serialises a TOML value as JSON text (defaults and enum values are kept as JSON).
-void toJson(const toml::node& n, std::string& out) {
-  if (auto s = n.as_string()) {
-    out += '"';
-    for (unsigned char c : s->get()) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-          if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-    }
-    out += '"';
-  } else if (auto i = n.as_integer()) {
-    out += std::to_string(i->get());
-  } else if (auto f = n.as_floating_point()) {
-    std::ostringstream os;
-    os.precision(17);
-    os << f->get();
-    out += os.str();
-  } else if (auto b = n.as_boolean()) {
-    out += b->get() ? "true" : "false";
-  } else if (auto a = n.as_array()) {
-    out += '[';
-    bool first = true;
-    for (auto& e : *a) {
-      if (!first) out += ',';
-      first = false;
-      toJson(e, out);
-    }
-    out += ']';
-  } else if (auto t = n.as_table()) {
-    out += '{';
-    bool first = true;
-    for (auto&& [k, v] : *t) {
-      if (!first) out += ',';
-      first = false;
-      toml::value<std::string> key{std::string(k.str())};
-      toJson(key, out);
-      out += ':';
-      toJson(v, out);
-    }
-    out += '}';
-  } else {
-    // dates and times: as RFC 3339 strings
-    std::ostringstream os;
-    if (auto d = n.as_date_time()) os << d->get();
-    else if (auto dd = n.as_date()) os << dd->get();
-    else if (auto tt = n.as_time()) os << tt->get();
-    toml::value<std::string> s{os.str()};
-    toJson(s, out);
-  }
-}
 
 class Loader {
  public:
@@ -257,6 +117,10 @@ class Loader {
   void loadEvents(const toml::table& t, EventsConfig& e);
   void loadCollection(const toml::key& name, const toml::node& node, CollectionSpec& c);
   void loadField(const std::string& prefix, const toml::key& name, const toml::node& node, FieldSpec& f);
+  // min/max, min_length/max_length and pattern of a field whose type is known.
+  void loadFieldBounds(const toml::table& t, const std::string& full, FieldSpec& f);
+  // enum, then default (which must be one of the enum values and within the bounds).
+  void loadFieldValues(const toml::table& t, const std::string& full, const std::string& typeName, FieldSpec& f);
 
  private:
   std::string path_;
@@ -324,58 +188,7 @@ void Loader::loadServer(const toml::table& t, ServerConfig& s) {
   }
 }
 
-bool isStorageUrl(std::string_view url) {
-  if (url.starts_with("sqlite:")) return url.size() > 7;
-  return url.starts_with("postgres://") || url.starts_with("postgresql://");
-}
 
-}  // namespace
-
-std::optional<std::string> normalizeStorageUrl(std::string_view url) {
-  if (isStorageUrl(url)) return std::string(url);
-  // A bare file name or path (no scheme, no ':' at all) names a SQLite file.
-  if (!url.empty() && url.find(':') == std::string_view::npos) return "sqlite:" + std::string(url);
-  return std::nullopt;
-}
-
-std::string resolveSqlitePath(const std::string& url, const std::string& against) {
-  if (!url.starts_with("sqlite:")) return url;
-  std::string path = url.substr(7);
-  if (path == ":memory:" || path.empty() || path[0] == '/') return url;
-  std::error_code ec;
-  std::filesystem::path full = std::filesystem::absolute(std::filesystem::path(against) / path, ec);
-  return ec ? url : "sqlite:" + full.lexically_normal().string();
-}
-
-size_t editDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string didYouMean(std::string_view word, const std::vector<std::string_view>& known) {
-  std::string_view best;
-  size_t bestDistance = std::max<size_t>(2, word.size() / 3) + 1;
-  for (std::string_view k : known) {
-    size_t d = editDistance(word, k);
-    if (d < bestDistance) {
-      bestDistance = d;
-      best = k;
-    }
-  }
-  return best.empty() ? std::string() : "did you mean \"" + std::string(best) + "\"?";
-}
-
-namespace {
 
 void Loader::loadStorage(const toml::table& t, StorageConfig& s) {
   unknownKeys(t, "storage.", {"url", "durability", "pool_size"});
@@ -491,6 +304,14 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
   if (f.index && (f.type == FieldType::object || f.type == FieldType::array))
     error(t->get("index")->source(), full + ".index", "object and array fields cannot be indexed");
 
+  loadFieldBounds(*t, full, f);
+  loadFieldValues(*t, full, *typeName, f);
+  if (f.readOnly && !f.defaultJson && f.required)
+    error(node.source(), full, "a read_only field that is required needs a default");
+}
+
+void Loader::loadFieldBounds(const toml::table& tbl, const std::string& full, FieldSpec& f) {
+  const toml::table* t = &tbl;
   bool numeric = f.type == FieldType::integer || f.type == FieldType::number;
   for (auto key : {"min", "max"}) {
     auto n = t->get(key);
@@ -521,13 +342,18 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
       else error(n->source(), full + ".pattern", "is not a valid regular expression: " + why);
     }
   }
+}
+
+void Loader::loadFieldValues(const toml::table& tbl, const std::string& full, const std::string& typeName, FieldSpec& f) {
+  const toml::table* t = &tbl;
+  bool numeric = f.type == FieldType::integer || f.type == FieldType::number;
   if (auto n = t->get("enum")) {
     auto arr = n->as_array();
     if (!arr || arr->empty()) error(n->source(), full + ".enum", "must be a non-empty array");
     else
       for (auto& e : *arr) {
         if (!valueFitsType(e, f.type) || e.is_table() || e.is_array()) {
-          error(e.source(), full + ".enum", "values must be of the field's type (" + std::string(*typeName) + ")");
+          error(e.source(), full + ".enum", "values must be of the field's type (" + typeName + ")");
           continue;
         }
         std::string j;
@@ -537,7 +363,7 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
   }
   if (auto n = t->get("default")) {
     if (!valueFitsType(*n, f.type)) {
-      error(n->source(), full + ".default", "must be of the field's type (" + std::string(*typeName) + ")");
+      error(n->source(), full + ".default", "must be of the field's type (" + typeName + ")");
     } else {
       std::string j;
       toJson(*n, j);
@@ -549,8 +375,6 @@ void Loader::loadField(const std::string& prefix, const toml::key& name, const t
       f.defaultJson = std::move(j);
     }
   }
-  if (f.readOnly && !f.defaultJson && f.required)
-    error(node.source(), full, "a read_only field that is required needs a default");
 }
 
 void Loader::loadCollection(const toml::key& name, const toml::node& node, CollectionSpec& c) {
@@ -661,123 +485,6 @@ std::optional<Config> loadConfigFile(const std::string& path, ConfigErrors& erro
   // --config myapi/restd.toml` from elsewhere reaches the same database.
   if (config) config->storage.url = resolveSqlitePath(config->storage.url, std::filesystem::path(path).parent_path().string());
   return config;
-}
-
-bool applyOverrides(Config& config, const ConfigOverrides& flags, ConfigErrors& errors) {
-  bool ok = true;
-  auto setListen = [&](const std::string& v, std::string_view from) {
-    if (auto a = parseListen(v)) config.server.listen = *a;
-    else {
-      errors.messages.push_back(std::string(from) + ": \"" + v + "\" is not HOST:PORT");
-      ok = false;
-    }
-  };
-  // A relative SQLite path given on the command line or in the
-  // environment is the working directory's (unlike one in the file).
-  auto setStorage = [&](const std::string& v, std::string_view from) {
-    if (auto url = normalizeStorageUrl(v)) config.storage.url = resolveSqlitePath(*url, ".");
-    else {
-      errors.messages.push_back(std::string(from) + ": \"" + v +
-                                "\" is not a storage URL (sqlite:PATH, sqlite::memory: or postgres://...)");
-      ok = false;
-    }
-  };
-  if (const char* e = std::getenv("RESTD_LISTEN"); e && *e) setListen(e, "RESTD_LISTEN");
-  if (const char* e = std::getenv("RESTD_STORAGE"); e && *e) setStorage(e, "RESTD_STORAGE");
-  if (flags.listen) setListen(*flags.listen, "--listen");
-  if (flags.storage) setStorage(*flags.storage, "--storage");
-  if (flags.threads) config.server.threads = *flags.threads;
-  return ok;
-}
-
-std::string_view demoConfigToml() {
-  return R"toml(# Built-in configuration of `restd serve --demo`.
-[server]
-listen = "127.0.0.1:8080"
-
-[storage]
-url = "sqlite:restd-demo.db"
-
-[collections.things.fields]
-name  = { type = "string", required = true }
-price = { type = "number" }
-tags  = { type = "array" }
-
-[collections.announcements]
-slug_from = "name"
-anonymous_read = true
-
-[collections.announcements.fields]
-name    = { type = "string", required = true }
-content = { type = "string" }
-
-[collections.connections]
-visibility = "owner"
-
-[collections.connections.fields]
-plugin = { type = "string" }
-token  = { type = "string" }
-)toml";
-}
-
-std::string_view initConfigToml() {
-  return R"toml(# restd configuration. Every key is optional; the values shown are the defaults.
-# Reference: docs/configuration.md
-
-[server]
-listen = "127.0.0.1:8080"      # HOST:PORT; RESTD_LISTEN and --listen override it
-base_path = "/api/v2"          # every API URL is relative to this
-threads = 0                    # I/O threads; 0 = one per core
-envelope = "standard"          # default envelope profile
-timezone = "UTC"               # "UTC", "+HH:MM", or an IANA name such as "Europe/Paris"
-max_body_bytes = 1048576       # larger request bodies get 413
-max_batch_items = 1000         # larger batches get 413
-docs_url = ""                  # base of error `info` links; "" = this server's /docs/errors
-max_in_flight = 4096           # requests in flight above this get 503 overloaded (never /healthz)
-max_connections_per_client = 256  # open connections per client address; more get 503; 0 = no cap
-header_timeout = "10s"         # request line + headers must arrive within this (else 408)
-idle_timeout = "60s"           # idle keep-alive connections are closed after this
-drain_timeout = "30s"          # on SIGTERM, in-flight requests get this long to finish
-access_log = "stdout"          # "stdout", "off", or a file path (JSON lines)
-metrics = true                 # GET /metrics in the Prometheus text format; false = 404
-
-[storage]
-url = "sqlite:restd.db"        # or "sqlite::memory:"; RESTD_STORAGE and --storage override it
-durability = "full"            # "full": a 2xx write is on disk before the reply; "normal": faster, may lose the last writes on power loss
-pool_size = 10                 # PostgreSQL: most connections one node uses for requests (plus one writer)
-
-[auth]
-token_ttl = "24h"
-basic = true                   # allow Authorization: Basic
-lockout_attempts = 5           # failed logins per user name or address ...
-lockout_window = "15m"         # ... within this window lock further attempts out (429)
-
-[rate_limit]
-requests_per_minute = 600      # per user, or per address when anonymous; 0 = off
-
-[cors]
-allow_origins = []             # e.g. ["https://app.example.com"] or ["*"]
-
-[events]                       # the change feed, GET /api/v2/{collection}/events
-retention = "24h"              # how long Last-Event-ID can resume from
-max_subscribers = 1000         # open streams per node; more get 503
-heartbeat = "15s"              # a comment line after this much quiet keeps proxies from closing the stream
-
-# An example collection: served at /api/v2/things
-[collections.things]
-# singular = "thing"           # default: the name without a trailing "s"
-# id_prefix = "thing"          # ids look like thing_01jdq6x9k8f3t5v7w2y4z6a8b0
-# slug_from = "name"           # adds a unique `slug` derived from `name`
-visibility = "public"          # "owner": other users' records are invisible (404)
-anonymous_read = false         # true: GET works without a token
-extra_fields = "reject"        # "allow" keeps undeclared fields
-
-[collections.things.fields]
-name  = { type = "string", required = true, max_length = 200 }
-price = { type = "number", min = 0 }
-tags  = { type = "array" }
-state = { type = "string", enum = ["draft", "live"], default = "draft" }
-)toml";
 }
 
 }  // namespace restd

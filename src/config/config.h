@@ -130,6 +130,8 @@ bool applyOverrides(Config& config, const ConfigOverrides& flags, ConfigErrors& 
 
 // Helpers shared with the CLI and tests.
 std::optional<ListenAddress> parseListen(std::string_view text);  // also "8080" and ":8080" (0.0.0.0)
+// sqlite:PATH, postgres://... or postgresql://...
+bool isStorageUrl(std::string_view url);
 // A storage URL as given, or a bare path ("restd.db") as sqlite:PATH;
 // nullopt when it is neither.
 std::optional<std::string> normalizeStorageUrl(std::string_view url);
