@@ -84,5 +84,12 @@ inline std::optional<ErrorObject> onlyParams(const QueryParams& q, std::initiali
   return std::nullopt;
 }
 
+// ?atomic=true|false (default true); anything else is a 400.
+inline std::optional<ErrorObject> readAtomic(const QueryParams& query, bool& atomic) {
+  const std::string* p = findParam(query, "atomic");
+  atomic = !p || *p == "true";
+  if (p && *p != "true" && *p != "false") return ErrorObject(Reason::invalid_parameter, "atomic must be true or false.");
+  return std::nullopt;
+}
 
 }  // namespace restd::api

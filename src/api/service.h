@@ -123,7 +123,12 @@ class Service final : public Handler {
   static store::SlugScope slugScope(const Call& call);
   // writes.cpp: every write runs as one job in the store's shared transaction.
   using TxnWork = std::function<render::Reply(store::WriteTxn& txn, bool& keep)>;
+  // Queues `work` as the call's write job, behind its Idempotency-Key when
+  // it has one (IdempotentWrite); answers once the job's group committed.
   void submit(const CallPtr& call, TxnWork work);
+  // The write job's group ended: send `out`, or render the handed-over
+  // reply on the connection's thread (Response::render).
+  void writeDone(const CallPtr& call, bool committed, Response& out, std::optional<render::Reply>& unrendered);
   void createRecords(const CallPtr& call);
   void replaceRecord(const CallPtr& call);
   void patchRecord(const CallPtr& call);

@@ -1,15 +1,14 @@
 // Writes (SPEC §3-§5): create, replace, patch and delete, one record or a
-// batch, with Idempotency-Key. Bodies are parsed and, where possible,
-// validated on the I/O thread; the rest runs as one job in the store's shared
-// transaction. A reply for an Idempotency-Key is rendered inside that job and
-// stored in the same transaction as the write it describes, so a retry can
-// never write twice; any other reply is handed back and rendered on the I/O
-// thread after the commit.
+// batch. Bodies are parsed and, where possible, validated on the I/O thread;
+// the rest runs as one job in the store's shared transaction (submit()).
+// A reply for an Idempotency-Key is rendered inside that job and kept with
+// the write (idempotency.h); any other reply is handed back and rendered on
+// the I/O thread after the commit.
 #include <rapidjson/document.h>
 
 #include "api/call.h"
+#include "api/idempotency.h"
 #include "api/record_helpers.h"
-#include "auth/credentials.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/record_ids.h"
@@ -69,12 +68,6 @@ store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const 
 
 namespace {
 
-// The errors of a failed batch item: one per field when validation found several.
-std::vector<ErrorObject> itemErrors(const ErrorObject& e) {
-  if (e.details.empty()) return {e};
-  return e.details;
-}
-
 // Assigns the system fields of a new record and picks its slug.
 store::Error prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r) {
   r.id = newRecordId(spec.idPrefix);
@@ -84,45 +77,7 @@ store::Error prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const 
   return chooseSlug(txn, spec, owner, r);
 }
 
-std::string headerJson(const std::vector<std::pair<std::string, std::string>>& headers) {
-  rapidjson::Document d(rapidjson::kObjectType);
-  auto& a = d.GetAllocator();
-  for (const auto& [k, v] : headers)
-    d.AddMember(rapidjson::Value(k.c_str(), a), rapidjson::Value(v.c_str(), a), a);
-  return toJsonText(d);
-}
-
 }  // namespace
-
-// ?atomic=true|false (default true); anything else is a 400.
-static std::optional<ErrorObject> readAtomic(const QueryParams& query, bool& atomic) {
-  const std::string* p = findParam(query, "atomic");
-  atomic = !p || *p == "true";
-  if (p && *p != "true" && *p != "false") return ErrorObject(Reason::invalid_parameter, "atomic must be true or false.");
-  return std::nullopt;
-}
-
-void Service::changeEach(const CallPtr& call, std::shared_ptr<const rapidjson::Document> input,
-                         std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids, bool atomic,
-                         bool structural, bool deleted, ItemChange change) {
-  submit(call, [this, call, input, items, ids = std::move(ids), atomic, structural, deleted,
-                change = std::move(change)](store::WriteTxn& txn, bool& keep) {
-    for (size_t i = 0; i < items->size() && !structural; ++i) {
-      BatchItem& it = (*items)[i];
-      store::Record r;
-      if (auto denied = loadForWrite(txn, *call, ids[i], r)) {
-        it.error = std::move(*denied);
-        continue;
-      }
-      if (auto e = change(txn, r, it)) {
-        it.error = std::move(*e);
-        continue;
-      }
-      it.record = std::move(r);
-    }
-    return batchReply(*call, *items, atomic || structural, 200, deleted, keep);
-  });
-}
 
 std::optional<ErrorObject> Service::loadForWrite(store::WriteTxn& txn, const Call& call, const std::string& id,
                                                  store::Record& r) const {
@@ -141,18 +96,11 @@ std::optional<ErrorObject> Service::denyWrite(const Call& call, const store::Rec
 
 void Service::submit(const CallPtr& call, TxnWork work) {
   call->submitted = true;
-  // Idempotency-Key on POST and PATCH: per user, 24 hours, same body required.
-  std::string key;
-  if ((call->request.method == "POST" || call->request.method == "PATCH") && call->request.hasHeader("Idempotency-Key"))
-    key = std::string(call->request.header("Idempotency-Key"));
-  if (key.size() > 255)
+  std::optional<IdempotentWrite> idempotent =
+      IdempotentWrite::of(call->request, call->principal() ? call->principal()->userId : std::string());
+  if (idempotent && idempotent->tooLong())
     return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
                                                     "The Idempotency-Key header is longer than 255 characters.")));
-  std::string userId = call->principal() ? call->principal()->userId : std::string();
-  std::string requestHash =
-      key.empty() ? std::string()
-                  : auth::sha256Hex(std::string(call->request.method) + " " + std::string(call->request.target) + "\n" +
-                                    std::string(call->request.body));
   auto out = std::make_shared<Response>();
   out->status = 0;  // 0 until the job answers: a job that threw answers nothing (500 below)
   // Without an Idempotency-Key nothing stores the rendered reply: the job
@@ -160,80 +108,39 @@ void Service::submit(const CallPtr& call, TxnWork work) {
   // the one thing all writes share).
   auto unrendered = std::make_shared<std::optional<Reply>>();
   store_.submitWrite(
-      [this, call, work = std::move(work), key, userId, requestHash, out, unrendered](store::WriteTxn& txn) {
-        if (!key.empty()) {
-          store::StoredReply stored;
-          store::Error e = txn.getStoredReply(userId, key, nowMillis() - 24 * 3600 * 1000LL, stored);
-          if (!e) {
-            if (stored.requestHash != requestHash) {
-              *out = toWire(*call, Reply::failure(ErrorObject(
-                                       Reason::idempotency_key_reused,
-                                       "This Idempotency-Key was already used with a different request.")));
-              return false;
-            }
-            out->status = stored.status;
-            out->contentType = stored.contentType;
-            out->body = stored.body;
-            rapidjson::Document h;
-            h.Parse(stored.headers.data(), stored.headers.size());
-            if (h.IsObject())
-              for (auto& m : h.GetObject()) out->addHeader(m.name.GetString(), m.value.GetString());
-            out->addHeader("Idempotent-Replayed", "true");
-            return false;
-          }
-          if (e.status != store::Status::notFound) {
-            *out = toWire(*call, Reply::failure(storeError(e, call->request)));
-            return false;
-          }
-        }
+      [this, call, work = std::move(work), idempotent = std::move(idempotent), out,
+       unrendered](store::WriteTxn& txn) {
+        if (idempotent)
+          return idempotent->run(
+              txn, work, [&](Reply r) { return toWire(*call, std::move(r)); },
+              [&](const store::Error& e) { return storeError(e, call->request); }, *out);
         bool keep = false;
-        if (key.empty()) {
-          *unrendered = work(txn, keep);
-          return keep;
-        }
-        // With a key, the answer is kept whatever it is (SPEC §5): a retry of
-        // a request that failed (an atomic batch's 422, a 409) replays that
-        // failure instead of running again. Only the request's own writes
-        // are undone; a storage failure (5xx) is not kept, so a retry runs.
-        Reply reply;
-        if (auto e = txn.nested([&] {
-              reply = work(txn, keep);
-              return keep;
-            })) {
-          *out = toWire(*call, Reply::failure(storeError(e, call->request)));
-          return false;
-        }
-        *out = toWire(*call, std::move(reply));
-        if (out->status >= 500) return false;
-        store::StoredReply r{requestHash, out->status, out->contentType, headerJson(out->headers), out->body,
-                             nowMillis()};
-        if (auto e = txn.putStoredReply(userId, key, r)) {
-          *out = toWire(*call, Reply::failure(storeError(e, call->request)));
-          return false;
-        }
-        return true;
+        *unrendered = work(txn, keep);
+        return keep;
       },
-      [this, call, out, unrendered](bool committed) {
-        if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
-        events_->wake();  // the change feed reads the log now, not at its next poll
-        if (out->status == 0 && !unrendered->has_value()) {
-          logInternalError(call->request.requestId, "the write job ended without a reply");
-          return finish(*call, Reply::failure(ErrorObject(Reason::internal)));
-        }
-        if (unrendered->has_value()) {
-          out->render = [this, call, unrendered](Response& res) {
-            auto exchange = std::move(res.headers);  // deliver()'s, kept after the reply's own
-            std::string exchangeLines = std::move(res.headerLines);
-            uint16_t routeTag = res.routeTag;
-            res = toWire(*call, std::move(**unrendered));
-            res.routeTag = routeTag;
-            res.headers.insert(res.headers.end(), std::make_move_iterator(exchange.begin()),
-                               std::make_move_iterator(exchange.end()));
-            res.headerLines = std::move(exchangeLines);
-          };
-        }
-        deliver(*call, std::move(*out));
-      });
+      [this, call, out, unrendered](bool committed) { writeDone(call, committed, *out, *unrendered); });
+}
+
+void Service::writeDone(const CallPtr& call, bool committed, Response& out, std::optional<Reply>& unrendered) {
+  if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+  events_->wake();  // the change feed reads the log now, not at its next poll
+  if (out.status == 0 && !unrendered.has_value()) {
+    logInternalError(call->request.requestId, "the write job ended without a reply");
+    return finish(*call, Reply::failure(ErrorObject(Reason::internal)));
+  }
+  if (unrendered.has_value()) {
+    out.render = [this, call, reply = std::make_shared<Reply>(std::move(*unrendered))](Response& res) {
+      auto exchange = std::move(res.headers);  // deliver()'s, kept after the reply's own
+      std::string exchangeLines = std::move(res.headerLines);
+      uint16_t routeTag = res.routeTag;
+      res = toWire(*call, std::move(*reply));
+      res.routeTag = routeTag;
+      res.headers.insert(res.headers.end(), std::make_move_iterator(exchange.begin()),
+                         std::make_move_iterator(exchange.end()));
+      res.headerLines = std::move(exchangeLines);
+    };
+  }
+  deliver(*call, std::move(out));
 }
 
 // ------------------------------------------------------------------ create
@@ -328,54 +235,6 @@ void Service::createRecords(const CallPtr& call) {
   });
 }
 
-Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus, bool deleted,
-                          bool& keep) const {
-  Reply reply;
-  reply.kind = ReplyKind::batch;
-  reply.action = deleted ? "deleted" : okStatus == 201 ? "created" : "updated";
-  reply.collection = call.collection->name;
-  reply.singular = call.collection->singular;
-  render::BatchCounts counts;
-  counts.receivedItemsCount = items.size();
-  for (size_t i = 0; i < items.size(); ++i) (items[i].error ? counts.invalidItems : counts.validItems).push_back(i);
-  for (size_t i : counts.invalidItems) {
-    render::Failure f;
-    f.index = i;
-    f.rawData.CopyFrom(*items[i].raw, f.rawData.GetAllocator());
-    f.errors = itemErrors(*items[i].error);
-    reply.failures.push_back(std::move(f));
-  }
-  bool anyFailed = !counts.invalidItems.empty();
-  if (anyFailed && (atomic || counts.validItems.empty())) {
-    // Nothing is saved: the reply names what to fix.
-    keep = false;
-    reply.status = 422;
-    reply.kind = ReplyKind::error;
-    reply.error = ErrorObject(Reason::batch_invalid, std::to_string(counts.invalidItems.size()) + " of " +
-                                                         std::to_string(items.size()) + " items are invalid");
-    reply.batch = std::move(counts);
-    return reply;
-  }
-  keep = true;
-  reply.status = anyFailed ? 207 : okStatus;
-  auto& a = reply.data.GetAllocator();
-  reply.data.SetArray();
-  for (size_t i : counts.validItems) {
-    rapidjson::Value v;
-    if (deleted) {
-      v.SetObject();
-      v.AddMember("id", rapidjson::Value(items[i].record->id.c_str(), a), a);
-      v.AddMember("deleted", true, a);
-    } else {
-      recordToJson(*call.collection, *items[i].record, nullptr, v, a);
-    }
-    reply.data.PushBack(v, a);
-  }
-  reply.dateFields = &call.rules->dateFields;
-  reply.batch = std::move(counts);
-  return reply;
-}
-
 // ------------------------------------------------------------------ one record
 
 std::optional<ErrorObject> Service::checkWritable(const Call& call) const {
@@ -449,140 +308,6 @@ void Service::deleteRecord(const CallPtr& call) {
     reply.message = "Your " + spec.singular + " (id: " + id + ") was deleted";
     return reply;
   });
-}
-
-// ------------------------------------------------------------------ batches
-
-namespace {
-
-// Ids of a PATCH or DELETE batch must be unique within it: a repeat is refused with the whole batch.
-void markRepeatedIds(std::vector<BatchItem>& items, const std::vector<std::string>& ids, bool& structural) {
-  for (size_t i = 0; i < ids.size(); ++i)
-    for (size_t j = 0; j < i; ++j)
-      if (!ids[i].empty() && ids[i] == ids[j]) {
-        items[i].error = ErrorObject(Reason::unique_violation, "The id " + ids[i] +
-                                                                    " appears more than once in this batch.")
-                             .withField("id");
-        structural = true;
-        break;
-      }
-}
-
-// Splits a PATCH or DELETE batch into items. `idOf` returns an item's id, or
-// nullopt when the item is malformed (its message in `why`), which refuses
-// the whole batch; so does an id repeated within it.
-using IdOf = std::function<std::optional<std::string>(const rapidjson::Value& item, size_t index, std::string& why)>;
-std::shared_ptr<std::vector<BatchItem>> splitBatch(const rapidjson::Value& list, const IdOf& idOf,
-                                                   std::vector<std::string>& ids, bool& structural) {
-  auto items = std::make_shared<std::vector<BatchItem>>(list.Size());
-  ids.assign(list.Size(), std::string());
-  structural = false;
-  for (size_t i = 0; i < items->size(); ++i) {
-    BatchItem& it = (*items)[i];
-    it.raw = &list[static_cast<rapidjson::SizeType>(i)];
-    std::string why;
-    if (auto id = idOf(*it.raw, i, why)) {
-      ids[i] = std::move(*id);
-    } else {
-      it.error = ErrorObject(Reason::invalid_json, why);
-      structural = true;
-    }
-  }
-  markRepeatedIds(*items, ids, structural);
-  return items;
-}
-
-}  // namespace
-
-std::optional<ErrorObject> Service::batchSize(size_t n) const {
-  if (n == 0) return ErrorObject(Reason::empty_batch);
-  if (n > config_.server.maxBatchItems)
-    return ErrorObject(Reason::payload_too_large, "The batch has " + std::to_string(n) + " items; at most " +
-                                                      std::to_string(config_.server.maxBatchItems) + " are allowed.");
-  return std::nullopt;
-}
-
-void Service::patchRecords(const CallPtr& call) {
-  bool atomic = true;
-  std::shared_ptr<rapidjson::Document> input;
-  if (auto e = readCollectionWrite(*call, atomic, input)) return finish(*call, Reply::failure(*e));
-  rapidjson::Document& body = *input;
-  if (!body.IsArray())
-    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json,
-                                                    "PATCH on a collection takes an array of objects, each with its "
-                                                    "\"id\".")));
-  if (auto e = batchSize(body.Size())) return finish(*call, Reply::failure(*e));
-  std::vector<std::string> ids;
-  bool structural = false;
-  auto items = splitBatch(
-      body,
-      [](const rapidjson::Value& item, size_t i, std::string& why) -> std::optional<std::string> {
-        auto id = item.IsObject() ? item.FindMember("id") : item.MemberEnd();
-        if (!item.IsObject() || id == item.MemberEnd() || !id->value.IsString()) {
-          why = "Item " + std::to_string(i) + " must be an object with an \"id\".";
-          return std::nullopt;
-        }
-        return std::string(id->value.GetString(), id->value.GetStringLength());
-      },
-      ids, structural);
-  changeEach(call, input, items, std::move(ids), atomic, structural, false,
-             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
-               rapidjson::Document patch;
-               patch.CopyFrom(*it.raw, patch.GetAllocator());
-               patch.RemoveMember("id");
-               rapidjson::Document merged;
-               if (auto e = buildValues(*call->rules, patch, WriteMode::patch, &r.values, merged)) return e;
-               r.values.Swap(merged);
-               r.updatedAt = std::max(nowMillis(), r.createdAt);
-               r.version += 1;
-               if (auto e = txn.update(*call->collection, r)) return storeError(e, call->request);
-               if (auto e = recordEvent(txn, *call, "updated", r)) return storeError(e, call->request);
-               return std::nullopt;
-             });
-}
-
-void Service::deleteRecords(const CallPtr& call) {
-  if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic", "ids"}))
-    return finish(*call, Reply::failure(*e));
-  bool atomic = true;
-  if (auto e = readAtomic(call->query, atomic)) return finish(*call, Reply::failure(*e));
-  // The ids: ?ids=a,b,c or a JSON array body.
-  auto input = std::make_shared<rapidjson::Document>(rapidjson::kArrayType);
-  rapidjson::Document& list = *input;
-  if (const std::string* q = findParam(call->query, "ids")) {
-    std::string_view rest = *q;
-    while (!rest.empty()) {
-      size_t comma = rest.find(',');
-      std::string_view id = rest.substr(0, comma);
-      list.PushBack(rapidjson::Value(id.data(), static_cast<rapidjson::SizeType>(id.size()), list.GetAllocator()),
-                    list.GetAllocator());
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    }
-  } else if (!call->request.body.empty()) {
-    if (auto e = readBody(*call, list)) return finish(*call, Reply::failure(*e));
-    if (!list.IsArray())
-      return finish(*call, Reply::failure(ErrorObject(Reason::invalid_json,
-                                                      "DELETE on a collection takes an array of ids, or ?ids=a,b,c.")));
-  }
-  if (auto e = batchSize(list.Size())) return finish(*call, Reply::failure(*e));
-  std::vector<std::string> ids;
-  bool structural = false;
-  auto items = splitBatch(
-      list,
-      [](const rapidjson::Value& item, size_t i, std::string& why) -> std::optional<std::string> {
-        if (!item.IsString() || item.GetStringLength() == 0) {
-          why = "Item " + std::to_string(i) + " must be a record id (a string).";
-          return std::nullopt;
-        }
-        return std::string(item.GetString(), item.GetStringLength());
-      },
-      ids, structural);
-  changeEach(call, input, items, std::move(ids), atomic, structural, true,
-             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
-               if (auto e = txn.remove(*call->collection, r.id)) return storeError(e, call->request);
-               if (auto e = recordEvent(txn, *call, "deleted", r)) return storeError(e, call->request);
-               return std::nullopt;
-             });
 }
 
 }  // namespace restd::api
