@@ -26,11 +26,6 @@ bool isFormBody(const Request& r) {
   return iequals(trim(ct.substr(0, ct.find(';'))), "application/x-www-form-urlencoded");
 }
 
-// Routes that need no identity at all.
-bool isOpenRoute(RouteId r) {
-  return r == RouteId::healthz || r == RouteId::readyz || isPageRoute(r) || r == RouteId::index || r == RouteId::authenticate || r == RouteId::openapi || r == RouteId::metrics;
-}
-
 // The lock-out's 429 (SPEC §4): refused before any password is checked.
 Reply lockedOut(int64_t retryAfterSeconds) {
   Reply r = Reply::failure(ErrorObject(Reason::rate_limited, "Too many failed logins; try again later."));
@@ -47,7 +42,7 @@ ErrorObject Service::tokenMissing() const {
 }
 
 void Service::resolveIdentity(const CallPtr& call) {
-  if (isOpenRoute(call->match.route)) return authorizeAndDispatch(call);
+  if (endpoint(call->match.route).access == Endpoint::Access::open) return authorizeAndDispatch(call);
   const Request& req = call->request;
   std::string_view authorization = trim(req.header("Authorization"));
   std::string token;
@@ -120,10 +115,10 @@ bool Service::admit(const CallPtr& call) {
 }
 
 void Service::authorizeAndDispatch(const CallPtr& call) {
-  RouteId route = call->match.route;
+  const Endpoint& target = endpoint(call->match.route);
   // Liveness, readiness and metrics are never limited (SPEC §10).
-  if (route == RouteId::healthz || route == RouteId::readyz || route == RouteId::metrics) return dispatch(call);
-  if (isOpenRoute(route) || route == RouteId::me) {
+  if (!target.rateLimited) return dispatch(call);
+  if (target.access != Endpoint::Access::user) {
     if (admit(call)) dispatch(call);
     return;
   }
@@ -156,7 +151,7 @@ void Service::authorizeAndDispatch(const CallPtr& call) {
   }
   if (!admit(call)) return;
   // Roles: readers only read; writers and admins also write (ownership is checked per record).
-  if (id.principal.role == auth::Role::reader && !call->isRead() && route != RouteId::logout)
+  if (id.principal.role == auth::Role::reader && !call->isRead() && !target.readersMayWrite)
     return finish(*call, Reply::failure(ErrorObject(Reason::forbidden, "Your role (reader) may only read.")));
   dispatch(call);
 }

@@ -170,29 +170,4 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   return m;
 }
 
-std::vector<RouteDef> serviceRoutes(bool metrics) {
-  // Only routes with a handler are listed: everything else is a plain 404.
-  std::vector<RouteDef> routes = {
-      {RouteId::healthz, false, {"healthz"}, kGet},
-      {RouteId::readyz, false, {"readyz"}, kGet},
-      {RouteId::docs, false, {"docs"}, kGet},
-      {RouteId::docsErrors, false, {"docs", "errors"}, kGet},
-      {RouteId::docsAsset, false, {"docs", "assets", "{id}"}, kGet},
-      {RouteId::admin, false, {"_"}, kGet},
-      {RouteId::adminAsset, false, {"_", "assets", "{id}"}, kGet},
-      {RouteId::index, true, {}, kGet},
-      {RouteId::authenticate, true, {"authenticate"}, kPost},
-      {RouteId::me, true, {"me"}, kGet},
-      {RouteId::logout, true, {"logout"}, kPost},
-      {RouteId::openapi, true, {"openapi"}, kGet},
-      {RouteId::accountUsers, true, {"_users"}, kGet},  // "_": never a collection's name
-      {RouteId::accountKeys, true, {"_apikeys"}, kGet},
-      {RouteId::collection, true, {"{collection}"}, kGet | kPost | kPatch | kDelete},
-      {RouteId::collectionEvents, true, {"{collection}", "events"}, kGet},  // before {id}: "events" is no id
-      {RouteId::record, true, {"{collection}", "{id}"}, kGet | kPut | kPatch | kDelete},
-  };
-  if (metrics) routes.push_back({RouteId::metrics, false, {"metrics"}, kGet});
-  return routes;
-}
-
 }  // namespace restd::api

@@ -10,6 +10,7 @@
 
 namespace restd::api {
 
+// In the order of the route table (routes.cpp), which checks it.
 enum class RouteId {
   healthz, readyz, metrics, docs, docsErrors, docsAsset, // outside base_path
   admin, adminAsset,                                     // the admin UI, /_/ (outside base_path)
@@ -17,13 +18,6 @@ enum class RouteId {
   accountUsers, accountKeys,                             // admins' read-only view of accounts
   collection, collectionEvents, record,                  // per collection
 };
-
-// The pages a browser loads (HTML and their assets), outside base_path:
-// open to anyone, left alone by maintenance, of one media type each.
-inline bool isPageRoute(RouteId r) {
-  return r == RouteId::docs || r == RouteId::docsErrors || r == RouteId::docsAsset || r == RouteId::admin ||
-         r == RouteId::adminAsset;
-}
 
 enum Method : uint16_t {
   kGet = 1, kHead = 2, kPost = 4, kPut = 8, kPatch = 16, kDelete = 32, kOptions = 64,
@@ -53,11 +47,6 @@ struct RouteMatch {
   // a view of match()'s `path` (the request's, which outlives the call).
   std::string_view resource;
 };
-
-// Every route restd serves: the fixed paths (their names are kept from
-// collections, config/names.h) and the three per collection, with /metrics
-// when it is on. Only routes with a handler are listed.
-std::vector<RouteDef> serviceRoutes(bool metrics);
 
 class Router {
  public:

@@ -27,13 +27,6 @@ std::vector<std::string> collectionNames(const Config& c) {
 
 std::string_view methodOrDash(std::string_view m) { return m.empty() ? std::string_view("-") : m; }
 
-// The server's own routes outside base_path, which maintenance leaves alone.
-bool isSystemRoute(const RouteMatch& m) {
-  if (m.outcome == RouteMatch::Outcome::notFound) return false;
-  return m.route == RouteId::healthz || m.route == RouteId::readyz || m.route == RouteId::metrics ||
-         isPageRoute(m.route);
-}
-
 // A path at or below base_path ("/api/v2", "/api/v2/…", "/api/v2.json").
 bool underBase(std::string_view path, std::string_view base) {
   if (base.empty()) return true;
@@ -91,7 +84,8 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
     : config_(config),
       store_(store),
       auth_(authenticator),
-      router_(config.server.basePath, collectionNames(config), serviceRoutes(metrics != nullptr)),
+      endpoints_(endpointTable()),
+      router_(config.server.basePath, collectionNames(config), routes(metrics != nullptr)),
       defaultProfile_(render::findProfile(config.server.envelope)),
       docsHtml_(renderDocsPage(config)),
       errorsHtml_(renderErrorReference()),
@@ -163,7 +157,8 @@ void Service::handle(const Request& request, Respond respond) {
   RouteMatch& m = call->match;
 
   if (int64_t retryAfter = maintenanceRetryAfter_.load(std::memory_order_relaxed);
-      retryAfter >= 0 && !isSystemRoute(m) && underBase(request.path, config_.server.basePath)) {
+      retryAfter >= 0 && !(m.outcome != RouteMatch::Outcome::notFound && endpoint(m.route).system) &&
+      underBase(request.path, config_.server.basePath)) {
     Reply r = Reply::failure(ErrorObject(Reason::maintenance));
     r.header("Retry-After", std::to_string(retryAfter));
     return finish(*call, std::move(r));
@@ -184,8 +179,7 @@ void Service::handle(const Request& request, Respond respond) {
   // Format: a .json/.xml suffix decides; otherwise the Accept header.
   // Documents and the change feed have one type of their own (EventSource
   // sends Accept: text/event-stream); their errors are JSON.
-  bool isDocument = isPageRoute(m.route) || m.route == RouteId::metrics || m.route == RouteId::collectionEvents ||
-                    m.route == RouteId::openapi;
+  bool isDocument = endpoint(m.route).ownMediaType;
   if (m.suffix == Suffix::json) call->format = Format::json;
   else if (m.suffix == Suffix::xml) call->format = Format::xml;
   else if (!isDocument) {
@@ -240,50 +234,16 @@ void Service::handle(const Request& request, Respond respond) {
 }
 
 void Service::dispatch(const CallPtr& call) {
-  const Call& c = *call;
-  std::string_view method = c.request.method;
-  bool read = method == "GET" || method == "HEAD";
-  if (onLoop(c)) {
+  const Endpoint& e = endpoint(call->match.route);
+  bool read = call->isRead();
+  if (onLoop(*call)) {
     // What needs no storage, and a record's read, stay on the I/O thread.
-    RouteId r = c.match.route;
-    if (r == RouteId::record && read) return getRecordOnLoop(call);
-    bool storageFree = isPageRoute(r) || r == RouteId::healthz || r == RouteId::metrics || r == RouteId::openapi ||
-                       r == RouteId::index || r == RouteId::me;
-    if (!storageFree) return offLoop(call, [this, call] { dispatch(call); });
+    if (read && e.getOnLoop) return e.getOnLoop(*this, call);
+    if (e.needsStorage) return offLoop(call, [this, call] { dispatch(call); });
   }
-  switch (c.match.route) {
-    case RouteId::healthz: return finish(c, healthz());
-    case RouteId::readyz: return finish(c, readyz());
-    case RouteId::metrics:
-      return finish(c, Reply::document(200, std::string(Metrics::kContentType), metrics_->render()));
-    case RouteId::docs: return finish(c, Reply::document(200, "text/html; charset=utf-8", docsHtml_));
-    case RouteId::docsErrors: return finish(c, Reply::document(200, "text/html; charset=utf-8", errorsHtml_));
-    case RouteId::docsAsset:
-    case RouteId::adminAsset: return finish(c, webAsset(c.match.id));
-    case RouteId::admin: return finish(c, Reply::document(200, "text/html; charset=utf-8", adminHtml_));
-    case RouteId::openapi:
-      if (c.match.suffix == Suffix::xml) break;  // the document exists only as JSON
-      return finish(c, Reply::document(200, "application/json; charset=utf-8", openApiJson_));
-    case RouteId::index: return finish(c, index());
-    case RouteId::authenticate: return authenticate(call);
-    case RouteId::me: return finish(c, me(c));
-    case RouteId::logout: return logout(call);
-    case RouteId::accountUsers: return finish(c, listAccounts(c, false));
-    case RouteId::accountKeys: return finish(c, listAccounts(c, true));
-    case RouteId::collection:
-      if (read) return finish(c, listRecords(c));
-      if (method == "POST") return createRecords(call);
-      if (method == "PATCH") return patchRecords(call);
-      return deleteRecords(call);
-    case RouteId::collectionEvents: return subscribeEvents(call);
-    case RouteId::record:
-      if (read) return finish(c, getRecord(c));
-      if (method == "PUT") return replaceRecord(call);
-      if (method == "PATCH") return patchRecord(call);
-      return deleteRecord(call);
-    default: break;
-  }
-  finish(c, Reply::failure(ErrorObject(Reason::not_found)));
+  // The router matched only methods the endpoint has a handler for.
+  if (Endpoint::HandlerFn handler = e.handlerFor(call->request.method)) return handler(*this, call);
+  finish(*call, Reply::failure(ErrorObject(Reason::not_found)));
 }
 
 Response Service::protocolError(Reason reason, const Request& request) {
@@ -332,13 +292,13 @@ void Service::deliver(const Call& call, Response res) const {
   }
   // Caching (SPEC §7): what the reply depends on, and who may keep it.
   bool cors = !config_.cors.allowOrigins.empty();
-  bool document = found && (isPageRoute(route) || route == RouteId::metrics);
+  const Endpoint* e = found ? &endpoint(route) : nullptr;
+  bool document = e && e->fixedRepresentation;
   if (document) res.addHeader("Vary", cors ? "Accept-Encoding, Origin" : "Accept-Encoding");
   else res.addHeader("Vary", cors ? "Accept, Accept-Encoding, X-Envelope, Origin" : "Accept, Accept-Encoding, X-Envelope");
-  if (found && (route == RouteId::authenticate || route == RouteId::healthz || route == RouteId::readyz ||
-                route == RouteId::metrics))
+  if (e && e->cache == Endpoint::Cache::noStore)
     res.addHeader("Cache-Control", "no-store");
-  else if (found && (route == RouteId::docsAsset || route == RouteId::adminAsset) && res.status == 200)
+  else if (e && e->cache == Endpoint::Cache::publicDay && res.status == 200)
     res.addHeader("Cache-Control", "public, max-age=86400");  // the same bytes until restd is upgraded (ETag)
   else if (call.identity.kind != auth::Identity::Kind::anonymous || call.request.hasHeader("Authorization"))
     res.addHeader("Cache-Control", "private, no-cache");

@@ -41,6 +41,10 @@ class Service final : public Handler {
   // The /metrics label of each route tag (Response::routeTag) for `config`.
   static std::vector<std::string> metricRoutes(const Config& config);
 
+  // Every route restd serves, for the router (with /metrics when it is
+  // on), in the order it tries them (routes.cpp).
+  static std::vector<RouteDef> routes(bool metrics);
+
   ~Service() override;
   // When the store blocks on the network (PostgreSQL), a request runs on
   // the I/O thread that read it until its first step that would wait on the
@@ -58,6 +62,52 @@ class Service final : public Handler {
  private:
   struct Call;  // one request's parsed state; shared while a write is pending
   using CallPtr = std::shared_ptr<Call>;
+
+ public:
+  // One row of the route table (routes.cpp): the path, what the request
+  // pipeline must know about the endpoint, and its handlers.
+  struct Endpoint {
+    enum class Access {
+      open,    // no identity at all (pages, probes, sign-in)
+      anyone,  // the caller is identified, but anonymous is fine (GET /me)
+      user,    // a signed-in user (or an anonymous read where the collection allows it)
+    };
+    enum class Cache {
+      byCaller,   // private, no-cache with credentials; public, no-cache without
+      noStore,    // sign-in and probes
+      publicDay,  // static assets: the same bytes until restd is upgraded
+    };
+    using HandlerFn = void (*)(Service&, const CallPtr&);
+
+    RouteId id = RouteId::index;
+    bool underBase = true;               // true: below server.base_path
+    std::vector<std::string> segments;   // literal, "{collection}" or "{id}"
+    uint16_t methods = 0;                // those with a handler (GET implies HEAD)
+    bool system = false;                 // the server's own: maintenance leaves it alone
+    bool ownMediaType = false;           // one media type of its own: Accept is not negotiated
+    bool fixedRepresentation = false;    // the same bytes for any Accept or envelope (Vary)
+    Access access = Access::user;
+    bool rateLimited = true;             // false: never limited (probes, metrics; SPEC §10)
+    bool needsStorage = true;            // false: answered on the I/O thread even when the store blocks
+    bool readersMayWrite = false;        // a reader may send its non-GET methods (logout)
+    Cache cache = Cache::byCaller;
+    HandlerFn handlers[5] = {};          // GET, POST, PUT, PATCH, DELETE
+    HandlerFn getOnLoop = nullptr;       // a GET that waits on a blocking store without leaving the loop
+
+    // This endpoint with `fn` answering `method`.
+    Endpoint with(Method method, HandlerFn fn) &&;
+    Endpoint& with(Method method, HandlerFn fn) &;
+    // The handler of a request method (HEAD: GET's); null when it has none.
+    HandlerFn handlerFor(std::string_view method) const;
+
+   private:
+    static size_t handlerSlot(Method m);
+  };
+
+ private:
+  // The route table, one row per RouteId in its order (routes.cpp).
+  static std::vector<Endpoint> endpointTable();
+  const Endpoint& endpoint(RouteId id) const { return endpoints_[static_cast<size_t>(id)]; }
 
   void dispatch(const CallPtr& call);
   // Whether the call may not wait on the store where it runs now: the store
@@ -179,6 +229,7 @@ class Service final : public Handler {
   const Config& config_;
   store::Store& store_;
   auth::Authenticator& auth_;
+  std::vector<Endpoint> endpoints_;  // endpointTable(), indexed by RouteId
   Router router_;
   std::vector<CollectionRules> rules_;   // one per config collection, same order
   const render::Profile* defaultProfile_;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "api/service.h"
 #include "config/names.h"
 
 namespace restd::api {
@@ -106,7 +107,7 @@ TEST(Router, EveryFixedPathIsANameCollectionsMayNotTake) {
   // config/ refuses the names in config/names.h; a fixed route missing from
   // them could be hidden by a collection of that name.
   for (bool metrics : {false, true}) {
-    for (const RouteDef& d : serviceRoutes(metrics)) {
+    for (const RouteDef& d : Service::routes(metrics)) {
       if (d.segments.empty() || d.segments[0].starts_with("{")) continue;
       const std::string& first = d.segments[0];
       if (first.starts_with("_")) continue;  // no collection name starts with "_"
