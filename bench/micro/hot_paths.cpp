@@ -76,8 +76,8 @@ void BM_TokenCheck(benchmark::State& state) {
   auto store = config ? store::openStore(*config, error) : nullptr;
   bool destructive = false;
   if (!store || !store->migrate(*config, false, destructive, error) ||
-      !auth::addUser(*store, "bench", auth::Role::admin, "bench-pw").empty() ||
-      !auth::createApiKey(*store, "bench", key).empty()) {
+      auth::addUser(*store, "bench", auth::Role::admin, "bench-pw").failed() ||
+      auth::createApiKey(*store, "bench", key).failed()) {
     state.SkipWithError("cannot prepare the store");
     return;
   }

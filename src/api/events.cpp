@@ -52,7 +52,7 @@ store::StoredEvent eventOf(const CollectionSpec& c, std::string_view kind, const
   return e;
 }
 
-store::Error Service::recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind,
+Status Service::recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind,
                                   const store::Record& r) const {
   return txn.appendEvent(eventOf(*call.collection, kind, r));
 }
@@ -87,8 +87,8 @@ void Service::subscribeEvents(const CallPtr& call) {
         return now.kind == auth::Identity::Kind::user && now.principal.userId == userId && now.principal.role == role;
       }
       store::User u;  // Basic: the user must still exist with the same role
-      store::Error e = store_.findUser(userName, u);
-      if (e && e.status != store::Status::notFound) return true;
+      Status e = store_.findUser(userName, u);
+      if (e && e.code != StatusCode::notFound) return true;
       return !e && u.id == userId && auth::parseRole(u.role) == role;
     };
   }

@@ -45,7 +45,7 @@ void IdempotentWrite::replay(const store::StoredReply& stored, Response& out) {
 bool IdempotentWrite::run(store::WriteTxn& txn, const Work& work, const Render& render, const StoreError& storeError,
                           Response& out) const {
   store::StoredReply stored;
-  store::Error e = txn.getStoredReply(userId_, key_, nowMillis() - kKeptForMs, stored);
+  Status e = txn.getStoredReply(userId_, key_, nowMillis() - kKeptForMs, stored);
   if (!e) {
     if (stored.requestHash != requestHash_) {
       out = render(render::Reply::failure(ErrorObject(
@@ -55,7 +55,7 @@ bool IdempotentWrite::run(store::WriteTxn& txn, const Work& work, const Render& 
     replay(stored, out);
     return false;
   }
-  if (e.status != store::Status::notFound) {
+  if (e.code != StatusCode::notFound) {
     out = render(render::Reply::failure(storeError(e)));
     return false;
   }

@@ -25,7 +25,7 @@ class IdempotentWrite {
 
   using Work = std::function<render::Reply(store::WriteTxn& txn, bool& keep)>;
   using Render = std::function<Response(render::Reply)>;
-  using StoreError = std::function<ErrorObject(const store::Error&)>;
+  using StoreError = std::function<ErrorObject(const Status&)>;
   // Runs `work` as the request's write in `txn`, or replays the reply kept
   // for the key (Idempotent-Replayed: true), or refuses a key used with
   // another request. `out` receives the rendered reply. Returns whether the

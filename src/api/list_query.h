@@ -25,7 +25,7 @@ struct ListRequest {
 
 // Parses the list parameters. Returns the 400 error (invalid_parameter or
 // unknown_parameter, naming the parameter) or nullopt.
-std::optional<ErrorObject> parseListRequest(const CollectionRules& rules, const QueryParams& params,
+[[nodiscard]] std::optional<ErrorObject> parseListRequest(const CollectionRules& rules, const QueryParams& params,
                                             ListRequest& out);
 
 // The opaque cursor that continues after `last`.

@@ -76,7 +76,7 @@ std::optional<RateDecision> RateLimiter::takeShared(Shard& shard, std::unique_lo
   // round trip must not hold up other keys).
   lock.unlock();
   store::RateGrant grant;
-  store::Error e = store_.takeRateTokens(key, static_cast<double>(perMinute_), perSecond_, chunk_, grant);
+  Status e = store_.takeRateTokens(key, static_cast<double>(perMinute_), perSecond_, chunk_, grant);
   lock.lock();
   b = &bucketFor(shard, key, now);  // returnIdle may have dropped it meanwhile
   if (e) return decision(true, refilled(b->sharedLeft, b->stamp, now));
@@ -104,7 +104,9 @@ void RateLimiter::returnIdle(Clock::time_point now) {
       else ++it;
     }
   }
-  for (const auto& [key, n] : unspent) store_.returnRateTokens(key, static_cast<double>(perMinute_), n);
+  // Tokens that fail to go back are lost to the shared bucket until it
+  // refills: it grants less for a moment, never more.
+  for (const auto& [key, n] : unspent) (void)store_.returnRateTokens(key, static_cast<double>(perMinute_), n);
 }
 
 }  // namespace restd::api

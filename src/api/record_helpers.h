@@ -31,7 +31,7 @@ std::string slugBase(const CollectionSpec& spec, const store::Record& r);
 // lowest). `alsoTaken`, when given, names slugs not yet in the storage that
 // count as taken (records of a batch still to be inserted).
 using SlugTest = std::function<bool(const std::string& slug)>;
-store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
+Status chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
                         const SlugTest& alsoTaken = nullptr);
 
 // The message of a 409 unique_violation naming the field (also `restd import`'s).
@@ -77,7 +77,7 @@ inline uint64_t fnv1a(uint64_t h, std::string_view s) {
 
 // Only these query parameters make sense on a single-record or write request
 // (and `pretty`, which every reply takes).
-inline std::optional<ErrorObject> onlyParams(const QueryParams& q, std::initializer_list<std::string_view> allowed) {
+[[nodiscard]] inline std::optional<ErrorObject> onlyParams(const QueryParams& q, std::initializer_list<std::string_view> allowed) {
   for (const auto& [k, v] : q)
     if (k != "pretty" && std::find(allowed.begin(), allowed.end(), k) == allowed.end())
       return ErrorObject(Reason::unknown_parameter, "The query parameter \"" + k + "\" is not understood here.");
@@ -85,7 +85,7 @@ inline std::optional<ErrorObject> onlyParams(const QueryParams& q, std::initiali
 }
 
 // ?atomic=true|false (default true); anything else is a 400.
-inline std::optional<ErrorObject> readAtomic(const QueryParams& query, bool& atomic) {
+[[nodiscard]] inline std::optional<ErrorObject> readAtomic(const QueryParams& query, bool& atomic) {
   const std::string* p = findParam(query, "atomic");
   atomic = !p || *p == "true";
   if (p && *p != "true" && *p != "false") return ErrorObject(Reason::invalid_parameter, "atomic must be true or false.");

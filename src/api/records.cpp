@@ -21,13 +21,13 @@ using render::Reply;
 using render::ReplyKind;
 
 
-ErrorObject Service::storeError(const store::Error& e, const Request& request) {
-  switch (e.status) {
-    case store::Status::notFound: return ErrorObject(Reason::not_found);
-    case store::Status::uniqueViolation:
+ErrorObject Service::storeError(const Status& e, const Request& request) {
+  switch (e.code) {
+    case StatusCode::notFound: return ErrorObject(Reason::not_found);
+    case StatusCode::uniqueViolation:
       return ErrorObject(Reason::unique_violation, uniqueViolationMessage(e.field))
           .withField(e.field);  // field names the column, as SPEC §10 asks of a 409
-    case store::Status::unavailable:
+    case StatusCode::unavailable:
       logInternalError(request.requestId, e.detail);
       return ErrorObject(Reason::storage_unavailable);
     default:
@@ -88,8 +88,8 @@ void takeValues(const CollectionSpec& c, store::Record& r, const std::vector<std
 
 }  // namespace
 
-ErrorObject Service::missingRecord(const store::Error& e, const Request& request) {
-  return e && e.status != store::Status::notFound ? storeError(e, request) : ErrorObject(Reason::not_found);
+ErrorObject Service::missingRecord(const Status& e, const Request& request) {
+  return e && e.code != StatusCode::notFound ? storeError(e, request) : ErrorObject(Reason::not_found);
 }
 
 void recordToJson(const CollectionSpec& c, const store::Record& r, const std::vector<std::string>* fields,
@@ -170,7 +170,7 @@ store::SlugScope Service::slugScope(const Call& call) {
   return scope;
 }
 
-Reply Service::recordFound(const Call& call, const store::Error& e, store::Record& r,
+Reply Service::recordFound(const Call& call, const Status& e, store::Record& r,
                            const std::vector<std::string>& fields) const {
   if (e) return Reply::failure(storeError(e, call.request));
   if (!canSee(call, r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
@@ -183,14 +183,14 @@ Reply Service::getRecord(const Call& call) const {
   std::vector<std::string> fields;
   if (auto e = recordFields(call, fields)) return Reply::failure(*e);
   store::Record r;
-  store::Error e = store_.get(*call.collection, call.match.id, r, slugScope(call));
+  Status e = store_.get(*call.collection, call.match.id, r, slugScope(call));
   return recordFound(call, e, r, fields);
 }
 
 void Service::getRecordOnLoop(const CallPtr& call) {
   std::vector<std::string> fields;
   if (auto e = recordFields(*call, fields)) return finish(*call, Reply::failure(*e));
-  store::GetDone done = [this, call, fields = std::move(fields)](store::Error e, store::Record& r) {
+  store::GetDone done = [this, call, fields = std::move(fields)](Status e, store::Record& r) {
     finish(*call, recordFound(*call, e, r, fields));
   };
   if (store_.getAsync(*call->collection, call->match.id, slugScope(*call), done)) return;

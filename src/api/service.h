@@ -157,7 +157,7 @@ class Service final : public Handler {
   // events.cpp: the change feed.
   void subscribeEvents(const CallPtr& call);
   // Adds the event of a change to `r` to the log, in the write's transaction.
-  store::Error recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind, const store::Record& r) const;
+  Status recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind, const store::Record& r) const;
 
   // records.cpp
   render::Reply listRecords(const Call& call) const;
@@ -165,9 +165,9 @@ class Service final : public Handler {
   // getRecord() without waiting on the I/O thread (Store::getAsync).
   void getRecordOnLoop(const CallPtr& call);
   // getRecord()'s two halves around the store's read: ?fields, and the reply.
-  std::optional<ErrorObject> recordFields(const Call& call, std::vector<std::string>& fields) const;
+  [[nodiscard]] std::optional<ErrorObject> recordFields(const Call& call, std::vector<std::string>& fields) const;
   // `r` gives its values up to the reply (takeRecordReply).
-  render::Reply recordFound(const Call& call, const store::Error& e, store::Record& r,
+  render::Reply recordFound(const Call& call, const Status& e, store::Record& r,
                             const std::vector<std::string>& fields) const;
   // Whose slugs the caller's reads may name (views into `call`).
   static store::SlugScope slugScope(const Call& call);
@@ -187,14 +187,14 @@ class Service final : public Handler {
   void deleteRecords(const CallPtr& call);
   render::Reply batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus,
                            bool deleted, bool& keep) const;
-  std::optional<ErrorObject> batchSize(size_t n) const;
+  [[nodiscard]] std::optional<ErrorObject> batchSize(size_t n) const;
   // Before a single-record write reads its body: the record exists, is
   // visible and may be changed (404/403 win over body errors). By id only;
   // the job checks again inside the transaction.
-  std::optional<ErrorObject> checkWritable(const Call& call) const;
+  [[nodiscard]] std::optional<ErrorObject> checkWritable(const Call& call) const;
   // The start of POST and PATCH on a collection: only the parameters they
   // take, ?atomic, and the parsed body (shared: batch items point into it).
-  std::optional<ErrorObject> readCollectionWrite(const Call& call, bool& atomic,
+  [[nodiscard]] std::optional<ErrorObject> readCollectionWrite(const Call& call, bool& atomic,
                                                  std::shared_ptr<rapidjson::Document>& body) const;
   // PATCH and DELETE batches: loads each item's record (404/403 as item
   // failures), applies `change` to it, and replies in batch form.
@@ -205,14 +205,14 @@ class Service final : public Handler {
                   std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids, bool atomic,
                   bool structural, bool deleted, ItemChange change);
   // The record a write may touch: nullopt, or the 404/403 (SPEC: 404 when invisible).
-  std::optional<ErrorObject> denyWrite(const Call& call, const store::Record& r) const;
+  [[nodiscard]] std::optional<ErrorObject> denyWrite(const Call& call, const store::Record& r) const;
   // The record a write (single or batch) is about, loaded in the transaction:
   // nullopt, or its not_found/forbidden error.
-  std::optional<ErrorObject> loadForWrite(store::WriteTxn& txn, const Call& call, const std::string& id,
+  [[nodiscard]] std::optional<ErrorObject> loadForWrite(store::WriteTxn& txn, const Call& call, const std::string& id,
                                           store::Record& r) const;
   void patchOrReplace(const CallPtr& call, WriteMode mode);
   // Parses the request body (JSON or form) into `out`, or returns the 415/400 error.
-  std::optional<ErrorObject> readBody(const Call& call, rapidjson::Document& out) const;
+  [[nodiscard]] std::optional<ErrorObject> readBody(const Call& call, rapidjson::Document& out) const;
   // A record's reply: its JSON, ETag, Last-Modified, names and date keys.
   // recordReply() copies `r` (a write's record outlives a retried group);
   // takeRecordReply() moves r's values and their pool into the reply, the
@@ -221,10 +221,10 @@ class Service final : public Handler {
   render::Reply takeRecordReply(const Call& call, store::Record& r, const std::vector<std::string>& fields) const;
   void describeRecord(const Call& call, const store::Record& r, int status, render::ReplyKind kind,
                       render::Reply& reply) const;
-  static ErrorObject storeError(const store::Error& e, const Request& request);
+  static ErrorObject storeError(const Status& e, const Request& request);
   // A write's lookup of the record it names failed (`e`) or found another
   // (a slug, no error): 404, unless the store itself failed (then its 500/502).
-  static ErrorObject missingRecord(const store::Error& e, const Request& request);
+  static ErrorObject missingRecord(const Status& e, const Request& request);
 
   const Config& config_;
   store::Store& store_;

@@ -55,7 +55,7 @@ Reply Service::listAccounts(const Call& call, bool apiKeys) const {
     r.data.PushBack(v, a);
   };
   auto date = [](int64_t ms) { return formatRfc3339(SysTime(std::chrono::milliseconds(ms))); };
-  store::Error e;
+  Status e;
   if (apiKeys) {
     std::vector<store::ApiKey> keys;
     e = store_.listApiKeys(keys);

@@ -17,11 +17,11 @@
 
 namespace restd::api {
 
-store::Error exportRecords(store::Store& store, const CollectionSpec& c, std::FILE* out,
+Status exportRecords(store::Store& store, const CollectionSpec& c, std::FILE* out,
                            const store::ProgressFn& progress, int64_t& records, int64_t& bytes) {
   records = bytes = 0;
   bool stopped = false, writeFailed = false;
-  store::Error e = store.readSnapshot([&](store::ReadSnapshot& snap) -> store::Error {
+  Status e = store.readSnapshot([&](store::ReadSnapshot& snap) -> Status {
     store::CopyProgress p;
     if (auto e = snap.count(c, p.total)) return e;
     // One pool for every line, emptied after each: no allocation per record
@@ -55,8 +55,8 @@ store::Error exportRecords(store::Store& store, const CollectionSpec& c, std::FI
   });
   if (e) return e;
   if (writeFailed || std::fflush(out) != 0)
-    return {store::Status::unavailable, {}, std::string("cannot write the export: ") + std::strerror(errno)};
-  if (stopped) return {store::Status::internal, {}, std::string(store::kInterruptedDetail)};
+    return {StatusCode::unavailable, {}, std::string("cannot write the export: ") + std::strerror(errno)};
+  if (stopped) return {StatusCode::internal, {}, std::string(store::kInterruptedDetail)};
   return {};
 }
 
@@ -149,8 +149,8 @@ std::optional<std::string> readLine(const CollectionRules& rules, std::string_vi
   return std::nullopt;
 }
 
-std::string describe(const store::Error& e) {
-  if (e.status != store::Status::uniqueViolation) return e.detail.empty() ? "the storage failed" : e.detail;
+std::string describe(const Status& e) {
+  if (e.code != StatusCode::uniqueViolation) return e.detail.empty() ? "the storage failed" : e.detail;
   if (e.field == "id") return "id: another record already has this id";
   if (e.field == "slug") return "slug: another record already has this slug";
   return e.field + ": " + uniqueViolationMessage(e.field);  // a POST's 409 says the same
@@ -180,7 +180,7 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
     std::vector<store::Record> batch;
     std::vector<int64_t> lineOf;
     std::vector<const store::Record*> pointers;
-    std::vector<store::Error> errors;
+    std::vector<Status> errors;
     batch.reserve(kBatch);
     // The batch's slugs, by owner in owner-visibility collections (where
     // slugs are unique per owner).

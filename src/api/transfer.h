@@ -17,7 +17,7 @@ namespace restd::api {
 
 // Writes every record of `c` to `out`. `progress` sees records and bytes;
 // returning false stops the export (Error detail "interrupted").
-store::Error exportRecords(store::Store& store, const CollectionSpec& c, std::FILE* out,
+Status exportRecords(store::Store& store, const CollectionSpec& c, std::FILE* out,
                            const store::ProgressFn& progress, int64_t& records, int64_t& bytes);
 
 struct ImportResult {

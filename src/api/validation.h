@@ -51,7 +51,7 @@ enum class WriteMode { create, replace, patch, restore };
 // the extras, and returns nullopt. On failure returns the error: one object
 // of type validation whose `details` hold one error per invalid field, in
 // config order, then unknown fields in body order.
-std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapidjson::Value& body, WriteMode mode,
+[[nodiscard]] std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapidjson::Value& body, WriteMode mode,
                                        const rapidjson::Value* current, rapidjson::Document& out);
 
 // RFC 7396 merge patch of `patch` into `target`.

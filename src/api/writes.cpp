@@ -35,11 +35,11 @@ std::string slugBase(const CollectionSpec& spec, const store::Record& r) {
   return base;
 }
 
-store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
+Status chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r,
                         const SlugTest& alsoTaken) {
   if (!spec.slugFrom) return {};
   const std::string base = slugBase(spec, r);
-  store::Error failure;
+  Status failure;
   auto taken = [&](int n) {
     bool t = false;
     std::string candidate = slugCandidate(base, n);
@@ -69,7 +69,7 @@ store::Error chooseSlug(store::WriteTxn& txn, const CollectionSpec& spec, const 
 namespace {
 
 // Assigns the system fields of a new record and picks its slug.
-store::Error prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r) {
+Status prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const std::string& owner, store::Record& r) {
   r.id = newRecordId(spec.idPrefix);
   r.createdAt = r.updatedAt = nowMillis();
   r.version = 1;
@@ -113,7 +113,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
         if (idempotent)
           return idempotent->run(
               txn, work, [&](Reply r) { return toWire(*call, std::move(r)); },
-              [&](const store::Error& e) { return storeError(e, call->request); }, *out);
+              [&](const Status& e) { return storeError(e, call->request); }, *out);
         bool keep = false;
         *unrendered = work(txn, keep);
         return keep;
@@ -196,7 +196,7 @@ void Service::createRecords(const CallPtr& call) {
     else it.record = std::move(r);
   }
   submit(call, [this, call, spec, owner, input, items, atomic, structural](store::WriteTxn& txn, bool& keep) {
-    auto fail = [&](BatchItem& it, const store::Error& e) {
+    auto fail = [&](BatchItem& it, const Status& e) {
       it.error = storeError(e, call->request);
       it.record.reset();
     };
@@ -204,7 +204,7 @@ void Service::createRecords(const CallPtr& call) {
       // One at a time: each slug must see the ones the batch took before it.
       for (auto& it : *items) {
         if (it.error || structural) continue;
-        store::Error e = prepareNew(txn, *spec, owner, *it.record);
+        Status e = prepareNew(txn, *spec, owner, *it.record);
         if (!e) e = txn.insert(*spec, *it.record);
         if (!e) e = recordEvent(txn, *call, "created", *it.record);
         if (e) fail(it, e);
@@ -224,7 +224,7 @@ void Service::createRecords(const CallPtr& call) {
         pending.push_back(&it);
         records.push_back(&*it.record);
       }
-      std::vector<store::Error> errors;
+      std::vector<Status> errors;
       txn.insertMany(*spec, records, errors);
       for (size_t i = 0; i < pending.size(); ++i) {
         if (!errors[i]) errors[i] = recordEvent(txn, *call, "created", *pending[i]->record);

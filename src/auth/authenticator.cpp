@@ -92,8 +92,8 @@ Identity Authenticator::checkToken(std::string_view token) {
   if (!looksLikeToken(token)) return identityOf(Identity::Kind::badToken);
   store::TokenOwner owner;
   const std::string& tokenHash = tokenHashOf(token);
-  store::Error e = store_.findToken(tokenHash, nowMillis(), owner);
-  if (e.status == store::Status::notFound) return identityOf(Identity::Kind::badToken);
+  Status e = store_.findToken(tokenHash, nowMillis(), owner);
+  if (e.code == StatusCode::notFound) return identityOf(Identity::Kind::badToken);
   if (e) return identityOf(Identity::Kind::storageDown);
   return tokenUser(owner, tokenHash);
 }
@@ -146,9 +146,9 @@ void Authenticator::checkBasic(std::string userName, std::string password, std::
     // read afresh, so a password changed or a user removed on any node
     // counts at once.
     store::User user;
-    store::Error e = store_.findUser(userName, user);
+    Status e = store_.findUser(userName, user);
     Identity id;
-    if (e && e.status != store::Status::notFound) {
+    if (e && e.code != StatusCode::notFound) {
       id.kind = Identity::Kind::storageDown;
       return done(std::move(id));
     }
@@ -169,8 +169,8 @@ void Authenticator::checkBasic(std::string userName, std::string password, std::
               clientAddress = std::move(clientAddress), cacheKey, hadFailures, done = std::move(done)] {
     Identity id;
     store::User user;
-    store::Error e = store_.findUser(userName, user);
-    if (e && e.status != store::Status::notFound) {
+    Status e = store_.findUser(userName, user);
+    if (e && e.code != StatusCode::notFound) {
       id.kind = Identity::Kind::storageDown;
       return done(std::move(id));
     }
@@ -210,10 +210,10 @@ void Authenticator::login(std::string userName, std::string apiKey, std::string 
     LoginResult result;
     store::User user;
     store::ApiKey key;
-    store::Error userError = store_.findUser(userName, user);
-    store::Error keyError = store_.findApiKey(sha256Hex(apiKey), key);
-    bool storageDown = (userError && userError.status != store::Status::notFound) ||
-                       (keyError && keyError.status != store::Status::notFound);
+    Status userError = store_.findUser(userName, user);
+    Status keyError = store_.findApiKey(sha256Hex(apiKey), key);
+    bool storageDown = (userError && userError.code != StatusCode::notFound) ||
+                       (keyError && keyError.code != StatusCode::notFound);
     // Always one argon2id verification, whether or not the user exists.
     bool passwordOk = verifyPassword(userError ? dummyHash() : user.passwordHash, password);
     if (storageDown) {
@@ -250,68 +250,73 @@ void Authenticator::logout(const std::string& tokenHash, std::function<void(bool
 // ---------------------------------------------------------------- accounts
 
 namespace {
-std::string describe(const store::Error& e, const std::string& what) {
-  switch (e.status) {
-    case store::Status::notFound: return what + " does not exist";
-    case store::Status::uniqueViolation: return what + " already exists";
-    case store::Status::unavailable: return "the storage is unavailable: " + e.detail;
+std::string describe(const Status& e, const std::string& what) {
+  switch (e.code) {
+    case StatusCode::notFound: return what + " does not exist";
+    case StatusCode::uniqueViolation: return what + " already exists";
+    case StatusCode::unavailable: return "the storage is unavailable: " + e.detail;
     default: return "storage error: " + e.detail;
   }
 }
 
-std::string runAccountWrite(store::Store& store, const std::string& what,
-                            const std::function<store::Error(store::WriteTxn&)>& op) {
-  store::Error result;
+// The store's failure, with `detail` said for a person.
+Status described(const Status& e, const std::string& what) { return {e.code, e.field, describe(e, what)}; }
+
+Status invalid(std::string why) { return Status::failure(StatusCode::invalid, std::move(why)); }
+
+Status runAccountWrite(store::Store& store, const std::string& what,
+                       const std::function<Status(store::WriteTxn&)>& op) {
+  Status result;
   bool ok = store.runWrite([&](store::WriteTxn& txn) {
     result = op(txn);
     return !result;
   });
-  if (result) return describe(result, what);
-  if (!ok) return "the storage is unavailable";
-  return "";
+  if (result) return described(result, what);
+  if (!ok) return Status::failure(StatusCode::unavailable, "the storage is unavailable");
+  return Status::ok();
 }
 }  // namespace
 
-std::string addUser(store::Store& store, const std::string& userName, Role role, const std::string& password) {
-  if (userName.empty() || userName.size() > 128) return "a user name needs 1 to 128 characters";
+Status addUser(store::Store& store, const std::string& userName, Role role, const std::string& password) {
+  if (userName.empty() || userName.size() > 128) return invalid("a user name needs 1 to 128 characters");
   for (unsigned char c : userName)
-    if (c < 0x21 || c == ':' || c == 0x7F) return "a user name cannot contain spaces, control characters or ':'";
-  if (password.empty()) return "the password is empty";
+    if (c < 0x21 || c == ':' || c == 0x7F) return invalid("a user name cannot contain spaces, control characters or ':'");
+  if (password.empty()) return invalid("the password is empty");
   auto hash = hashPassword(password);
-  if (!hash) return "cannot hash the password (out of memory)";
+  if (!hash) return Status::failure(StatusCode::internal, "cannot hash the password (out of memory)");
   store::User u{newRecordId("user"), userName, std::string(roleName(role)), *hash, nowMillis()};
   return runAccountWrite(store, "the user \"" + userName + "\"", [&](store::WriteTxn& t) { return t.addUser(u); });
 }
 
-std::string removeUser(store::Store& store, const std::string& userName) {
+Status removeUser(store::Store& store, const std::string& userName) {
   return runAccountWrite(store, "the user \"" + userName + "\"",
                          [&](store::WriteTxn& t) { return t.removeUser(userName); });
 }
 
-std::string unlockUser(store::Store& store, const std::string& userName, const std::string& address) {
+Status unlockUser(store::Store& store, const std::string& userName, const std::string& address) {
   store::User u;
-  if (auto e = store.findUser(userName, u)) return describe(e, "the user \"" + userName + "\"");
+  if (auto e = store.findUser(userName, u)) return described(e, "the user \"" + userName + "\"");
   return runAccountWrite(store, "the user \"" + userName + "\"", [&](store::WriteTxn& t) {
     if (auto e = t.clearLoginFailures(Authenticator::userKey(userName))) return e;
-    return address.empty() ? store::Error{} : t.clearLoginFailures(Authenticator::addressKey(address));
+    return address.empty() ? Status{} : t.clearLoginFailures(Authenticator::addressKey(address));
   });
 }
 
-std::string setPassword(store::Store& store, const std::string& userName, const std::string& password) {
-  if (password.empty()) return "the password is empty";
+Status setPassword(store::Store& store, const std::string& userName, const std::string& password) {
+  if (password.empty()) return invalid("the password is empty");
   store::User u;
-  if (auto e = store.findUser(userName, u)) return describe(e, "the user \"" + userName + "\"");
+  if (auto e = store.findUser(userName, u)) return described(e, "the user \"" + userName + "\"");
   auto hash = hashPassword(password);
-  if (!hash) return "cannot hash the password (out of memory)";
+  if (!hash) return Status::failure(StatusCode::internal, "cannot hash the password (out of memory)");
   return runAccountWrite(store, "the user \"" + userName + "\"",
                          [&](store::WriteTxn& t) { return t.setPassword(userName, *hash); });
 }
 
-std::string createApiKey(store::Store& store, const std::string& label, std::string& key) {
-  if (label.empty() || label.size() > 64) return "a label needs 1 to 64 characters";
+Status createApiKey(store::Store& store, const std::string& label, std::string& key) {
+  if (label.empty() || label.size() > 64) return invalid("a label needs 1 to 64 characters");
   for (unsigned char c : label)
     if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-'))
-      return "a label may contain only letters, digits, '.', '_' and '-'";
+      return invalid("a label may contain only letters, digits, '.', '_' and '-'");
   if (key.empty()) key = randomHex(24);
   store::ApiKey k{label, key.substr(0, 6), nowMillis()};
   std::string hash = sha256Hex(key);
@@ -319,7 +324,7 @@ std::string createApiKey(store::Store& store, const std::string& label, std::str
                          [&](store::WriteTxn& t) { return t.addApiKey(k, hash); });
 }
 
-std::string revokeApiKey(store::Store& store, const std::string& label) {
+Status revokeApiKey(store::Store& store, const std::string& label) {
   return runAccountWrite(store, "the API key \"" + label + "\"", [&](store::WriteTxn& t) { return t.revokeApiKey(label); });
 }
 

@@ -111,16 +111,18 @@ class Authenticator {
   WorkerPool pool_{2};  // last member: its threads stop first
 };
 
-// Account management shared by the command line and --demo. Each returns ""
-// on success or one line saying what went wrong.
-std::string addUser(store::Store& store, const std::string& userName, Role role, const std::string& password);
-std::string removeUser(store::Store& store, const std::string& userName);
+// Account management shared by the command line and --demo. Each returns
+// ok, or a failure whose detail is one line saying what went wrong, fit for
+// a person (invalid: the name, label or password was refused; notFound,
+// uniqueViolation, unavailable: as the store said).
+Status addUser(store::Store& store, const std::string& userName, Role role, const std::string& password);
+Status removeUser(store::Store& store, const std::string& userName);
 // Forgets the user's failed logins (and, when `address` is given, that
 // client address's), ending a lock-out at once on every node.
-std::string unlockUser(store::Store& store, const std::string& userName, const std::string& address);
-std::string setPassword(store::Store& store, const std::string& userName, const std::string& password);
+Status unlockUser(store::Store& store, const std::string& userName, const std::string& address);
+Status setPassword(store::Store& store, const std::string& userName, const std::string& password);
 // Creates an API key labelled `label`; `key` empty = a fresh random key (returned in `key`).
-std::string createApiKey(store::Store& store, const std::string& label, std::string& key);
-std::string revokeApiKey(store::Store& store, const std::string& label);
+Status createApiKey(store::Store& store, const std::string& label, std::string& key);
+Status revokeApiKey(store::Store& store, const std::string& label);
 
 }  // namespace restd::auth

@@ -25,10 +25,10 @@ Lockout::Check Lockout::check(const std::string& key, int64_t nowMs) const {
   return c;
 }
 
-store::Error Lockout::recordFailure(store::WriteTxn& txn, const std::string& key, int64_t nowMs) const {
+Status Lockout::recordFailure(store::WriteTxn& txn, const std::string& key, int64_t nowMs) const {
   return txn.addLoginFailure(key, nowMs, nowMs - windowMs_);
 }
 
-store::Error Lockout::reset(store::WriteTxn& txn, const std::string& key) const { return txn.clearLoginFailures(key); }
+Status Lockout::reset(store::WriteTxn& txn, const std::string& key) const { return txn.clearLoginFailures(key); }
 
 }  // namespace restd::auth

@@ -29,8 +29,8 @@ class Lockout {
   };
   Check check(const std::string& key, int64_t nowMs) const;
   // Write-job steps, run inside the caller's transaction.
-  store::Error recordFailure(store::WriteTxn& txn, const std::string& key, int64_t nowMs) const;
-  store::Error reset(store::WriteTxn& txn, const std::string& key) const;
+  Status recordFailure(store::WriteTxn& txn, const std::string& key, int64_t nowMs) const;
+  Status reset(store::WriteTxn& txn, const std::string& key) const;
 
   // The rule alone: `failures` are the times in the window, oldest first.
   static std::optional<int64_t> lockedFor(const std::vector<int64_t>& failures, int64_t attempts, int64_t windowMs,

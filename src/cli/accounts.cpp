@@ -34,18 +34,18 @@ int userCommand(const CommonOptions& common, const std::string& verb, const std:
     auto password = readPassword();
     if (!password || password->empty())
       return fail("no password: set RESTD_PASSWORD or write it on the first line of standard input");
-    std::string e = verb == "add" ? auth::addUser(*store, name, *r, *password) : auth::setPassword(*store, name, *password);
-    if (!e.empty()) return fail(e);
+    Status e = verb == "add" ? auth::addUser(*store, name, *r, *password) : auth::setPassword(*store, name, *password);
+    if (e) return fail(e.detail);
     std::printf(verb == "add" ? "user %s added\n" : "password of %s changed; its tokens are revoked\n", name.c_str());
     return 0;
   }
   if (verb == "remove") {
-    if (std::string e = auth::removeUser(*store, name); !e.empty()) return fail(e);
+    if (Status e = auth::removeUser(*store, name)) return fail(e.detail);
     std::printf("user %s removed\n", name.c_str());
     return 0;
   }
   if (verb == "unlock") {
-    if (std::string e = auth::unlockUser(*store, name, address); !e.empty()) return fail(e);
+    if (Status e = auth::unlockUser(*store, name, address)) return fail(e.detail);
     std::printf("user %s unlocked: its failed logins%s are forgotten\n", name.c_str(),
                 address.empty() ? "" : (" and those of " + address).c_str());
     return 0;
@@ -62,12 +62,12 @@ int apikeyCommand(const CommonOptions& common, const std::string& verb, const st
   if (!store) return 1;
   if (verb == "create") {
     std::string key;
-    if (std::string e = auth::createApiKey(*store, label, key); !e.empty()) return fail(e);
+    if (Status e = auth::createApiKey(*store, label, key)) return fail(e.detail);
     std::printf("%s\n", key.c_str());  // the only time the key is shown
     return 0;
   }
   if (verb == "revoke") {
-    if (std::string e = auth::revokeApiKey(*store, label); !e.empty()) return fail(e);
+    if (Status e = auth::revokeApiKey(*store, label)) return fail(e.detail);
     std::fprintf(stderr, "API key %s revoked with every token issued under it\n", label.c_str());
     return 0;
   }
@@ -85,7 +85,7 @@ int maintenanceCommand(const CommonOptions& common, bool on, int64_t retryAfter)
   if (!store) return 1;
   std::optional<std::string> value;
   if (on) value = std::to_string(retryAfter);
-  store::Error failure;
+  Status failure;
   bool committed = store->runWrite([&](store::WriteTxn& txn) {
     failure = txn.putSetting("maintenance", value);
     return !failure;

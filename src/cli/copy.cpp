@@ -72,14 +72,14 @@ int exportCommand(const CommonOptions& common, const std::string& collection, co
   ProgressBar bar("export " + collection, ::isatty(2) && (out != stdout || !::isatty(1)));
   catchInterrupts();
   int64_t records = 0, bytes = 0;
-  store::Error e = api::exportRecords(*store, *c, out, [&](const store::CopyProgress& p) {
+  Status e = api::exportRecords(*store, *c, out, [&](const store::CopyProgress& p) {
     bar.update(p.done, p.total, p.bytes, "records");
     return !interrupted.load(std::memory_order_relaxed);
   }, records, bytes);
   store->close();
-  if (out != stdout && std::fclose(out) != 0 && !e) e = {store::Status::unavailable, {}, std::strerror(errno)};
+  if (out != stdout && std::fclose(out) != 0 && !e) e = {StatusCode::unavailable, {}, std::strerror(errno)};
   if (!e && !partial.empty() && std::rename(partial.c_str(), outPath.c_str()) != 0)
-    e = {store::Status::unavailable, {}, "cannot write " + outPath + ": " + std::strerror(errno)};
+    e = {StatusCode::unavailable, {}, "cannot write " + outPath + ": " + std::strerror(errno)};
   if (e) {
     bar.clear();
     if (!partial.empty()) std::remove(partial.c_str());
@@ -88,7 +88,7 @@ int exportCommand(const CommonOptions& common, const std::string& collection, co
       return kExitInterrupted;
     }
     std::fprintf(stderr, "restd: export failed: %s\n", e.detail.c_str());
-    return e.status == store::Status::unavailable ? kExitUsage : kExitBadData;
+    return e.code == StatusCode::unavailable ? kExitUsage : kExitBadData;
   }
   bar.finish("exported " + std::to_string(records) + " " + collection + " records (" + humanBytes(bytes) + ")" +
                  (outPath.empty() ? "" : " to " + outPath),
@@ -130,7 +130,7 @@ int importCommand(const CommonOptions& common, const std::string& collection, co
     owner = first->id;  // records name their owner by user id
   } else {
     store::User u;
-    if (store->findUser(owner, u).status == store::Status::notFound) {
+    if (store->findUser(owner, u).code == StatusCode::notFound) {
       std::fclose(in);
       std::fprintf(stderr, "restd: --owner %s: no such user\n", owner.c_str());
       return kExitUsage;
@@ -179,7 +179,7 @@ int backupCommand(const CommonOptions& common, const std::string& path, bool for
   catchInterrupts();
   int64_t records = 0, bytes = 0;
   bool copiedRecords = false;
-  store::Error e = store->backup(*config, path, force, [&](const store::CopyProgress& p) {
+  Status e = store->backup(*config, path, force, [&](const store::CopyProgress& p) {
     copiedRecords = std::string_view(p.unit) == "records";
     records = p.done;
     bar.update(p.done, p.total, p.bytes, p.unit);
@@ -200,7 +200,7 @@ int backupCommand(const CommonOptions& common, const std::string& path, bool for
       return kExitInterrupted;
     }
     std::fprintf(stderr, "restd: backup failed: %s\n", e.detail.c_str());
-    return e.status == store::Status::unavailable ? kExitUsage : kExitBadData;
+    return e.code == StatusCode::unavailable ? kExitUsage : kExitBadData;
   }
   struct stat st;
   if (::stat(path.c_str(), &st) == 0) bytes = st.st_size;

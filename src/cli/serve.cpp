@@ -47,16 +47,16 @@ int serve(const CommonOptions& common, bool demo, const std::string& listen, int
   if (demo) {
     // The demo's account: user api / password api (admin) with the API key demo-key.
     store::User existing;
-    if (store->findUser("api", existing).status == store::Status::notFound) {
-      if (auto e = auth::addUser(*store, "api", auth::Role::admin, "api"); !e.empty()) {
-        std::fprintf(stderr, "restd: cannot create the demo user: %s\n", e.c_str());
+    if (store->findUser("api", existing).code == StatusCode::notFound) {
+      if (Status e = auth::addUser(*store, "api", auth::Role::admin, "api")) {
+        std::fprintf(stderr, "restd: cannot create the demo user: %s\n", e.detail.c_str());
         return 1;
       }
     }
     std::string key = "demo-key";
-    std::string keyError = auth::createApiKey(*store, "demo", key);
-    if (!keyError.empty() && keyError.find("already exists") == std::string::npos) {
-      std::fprintf(stderr, "restd: cannot create the demo API key: %s\n", keyError.c_str());
+    Status keyError = auth::createApiKey(*store, "demo", key);
+    if (keyError && keyError.code != StatusCode::uniqueViolation) {  // made by an earlier --demo: fine
+      std::fprintf(stderr, "restd: cannot create the demo API key: %s\n", keyError.detail.c_str());
       return 1;
     }
   }

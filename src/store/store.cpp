@@ -46,23 +46,23 @@ void syncDirectoryOf(const std::string& path) {
 
 }  // namespace
 
-Error Store::backup(const Config& config, const std::string& path, bool overwrite, const ProgressFn& progress) {
+Status Store::backup(const Config& config, const std::string& path, bool overwrite, const ProgressFn& progress) {
   struct stat st;
   if (!overwrite && ::stat(path.c_str(), &st) == 0)
-    return {Status::unavailable, {}, path + " already exists (pass --force to overwrite it)"};
+    return {StatusCode::unavailable, {}, path + " already exists (pass --force to overwrite it)"};
   // Beside the target, so the final rename stays on one file system.
   std::string partial = path + ".partial";
   removeDatabaseFiles(partial);
   int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (fd < 0) return {Status::unavailable, {}, "cannot write " + path + ": " + std::strerror(errno)};
+  if (fd < 0) return {StatusCode::unavailable, {}, "cannot write " + path + ": " + std::strerror(errno)};
   ::close(fd);
-  Error e = copyInto(config, partial, progress);
+  Status e = copyInto(config, partial, progress);
   if (!e) {
     // RENAME_NOREPLACE: a file that appeared at `path` meanwhile is not overwritten either.
     int rc = overwrite ? ::rename(partial.c_str(), path.c_str())
                        : ::renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
     if (rc != 0)
-      e = {Status::unavailable, {},
+      e = {StatusCode::unavailable, {},
            errno == EEXIST ? path + " already exists (pass --force to overwrite it)"
                            : "cannot write " + path + ": " + std::strerror(errno)};
   }
@@ -75,16 +75,16 @@ Error Store::backup(const Config& config, const std::string& path, bool overwrit
   return {};
 }
 
-Error Store::copyInto(const Config& config, const std::string& path, const ProgressFn& progress) {
+Status Store::copyInto(const Config& config, const std::string& path, const ProgressFn& progress) {
   std::string error;
   StorageConfig target = config.storage;
   target.url = "sqlite:" + path;
   auto copy = SqliteStore::open(path, target, error);
-  if (!copy) return {Status::unavailable, {}, error};
+  if (!copy) return {StatusCode::unavailable, {}, error};
   bool destructive = false;
-  if (!copy->migrate(config, false, destructive, error)) return {Status::unavailable, {}, error};
-  Error failure;
-  Error read = readSnapshot([&](ReadSnapshot& snap) -> Error {
+  if (!copy->migrate(config, false, destructive, error)) return {StatusCode::unavailable, {}, error};
+  Status failure;
+  Status read = readSnapshot([&](ReadSnapshot& snap) -> Status {
     CopyProgress p;
     for (const auto& c : config.collections) {
       int64_t n = 0;
@@ -101,7 +101,7 @@ Error Store::copyInto(const Config& config, const std::string& path, const Progr
         if ((failure = txn.addUser(u))) return false;
       for (const auto& [k, hash] : keys)
         if ((failure = txn.addApiKey(k, hash))) return false;
-      if (Error e = snap.tokens([&](const StoredToken& t) {
+      if (Status e = snap.tokens([&](const StoredToken& t) {
             if (!failure) failure = txn.addToken(t.tokenHash, t.userId, t.apiKeyLabel, t.expiresAt);
           }))
         failure = e;
@@ -109,7 +109,7 @@ Error Store::copyInto(const Config& config, const std::string& path, const Progr
       constexpr size_t kBatch = 500;
       std::vector<Record> batch;
       std::vector<const Record*> pointers;
-      std::vector<Error> errors;
+      std::vector<Status> errors;
       batch.reserve(kBatch);
       for (const auto& c : config.collections) {
         auto flush = [&] {
@@ -120,10 +120,10 @@ Error Store::copyInto(const Config& config, const std::string& path, const Progr
             if (e && !failure) failure = e;
           p.done += static_cast<int64_t>(batch.size());
           batch.clear();
-          if (!failure && progress && !progress(p)) failure = {Status::internal, {}, std::string(kInterruptedDetail)};
+          if (!failure && progress && !progress(p)) failure = {StatusCode::internal, {}, std::string(kInterruptedDetail)};
           return !failure;
         };
-        Error e = snap.records(c, [&](Record& r) {
+        Status e = snap.records(c, [&](Record& r) {
           batch.push_back(std::move(r));
           return batch.size() < kBatch || flush();
         });
@@ -132,7 +132,7 @@ Error Store::copyInto(const Config& config, const std::string& path, const Progr
       }
       return true;
     });
-    if (!committed && !failure) failure = {Status::unavailable, {}, "cannot write " + path};
+    if (!committed && !failure) failure = {StatusCode::unavailable, {}, "cannot write " + path};
     return {};
   });
   copy->close();

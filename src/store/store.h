@@ -24,6 +24,7 @@
 
 #include "common/event_loop.h"
 #include "common/metrics.h"
+#include "common/status.h"
 #include "config/config.h"
 
 namespace restd::store {
@@ -49,21 +50,6 @@ struct Record {
   // Values in a pool shared with other records (a list page's, see
   // ListResult): `shared` must outlive them.
   explicit Record(rapidjson::MemoryPoolAllocator<>& shared) : pool(nullptr), values(rapidjson::kObjectType, &shared) {}
-};
-
-enum class Status {
-  ok,
-  notFound,
-  uniqueViolation,   // `field` names the field
-  unavailable,       // storage unreachable, read-only, vanished, full
-  internal,          // a bug or corruption; `detail` is for the log only
-};
-
-struct Error {
-  Status status = Status::ok;
-  std::string field;
-  std::string detail;
-  explicit operator bool() const { return status != Status::ok; }
 };
 
 using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
@@ -159,63 +145,63 @@ struct StoredEvent {
 // The answer to a getAsync(): what get() would have returned, and the record
 // (only when the error is ok), which `done` may take apart (its values and
 // pool move into the reply): a store hands each call a record of its own.
-using GetDone = std::function<void(Error, Record&)>;
+using GetDone = std::function<void(Status, Record&)>;
 
 // What a write job may do inside the shared transaction.
 class WriteTxn {
  public:
   virtual ~WriteTxn() = default;
   // Users, API keys and tokens. Keys and tokens are stored only as hashes.
-  virtual Error addUser(const User& u) = 0;                 // uniqueViolation on a taken userName
-  virtual Error removeUser(std::string_view userName) = 0;  // and its tokens
-  virtual Error setPassword(std::string_view userName, std::string_view hash) = 0;  // and revokes its tokens
-  virtual Error addApiKey(const ApiKey& k, std::string_view keyHash) = 0;  // uniqueViolation on a taken label
-  virtual Error revokeApiKey(std::string_view label) = 0;   // and every token issued under it
-  virtual Error addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
+  virtual Status addUser(const User& u) = 0;                 // uniqueViolation on a taken userName
+  virtual Status removeUser(std::string_view userName) = 0;  // and its tokens
+  virtual Status setPassword(std::string_view userName, std::string_view hash) = 0;  // and revokes its tokens
+  virtual Status addApiKey(const ApiKey& k, std::string_view keyHash) = 0;  // uniqueViolation on a taken label
+  virtual Status revokeApiKey(std::string_view label) = 0;   // and every token issued under it
+  virtual Status addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
                          int64_t expiresAt) = 0;
-  virtual Error revokeToken(std::string_view tokenHash) = 0;
+  virtual Status revokeToken(std::string_view tokenHash) = 0;
   // Idempotency keys, per user. `get` ignores replies older than `notBefore`.
-  virtual Error getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) = 0;
-  virtual Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& reply) = 0;
+  virtual Status getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) = 0;
+  virtual Status putStoredReply(std::string_view userId, std::string_view key, const StoredReply& reply) = 0;
   // Login failures per key (a user name or a client address) for the
   // lock-out. Adding one forgets that key's failures before `forgetBefore`,
   // and a bounded number of anyone's, so the table stays small.
-  virtual Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) = 0;
-  virtual Error clearLoginFailures(std::string_view key) = 0;
+  virtual Status addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) = 0;
+  virtual Status clearLoginFailures(std::string_view key) = 0;
   // The change feed's log. `e.seq` is ignored (the storage numbers events).
-  virtual Error appendEvent(const StoredEvent& e) = 0;
+  virtual Status appendEvent(const StoredEvent& e) = 0;
   // Forgets events older than `beforeMs`, but never the newest one (so the
   // newest seq stays known).
-  virtual Error pruneEvents(int64_t beforeMs) = 0;
+  virtual Status pruneEvents(int64_t beforeMs) = 0;
   // Server-wide settings every node reads (the maintenance flag): `value`
   // replaces the key's value; nullopt removes the key.
-  virtual Error putSetting(std::string_view key, const std::optional<std::string>& value) = 0;
+  virtual Status putSetting(std::string_view key, const std::optional<std::string>& value) = 0;
 
   // Runs `fn` in a nested savepoint: its changes are undone when it returns
   // false, and the job's other changes stay (an idempotent request's failed
   // answer is kept while its writes are not).
-  virtual Error nested(const std::function<bool()>& fn) = 0;
+  virtual Status nested(const std::function<bool()>& fn) = 0;
 
-  virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
-  virtual Error insert(const CollectionSpec& c, const Record& r) = 0;
+  virtual Status get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) = 0;
+  virtual Status insert(const CollectionSpec& c, const Record& r) = 0;
   // Inserts each of `records` as insert() would, in order, setting errors[i]
   // for each (a unique violation fails only that record). An engine may do
   // it in fewer statements; the result is the same as one insert() per record.
-  virtual void insertMany(const CollectionSpec& c, const std::vector<const Record*>& records, std::vector<Error>& errors) {
+  virtual void insertMany(const CollectionSpec& c, const std::vector<const Record*>& records, std::vector<Status>& errors) {
     errors.resize(records.size());
     for (size_t i = 0; i < records.size(); ++i) errors[i] = insert(c, *records[i]);
   }
-  virtual Error update(const CollectionSpec& c, const Record& r) = 0;  // by r.id
-  virtual Error remove(const CollectionSpec& c, std::string_view id) = 0;
+  virtual Status update(const CollectionSpec& c, const Record& r) = 0;  // by r.id
+  virtual Status remove(const CollectionSpec& c, std::string_view id) = 0;
   // Sets `taken` when a record of `c` has this slug: in an owner-visibility
   // collection only `owner`'s records count (slugs are unique per owner).
-  virtual Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) = 0;
+  virtual Status slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) = 0;
   // For a job about to choose many slugs in `c` (an import), called before
   // it writes anything: an engine that locks each slug candidate against
   // other nodes may lock all of `c`'s slugs once instead, until the
   // transaction ends, so the number of locks held stays bounded. Other
   // writers choosing slugs in `c` then wait for this transaction.
-  virtual Error reserveSlugs(const CollectionSpec& c) {
+  virtual Status reserveSlugs(const CollectionSpec& c) {
     (void)c;
     return {};
   }
@@ -223,7 +209,7 @@ class WriteTxn {
   // (the owner counts only in owner-visibility collections): `taken[i]`
   // says whether candidate i is. An engine may answer in one statement once
   // the job has reserved c's slugs.
-  virtual Error slugsTaken(const CollectionSpec& c, const std::vector<std::pair<std::string, std::string>>& candidates,
+  virtual Status slugsTaken(const CollectionSpec& c, const std::vector<std::pair<std::string, std::string>>& candidates,
                            std::vector<bool>& taken) {
     taken.assign(candidates.size(), false);
     for (size_t i = 0; i < candidates.size(); ++i) {
@@ -249,13 +235,13 @@ struct StoredToken {
 class ReadSnapshot {
  public:
   virtual ~ReadSnapshot() = default;
-  virtual Error count(const CollectionSpec& c, int64_t& out) = 0;
+  virtual Status count(const CollectionSpec& c, int64_t& out) = 0;
   // Every record of `c` in id order (creation order), a bounded number in
   // memory at a time; stops early, without an error, when `each` returns false.
-  virtual Error records(const CollectionSpec& c, const std::function<bool(Record&)>& each) = 0;
-  virtual Error users(std::vector<User>& out) = 0;  // with their password hashes
-  virtual Error apiKeys(std::vector<std::pair<ApiKey, std::string>>& out) = 0;  // each with its key hash
-  virtual Error tokens(const std::function<void(const StoredToken&)>& each) = 0;
+  virtual Status records(const CollectionSpec& c, const std::function<bool(Record&)>& each) = 0;
+  virtual Status users(std::vector<User>& out) = 0;  // with their password hashes
+  virtual Status apiKeys(std::vector<std::pair<ApiKey, std::string>>& out) = 0;  // each with its key hash
+  virtual Status tokens(const std::function<void(const StoredToken&)>& each) = 0;
 };
 
 // How far a long copy has come, for a progress bar. `total` is 0 when unknown.
@@ -269,7 +255,7 @@ struct CopyProgress {
 // with an Error whose detail is kInterruptedDetail.
 using ProgressFn = std::function<bool(const CopyProgress&)>;
 inline constexpr std::string_view kInterruptedDetail = "interrupted";
-inline bool wasInterrupted(const Error& e) { return e && e.detail == kInterruptedDetail; }
+inline bool wasInterrupted(const Status& e) { return e && e.detail == kInterruptedDetail; }
 
 // Tokens taken from a shared rate-limit bucket (see Store::takeRateTokens).
 struct RateGrant {
@@ -301,7 +287,7 @@ class Store {
 
   // By id, or by slug within `scope` (SPEC §4: in owner collections slugs
   // are unique per owner, so a slug names the viewer's record).
-  virtual Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) = 0;
+  virtual Status get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) = 0;
   // get() without blocking the calling thread. Returns false at once, and
   // keeps `done`, when it cannot be done that way now (no event loop
   // attached, the connection is being reopened, or reads are held up
@@ -315,18 +301,18 @@ class Store {
   // detached once the loop has stopped and before it is destroyed.
   virtual void attachLoop(EventLoop& loop) { (void)loop; }
   virtual void detachLoop() {}
-  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) { return get(c, idOrSlug, out, {}); }
-  virtual Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) = 0;
+  Status get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) { return get(c, idOrSlug, out, {}); }
+  virtual Status list(const CollectionSpec& c, const ListQuery& q, ListResult& out) = 0;
   virtual void submitWrite(WriteJob job, WriteDone done) = 0;
   // submitWrite, waiting for the commit (command-line tools; never on an I/O thread).
   bool runWrite(WriteJob job);
 
-  virtual Error findUser(std::string_view userName, User& out) = 0;
-  virtual Error listUsers(std::vector<User>& out) = 0;
-  virtual Error findApiKey(std::string_view keyHash, ApiKey& out) = 0;   // not revoked
-  virtual Error listApiKeys(std::vector<ApiKey>& out) = 0;                // not revoked, oldest first
+  virtual Status findUser(std::string_view userName, User& out) = 0;
+  virtual Status listUsers(std::vector<User>& out) = 0;
+  virtual Status findApiKey(std::string_view keyHash, ApiKey& out) = 0;   // not revoked
+  virtual Status listApiKeys(std::vector<ApiKey>& out) = 0;                // not revoked, oldest first
   // The owner of an unrevoked, unexpired token (notFound otherwise).
-  virtual Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) = 0;
+  virtual Status findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) = 0;
   // findToken()'s answer when it can be given from memory, without the
   // storage (a cache exact across nodes); false when it cannot.
   virtual bool cachedToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) {
@@ -334,11 +320,11 @@ class Store {
     return false;
   }
   // The times of `key`'s login failures since `sinceMs`, oldest first (read fresh).
-  virtual Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) = 0;
+  virtual Status loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) = 0;
   // Up to `limit` events with seq > `after`, in seq order (read fresh).
-  virtual Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) = 0;
+  virtual Status readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) = 0;
   // The smallest and largest seq in the log; both 0 when it is empty.
-  virtual Error eventBounds(int64_t& oldest, int64_t& newest) = 0;
+  virtual Status eventBounds(int64_t& oldest, int64_t& newest) = 0;
   // `wake` is called (from a thread of the store's) soon after another node
   // committed events, when the engine can tell (PostgreSQL NOTIFY); callers
   // poll for what it cannot. Set once, before serving.
@@ -346,7 +332,7 @@ class Store {
 
   // Runs `fn` inside one read transaction (see ReadSnapshot) and returns
   // what it returns, or the error that kept the transaction from starting.
-  virtual Error readSnapshot(const std::function<Error(ReadSnapshot&)>& fn) = 0;
+  virtual Status readSnapshot(const std::function<Status(ReadSnapshot&)>& fn) = 0;
 
   // Writes a consistent copy of everything (collections, users, API keys,
   // tokens) into a new SQLite database file at `path`, while writes go on
@@ -355,10 +341,10 @@ class Store {
   // refused unless `overwrite`. Status::unavailable names a path that cannot
   // be written; a `progress` that returns false stops the copy (see
   // wasInterrupted).
-  Error backup(const Config& config, const std::string& path, bool overwrite, const ProgressFn& progress);
+  Status backup(const Config& config, const std::string& path, bool overwrite, const ProgressFn& progress);
 
   // A server-wide setting (WriteTxn::putSetting), read fresh: nullopt when unset.
-  virtual Error readSetting(std::string_view key, std::optional<std::string>& out) = 0;
+  virtual Status readSetting(std::string_view key, std::optional<std::string>& out) = 0;
 
   // Rate-limit buckets shared by every node on this storage (SPEC §9). When
   // sharesRateLimits() is false the buckets are the caller's own (one
@@ -367,15 +353,15 @@ class Store {
   // Refills `key`'s bucket (`capacity` tokens, `perSecond` refill, by the
   // storage's clock) and takes up to `want` whole tokens from it, in one
   // atomic step: nodes never together take more than the bucket holds.
-  virtual Error takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
+  virtual Status takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
                                RateGrant& out) {
     (void)key, (void)capacity, (void)perSecond, (void)want, (void)out;
-    return {Status::internal, {}, "this storage has no shared rate limits"};
+    return {StatusCode::internal, {}, "this storage has no shared rate limits"};
   }
   // Gives back `n` tokens taken but not spent (never above `capacity`).
-  virtual Error returnRateTokens(std::string_view key, double capacity, int64_t n) {
+  virtual Status returnRateTokens(std::string_view key, double capacity, int64_t n) {
     (void)key, (void)capacity, (void)n;
-    return {Status::internal, {}, "this storage has no shared rate limits"};
+    return {StatusCode::internal, {}, "this storage has no shared rate limits"};
   }
 
   // Adds the engine's gauges (write queue, commit groups, pool) to /metrics.
@@ -388,7 +374,7 @@ class Store {
   // backup()'s copy into `path`, a new file: by default everything read
   // through one ReadSnapshot is written into a new SQLite database; SQLite
   // overrides it with its online backup of the file itself.
-  virtual Error copyInto(const Config& config, const std::string& path, const ProgressFn& progress);
+  virtual Status copyInto(const Config& config, const std::string& path, const ProgressFn& progress);
 };
 
 // Opens the storage named by config.storage.url. On failure returns nullptr

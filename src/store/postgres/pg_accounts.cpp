@@ -20,20 +20,20 @@ using sql::Dialect;
 
 // ---------------------------------------------------------------- reads of accounts
 
-Error PgStore::findUser(std::string_view userName, User& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::findUser(std::string_view userName, User& out) {
+  return withConnection([&](PgConnection& c) -> Status {
     PgResult r;
     if (auto e = c.run("SELECT id, username, role, passwordhash, createdat FROM _restd_users WHERE username = $1",
                        {std::string(userName)}, r))
       return e;
-    if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+    if (r.rows() == 0) return Status{StatusCode::notFound, {}, {}};
     readUser(r.res, 0, out);
     return {};
   });
 }
 
-Error PgStore::listUsers(std::vector<User>& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::listUsers(std::vector<User>& out) {
+  return withConnection([&](PgConnection& c) -> Status {
     PgResult r;
     out.clear();
     if (auto e = c.run("SELECT id, username, role, passwordhash, createdat FROM _restd_users ORDER BY username COLLATE \"C\"",
@@ -47,19 +47,19 @@ Error PgStore::listUsers(std::vector<User>& out) {
   });
 }
 
-Error PgStore::findApiKey(std::string_view keyHash, ApiKey& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::findApiKey(std::string_view keyHash, ApiKey& out) {
+  return withConnection([&](PgConnection& c) -> Status {
     PgResult r;
     if (auto e = c.run("SELECT label, prefix, createdat FROM _restd_apikeys WHERE keyhash = $1", {std::string(keyHash)}, r))
       return e;
-    if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+    if (r.rows() == 0) return Status{StatusCode::notFound, {}, {}};
     out = ApiKey{textAt(r.res, 0, 0), textAt(r.res, 0, 1), toInt64(PQgetvalue(r.res, 0, 2))};
     return {};
   });
 }
 
-Error PgStore::listApiKeys(std::vector<ApiKey>& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::listApiKeys(std::vector<ApiKey>& out) {
+  return withConnection([&](PgConnection& c) -> Status {
     PgResult r;
     out.clear();
     if (auto e = c.run("SELECT label, prefix, createdat FROM _restd_apikeys ORDER BY createdat, label COLLATE \"C\"",
@@ -73,7 +73,7 @@ Error PgStore::listApiKeys(std::vector<ApiKey>& out) {
 
 // A token revoked on any node is refused by every node as soon as its NOTIFY
 // arrives (milliseconds; the cluster tests allow 1 s).
-Error PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
+Status PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
   // The cache is exact across nodes: a trigger on the token and user tables
   // NOTIFYs every node's listener at each commit that changes them, which
   // moves the generation on; an entry counts only at the generation it was
@@ -83,13 +83,13 @@ Error PgStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& ou
   uint64_t generation = authGeneration_.load(std::memory_order_acquire);
   if (cacheable && cachedToken(tokenHash, now, out)) return {};
   std::string hash(tokenHash);
-  Error result = withConnection([&](PgConnection& c) -> Error {
+  Status result = withConnection([&](PgConnection& c) -> Status {
     PgResult r;
     if (auto e = c.run("SELECT u.id, u.username, u.role, t.apikeylabel, t.expiresat FROM _restd_tokens t "
                        "JOIN _restd_users u ON u.id = t.userid WHERE t.tokenhash = $1 AND t.expiresat > $2",
                        {std::string(tokenHash), now}, r))
       return e;
-    if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+    if (r.rows() == 0) return Status{StatusCode::notFound, {}, {}};
     out.userId = textAt(r.res, 0, 0);
     out.userName = textAt(r.res, 0, 1);
     out.role = textAt(r.res, 0, 2);
@@ -154,8 +154,8 @@ void PgStore::listenLoop() {
   }
 }
 
-Error PgStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) {
+  return withConnection([&](PgConnection& c) -> Status {
     out.clear();
     PgResult r;
     if (auto e = c.run(sql::AccountTxn::loginFailuresSql(Dialect::postgres), {std::string(key), sinceMs}, r)) return e;
@@ -195,8 +195,8 @@ void PgStore::registerMetrics(Metrics& m) const {
               "counter", pipelined(true)});
 }
 
-Error PgStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) {
+  return withConnection([&](PgConnection& c) -> Status {
     out.clear();
     PgResult r;
     if (auto e = c.run(sql::AccountTxn::eventsSql(Dialect::postgres), {after, limit}, r)) return e;
@@ -208,8 +208,8 @@ Error PgStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>
   });
 }
 
-Error PgStore::eventBounds(int64_t& oldest, int64_t& newest) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::eventBounds(int64_t& oldest, int64_t& newest) {
+  return withConnection([&](PgConnection& c) -> Status {
     oldest = newest = 0;
     PgResult r;
     if (auto e = c.run(std::string(sql::AccountTxn::kEventBoundsSql), std::vector<SqlValue>{}, r)) return e;
@@ -224,8 +224,8 @@ void PgStore::onForeignEvents(std::function<void()> wake) {
   eventWake_ = std::move(wake);
 }
 
-Error PgStore::readSetting(std::string_view key, std::optional<std::string>& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::readSetting(std::string_view key, std::optional<std::string>& out) {
+  return withConnection([&](PgConnection& c) -> Status {
     out.reset();
     PgResult r;
     if (auto e = c.run(sql::AccountTxn::settingSql(Dialect::postgres), {std::string(key)}, r)) return e;
@@ -260,9 +260,9 @@ const std::string kForgetRateBuckets =
 
 }  // namespace
 
-Error PgStore::takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
+Status PgStore::takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
                               RateGrant& out) {
-  return withConnection([&](PgConnection& c) -> Error {
+  return withConnection([&](PgConnection& c) -> Status {
     PgResult r;
     if (auto e = c.run(kTakeRateTokens, {std::string(key), capacity, perSecond, want}, r)) return e;
     out.granted = toInt64(PQgetvalue(r.res, 0, 0));
@@ -271,8 +271,8 @@ Error PgStore::takeRateTokens(std::string_view key, double capacity, double perS
   });
 }
 
-Error PgStore::returnRateTokens(std::string_view key, double capacity, int64_t n) {
-  return withConnection([&](PgConnection& c) -> Error {
+Status PgStore::returnRateTokens(std::string_view key, double capacity, int64_t n) {
+  return withConnection([&](PgConnection& c) -> Status {
     PgResult r;
     if (auto e = c.run(kReturnRateTokens, {std::string(key), capacity, n}, r)) return e;
     // Now and then, while here, the table sheds buckets nobody uses.

@@ -97,7 +97,7 @@ void PgPipeline::redo(Entry e) {
   redone_.fetch_add(1, std::memory_order_relaxed);
   storageThread_.post([this, e = std::make_shared<Entry>(std::move(e))] {
     Record r;
-    Error err = setup_.get(*e->collection, e->key, r, SlugScope{e->owner, e->anyOwner});
+    Status err = setup_.get(*e->collection, e->key, r, SlugScope{e->owner, e->anyOwner});
     e->done(std::move(err), r);
   });
 }
@@ -208,7 +208,7 @@ void PgPipeline::readResults() {
       return lose("connection closed by the server");
     }
     Record r;
-    Error err = st == PGRES_TUPLES_OK ? readGot(*e.collection, raw, r) : pgError(c, raw);
+    Status err = st == PGRES_TUPLES_OK ? readGot(*e.collection, raw, r) : pgError(c, raw);
     answered_.fetch_add(1, std::memory_order_relaxed);
     e.done(std::move(err), r);
   }

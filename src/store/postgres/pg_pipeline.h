@@ -46,7 +46,7 @@ class PgPipeline {
     // every connection the pipeline opens).
     std::vector<std::pair<std::string, std::string>> statements;
     // The blocking read, for reads the pipeline could not finish.
-    std::function<Error(const CollectionSpec&, std::string_view, Record&, SlugScope)> get;
+    std::function<Status(const CollectionSpec&, std::string_view, Record&, SlugScope)> get;
   };
   static constexpr std::chrono::milliseconds kStallAfter{100};
 

@@ -104,13 +104,13 @@ class Migration final : public sql::SchemaSteps {
   }
 
  private:
-  bool fail(const std::string& what, const Error& e) {
+  bool fail(const std::string& what, const Status& e) {
     error = what + e.detail;
     return false;
   }
 
   // Run once each: not kept among the connection's prepared statements.
-  Error step(const std::string& sqlText, const std::vector<SqlValue>& params = {}) {
+  Status step(const std::string& sqlText, const std::vector<SqlValue>& params = {}) {
     PgParams p;
     for (const auto& v : params) p.add(v);
     PgResult r;
@@ -120,7 +120,7 @@ class Migration final : public sql::SchemaSteps {
   bool dropColumn(const CollectionSpec& c, const std::string& name) override {
     for (const auto& index : sql::indexNamesFor(c, name)) {
       if (auto e = step("DROP INDEX IF EXISTS " + sql::quote(index))) return fail("cannot drop " + index + ": ", e);
-      step("DELETE FROM _restd_indexes WHERE name = $1", {index});
+      if (auto e = step("DELETE FROM _restd_indexes WHERE name = $1", {index})) return fail("cannot record the indexes: ", e);
     }
     if (auto e = step("ALTER TABLE " + sql::quote(c.name) + " DROP COLUMN " + sql::quote(name)))
       return fail("cannot drop " + c.name + "." + name + ": ", e);
@@ -161,7 +161,7 @@ class Migration final : public sql::SchemaSteps {
                            {want.name, sql::quote(want.name)}, have))
         return fail("cannot read the indexes: ", e);
       if (have.rows() == 1 && textAt(have.res, 0, 0) == want.create) continue;
-      Error e = step("DROP INDEX IF EXISTS " + sql::quote(want.name));
+      Status e = step("DROP INDEX IF EXISTS " + sql::quote(want.name));
       if (!e) e = step(want.create);
       if (e) {
         if (!want.unique || want.field == "slug") return fail("cannot index " + c.name + "." + want.field + ": ", e);
@@ -181,7 +181,8 @@ class Migration final : public sql::SchemaSteps {
         for (const auto& want : wanted) keep = keep || want.name == name;
         if (keep) continue;
         if (auto e = step("DROP INDEX IF EXISTS " + sql::quote(name))) return fail("cannot drop the index " + name + ": ", e);
-        step("DELETE FROM _restd_indexes WHERE name = $1", {name});
+        if (auto e = step("DELETE FROM _restd_indexes WHERE name = $1", {name}))
+          return fail("cannot record the indexes: ", e);
       }
     return true;
   }
@@ -197,7 +198,7 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
   PgConnection& db = *writer_;
   auto fail = [&](std::string msg) {
     error = std::move(msg);
-    db.exec("ROLLBACK");
+    (void)db.exec("ROLLBACK");  // the migration failed already: this only ends it
     return false;
   };
   if (auto e = db.exec("BEGIN")) return fail("cannot start migration: " + e.detail);

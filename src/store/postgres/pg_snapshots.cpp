@@ -17,16 +17,16 @@ class PgSnapshot final : public ReadSnapshot {
  public:
   PgSnapshot(PgConnection& conn, const std::unordered_map<std::string, sql::CollectionSql>& sql)
       : conn_(conn), sql_(sql) {}
-  Error count(const CollectionSpec& c, int64_t& out) override {
+  Status count(const CollectionSpec& c, int64_t& out) override {
     PgResult r;
     if (auto e = conn_.runOnce(sql_.at(c.name).countAll, PgParams{}, r)) return e;
     out = toInt64(PQgetvalue(r.res, 0, 0));
     return {};
   }
-  Error records(const CollectionSpec& c, const std::function<bool(Record&)>& each) override {
+  Status records(const CollectionSpec& c, const std::function<bool(Record&)>& each) override {
     std::string declare = "DECLARE restd_snapshot NO SCROLL CURSOR FOR " + sql_.at(c.name).select + " ORDER BY \"id\"";
     if (auto e = conn_.exec(declare.c_str())) return e;
-    Error result;
+    Status result;
     for (bool more = true; more && !result;) {
       PgResult r;
       if ((result = conn_.runOnce("FETCH 2000 FROM restd_snapshot", PgParams{}, r))) break;
@@ -42,10 +42,10 @@ class PgSnapshot final : public ReadSnapshot {
         }
       }
     }
-    Error closed = conn_.exec("CLOSE restd_snapshot");
+    Status closed = conn_.exec("CLOSE restd_snapshot");
     return result ? result : closed;
   }
-  Error users(std::vector<User>& out) override {
+  Status users(std::vector<User>& out) override {
     PgResult r;
     if (auto e = conn_.runOnce(std::string(sql::AccountTxn::kAllUsersSql), PgParams{}, r)) return e;
     for (int i = 0; i < r.rows(); ++i) {
@@ -54,7 +54,7 @@ class PgSnapshot final : public ReadSnapshot {
     }
     return {};
   }
-  Error apiKeys(std::vector<std::pair<ApiKey, std::string>>& out) override {
+  Status apiKeys(std::vector<std::pair<ApiKey, std::string>>& out) override {
     PgResult r;
     if (auto e = conn_.runOnce(std::string(sql::AccountTxn::kAllApiKeysSql), PgParams{}, r)) return e;
     for (int i = 0; i < r.rows(); ++i) {
@@ -63,7 +63,7 @@ class PgSnapshot final : public ReadSnapshot {
     }
     return {};
   }
-  Error tokens(const std::function<void(const StoredToken&)>& each) override {
+  Status tokens(const std::function<void(const StoredToken&)>& each) override {
     PgResult r;
     if (auto e = conn_.runOnce(std::string(sql::AccountTxn::kAllTokensSql), PgParams{}, r)) return e;
     for (int i = 0; i < r.rows(); ++i) {
@@ -78,17 +78,17 @@ class PgSnapshot final : public ReadSnapshot {
   const std::unordered_map<std::string, sql::CollectionSql>& sql_;
 };
 
-Error PgStore::readSnapshot(const std::function<Error(ReadSnapshot&)>& fn) {
+Status PgStore::readSnapshot(const std::function<Status(ReadSnapshot&)>& fn) {
   // Not withConnection(): `fn` has output (an export file) that a retry
   // would repeat. A lost connection is one error.
   std::string error;
   auto c = acquire(error);
-  if (!c) return Error{Status::unavailable, {}, error};
-  Error e = c->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  if (!c) return Status{StatusCode::unavailable, {}, error};
+  Status e = c->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   if (!e) {
     PgSnapshot snap(*c, sql_);
     e = fn(snap);
-    Error ended = c->exec(e ? "ROLLBACK" : "COMMIT");
+    Status ended = c->exec(e ? "ROLLBACK" : "COMMIT");
     if (!e) e = ended;
   }
   release(std::move(c));

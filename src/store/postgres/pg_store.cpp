@@ -93,12 +93,12 @@ int64_t toInt64(const char* s) {
 // (57: shutdown, cancel), transaction rollback (40: serialization,
 // deadlock), system errors (58), and a lock waited for longer than the
 // session's lock_timeout (55P03).
-Status statusOf(std::string_view sqlstate) {
-  if (sqlstate == "23505") return Status::uniqueViolation;
-  if (sqlstate == "55P03") return Status::unavailable;
+StatusCode statusOf(std::string_view sqlstate) {
+  if (sqlstate == "23505") return StatusCode::uniqueViolation;
+  if (sqlstate == "55P03") return StatusCode::unavailable;
   for (std::string_view cls : {"08", "53", "57", "40", "58"})
-    if (sqlstate.starts_with(cls)) return Status::unavailable;
-  return Status::internal;
+    if (sqlstate.starts_with(cls)) return StatusCode::unavailable;
+  return StatusCode::internal;
 }
 
 // A unique violation names its constraint: "<table>__unique_<field>" (the
@@ -109,15 +109,15 @@ std::string fieldOfConstraint(std::string_view name) {
   return "id";
 }
 
-Error pgError(PGconn* conn, const PGresult* res) {
-  Error e;
+Status pgError(PGconn* conn, const PGresult* res) {
+  Status e;
   const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-  if (!state || PQstatus(conn) != CONNECTION_OK) e.status = Status::unavailable;
-  else e.status = statusOf(state);
+  if (!state || PQstatus(conn) != CONNECTION_OK) e.code = StatusCode::unavailable;
+  else e.code = statusOf(state);
   const char* msg = res ? PQresultErrorMessage(res) : nullptr;
   if (!msg || !*msg) msg = PQerrorMessage(conn);
   e.detail = "postgres: " + (state ? std::string(state) + " " : std::string()) + oneLine(msg);
-  if (e.status == Status::uniqueViolation) {
+  if (e.code == StatusCode::uniqueViolation) {
     const char* constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
     e.field = fieldOfConstraint(constraint ? constraint : "");
   }
@@ -246,14 +246,14 @@ std::unique_ptr<PgConnection> PgConnection::open(const std::string& url, const S
 
 PgConnection::~PgConnection() { PQfinish(conn_); }
 
-Error PgConnection::exec(const char* sql) {
+Status PgConnection::exec(const char* sql) {
   PgResult r(PQexec(conn_, sql));
   ExecStatusType st = PQresultStatus(r.res);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
   return pgError(conn_, r.res);
 }
 
-Error PgConnection::run(const std::string& sql, const PgParams& params, PgResult& out) {
+Status PgConnection::run(const std::string& sql, const PgParams& params, PgResult& out) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     if (prepared_.size() >= 512) {  // list queries vary with filters: keep the set bounded
@@ -263,7 +263,7 @@ Error PgConnection::run(const std::string& sql, const PgParams& params, PgResult
     std::string name = "s" + std::to_string(prepared_.size() + 1);
     PgResult p(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
     if (PQresultStatus(p.res) != PGRES_COMMAND_OK) {
-      Error e = pgError(conn_, p.res);
+      Status e = pgError(conn_, p.res);
       out = std::move(p);
       return e;
     }
@@ -275,14 +275,14 @@ Error PgConnection::run(const std::string& sql, const PgParams& params, PgResult
   return pgError(conn_, out.res);
 }
 
-Error PgConnection::runOnce(const std::string& sql, const PgParams& params, PgResult& out) {
+Status PgConnection::runOnce(const std::string& sql, const PgParams& params, PgResult& out) {
   out = PgResult(PQexecParams(conn_, sql.c_str(), params.count(), nullptr, params.values(), params.lengths(), nullptr, 0));
   ExecStatusType st = PQresultStatus(out.res);
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
   return pgError(conn_, out.res);
 }
 
-Error PgConnection::run(const std::string& sql, const std::vector<SqlValue>& params, PgResult& out) {
+Status PgConnection::run(const std::string& sql, const std::vector<SqlValue>& params, PgResult& out) {
   PgParams p;
   for (const auto& v : params) p.add(v);
   return run(sql, p, out);
@@ -400,7 +400,7 @@ void PgStore::release(std::unique_ptr<PgConnection> c) {
 
 
 bool PgStore::ready() {
-  Error e = withConnection([](PgConnection& c) { return c.exec("SELECT 1"); });
+  Status e = withConnection([](PgConnection& c) { return c.exec("SELECT 1"); });
   return !e;
 }
 
@@ -414,14 +414,14 @@ void getParams(const CollectionSpec& c, std::string_view idOrSlug, SlugScope sco
   }
 }
 
-Error readGot(const CollectionSpec& c, const PGresult* res, Record& out) {
-  if (PQntuples(res) == 0) return Error{Status::notFound, {}, {}};
+Status readGot(const CollectionSpec& c, const PGresult* res, Record& out) {
+  if (PQntuples(res) == 0) return Status{StatusCode::notFound, {}, {}};
   PgRow row{res, 0, {}};
   sql::readRecord(c, row, out);
   return {};
 }
 
-Error getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
+Status getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
                 SlugScope scope, Record& out) {
   PgParams p;
   getParams(c, idOrSlug, scope, p);
@@ -432,21 +432,23 @@ Error getRecord(PgConnection& conn, const std::string& sqlText, const Collection
 
 }  // namespace pg
 
-Error PgStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) {
+Status PgStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) {
   return withConnection([&](PgConnection& conn) { return getRecord(conn, sqlFor(c).get, c, idOrSlug, scope, out); });
 }
 
-Error PgStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
+Status PgStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
   sql::ListSql lq;
   if (auto e = sql::buildListSql(Dialect::postgres, c, sqlFor(c), q, lq)) return e;
-  return withConnection([&](PgConnection& conn) -> Error {
+  return withConnection([&](PgConnection& conn) -> Status {
     out = ListResult{};
     // The page and its total in one snapshot, so they agree.
     bool counted = !lq.count.empty();
     if (counted)
       if (auto e = conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) return e;
-    auto finish = [&](Error e) {
-      if (counted) conn.exec(e ? "ROLLBACK" : "COMMIT");
+    auto finish = [&](Status e) {
+      // A read-only transaction: its end changes nothing, and a connection
+      // it broke is found broken by its next user.
+      if (counted) (void)conn.exec(e ? "ROLLBACK" : "COMMIT");
       return e;
     };
     PgResult r;

@@ -91,12 +91,12 @@ class PgConnection {
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
   // Runs `sql` (prepared on first use and kept) with `params`; on failure
   // returns the error, with the result in `out` either way.
-  Error run(const std::string& sql, const PgParams& params, PgResult& out);
-  Error run(const std::string& sql, const std::vector<SqlValue>& params, PgResult& out);
+  Status run(const std::string& sql, const PgParams& params, PgResult& out);
+  Status run(const std::string& sql, const std::vector<SqlValue>& params, PgResult& out);
   // The same without preparing (statements that vary with their input's size).
-  Error runOnce(const std::string& sql, const PgParams& params, PgResult& out);
+  Status runOnce(const std::string& sql, const PgParams& params, PgResult& out);
   // A command without parameters (may hold several statements).
-  Error exec(const char* sql);
+  Status exec(const char* sql);
 
  private:
   explicit PgConnection(PGconn* c) : conn_(c) {}
@@ -119,30 +119,30 @@ class PgStore final : public Store {
   bool ready() override;
   bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) override;
   using Store::get;
-  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) override;
+  Status get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) override;
   bool getAsync(const CollectionSpec& c, std::string_view idOrSlug, SlugScope scope, GetDone& done) override;
   void attachLoop(EventLoop& loop) override;
   void detachLoop() override;
-  Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
+  Status list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
   void submitWrite(WriteJob job, WriteDone done) override;
   void close() override;
-  Error findUser(std::string_view userName, User& out) override;
-  Error listUsers(std::vector<User>& out) override;
-  Error findApiKey(std::string_view keyHash, ApiKey& out) override;
-  Error listApiKeys(std::vector<ApiKey>& out) override;
-  Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
+  Status findUser(std::string_view userName, User& out) override;
+  Status listUsers(std::vector<User>& out) override;
+  Status findApiKey(std::string_view keyHash, ApiKey& out) override;
+  Status listApiKeys(std::vector<ApiKey>& out) override;
+  Status findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
   bool cachedToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
-  Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
-  Error readSetting(std::string_view key, std::optional<std::string>& out) override;
-  Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
-  Error eventBounds(int64_t& oldest, int64_t& newest) override;
+  Status loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
+  Status readSetting(std::string_view key, std::optional<std::string>& out) override;
+  Status readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
+  Status eventBounds(int64_t& oldest, int64_t& newest) override;
   void onForeignEvents(std::function<void()> wake) override;
-  Error readSnapshot(const std::function<Error(ReadSnapshot&)>& fn) override;
+  Status readSnapshot(const std::function<Status(ReadSnapshot&)>& fn) override;
   void registerMetrics(Metrics& m) const override;
   bool sharesRateLimits() const override { return true; }
-  Error takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
+  Status takeRateTokens(std::string_view key, double capacity, double perSecond, int64_t want,
                        RateGrant& out) override;
-  Error returnRateTokens(std::string_view key, double capacity, int64_t n) override;
+  Status returnRateTokens(std::string_view key, double capacity, int64_t n) override;
 
  private:
   class Txn;
@@ -155,7 +155,7 @@ class PgStore final : public Store {
   void release(std::unique_ptr<PgConnection> c);
   // Runs `fn` with a pooled connection; a connection the call broke is dropped.
   template <typename Fn>
-  Error withConnection(Fn&& fn);
+  Status withConnection(Fn&& fn);
 
   void writerLoop();
   // One group of jobs in one transaction on the writer's connection.

@@ -25,7 +25,7 @@ std::string oneLine(std::string_view m);
 int64_t toInt64(const char* s);
 // A failed result (or a lost connection) as a store Error: SQLSTATE decides
 // the status; unique violations name their field.
-Error pgError(PGconn* conn, const PGresult* res);
+Status pgError(PGconn* conn, const PGresult* res);
 
 // The record codec's Row over one result row.
 struct PgRow {
@@ -44,9 +44,9 @@ struct PgRow {
 // The parameters of a collection's `get` statement (sql::CollectionSql::get)
 // for one id or slug, and its result as get() answers it.
 void getParams(const CollectionSpec& c, std::string_view idOrSlug, SlugScope scope, PgParams& out);
-Error readGot(const CollectionSpec& c, const PGresult* res, Record& out);
+Status readGot(const CollectionSpec& c, const PGresult* res, Record& out);
 // Both on one connection: `sqlText` is the collection's get or getForUpdate.
-Error getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
+Status getRecord(PgConnection& conn, const std::string& sqlText, const CollectionSpec& c, std::string_view idOrSlug,
                 SlugScope scope, Record& out);
 
 // One column of a result row as text (unescaped).
@@ -62,15 +62,15 @@ void readUser(const PGresult* r, int i, User& u);
 namespace restd::store {
 
 template <typename Fn>
-Error PgStore::withConnection(Fn&& fn) {
+Status PgStore::withConnection(Fn&& fn) {
   // An idle connection finds out that PostgreSQL restarted only when it is
   // used: then the read is tried once more on a new connection (reads
   // change nothing, and `fn` starts its output afresh).
   for (int attempt = 0;; ++attempt) {
     std::string error;
     auto conn = acquire(error);
-    if (!conn) return Error{Status::unavailable, {}, error};
-    Error e = fn(*conn);
+    if (!conn) return Status{StatusCode::unavailable, {}, error};
+    Status e = fn(*conn);
     bool lost = conn->broken();
     release(std::move(conn));
     if (!lost || attempt == 1) return e;

@@ -22,10 +22,10 @@ class PgStore::Txn final : public sql::AccountTxn {
 
   // Locks the row until the group commits: a concurrent write on another
   // node waits for this one and then reads its result, so no update is lost.
-  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
+  Status get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
     return getRecord(conn_, store_.sqlFor(c).getForUpdate, c, idOrSlug, {}, out);
   }
-  Error insert(const CollectionSpec& c, const Record& r) override {
+  Status insert(const CollectionSpec& c, const Record& r) override {
     PgResult res;
     if (auto e = write(store_.sqlFor(c).insert, c, r, res)) return e;
     if (std::string_view(PQcmdTuples(res.res)) == "0") return takenField(c, r);
@@ -37,8 +37,8 @@ class PgStore::Txn final : public sql::AccountTxn {
   // Rows go in order, so of two equal values in one batch the first wins,
   // as one insert() per record would have it.
   void insertMany(const CollectionSpec& c, const std::vector<const Record*>& records,
-                  std::vector<Error>& errors) override {
-    errors.assign(records.size(), Error{});
+                  std::vector<Status>& errors) override {
+    errors.assign(records.size(), Status{});
     const size_t columns = sql::recordColumns(c).size();
     const size_t perStatement = std::max<size_t>(1, 30000 / columns);  // libpq's limit is 65,535 parameters
     thread_local std::vector<std::string> scratch;
@@ -50,7 +50,7 @@ class PgStore::Txn final : public sql::AccountTxn {
         sql::bindRecord(b, c, *records[start + i], scratch);
       }
       PgResult res;
-      Error e = conn_.runOnce(bulkInsertSql(c, n, columns), p, res);
+      Status e = conn_.runOnce(bulkInsertSql(c, n, columns), p, res);
       if (e) {
         for (size_t i = 0; i < n; ++i) errors[start + i] = e;
         continue;
@@ -64,7 +64,7 @@ class PgStore::Txn final : public sql::AccountTxn {
         if (!inserted.erase(records[start + i]->id)) errors[start + i] = takenField(c, *records[start + i]);
     }
   }
-  Error nested(const std::function<bool()>& fn) override {
+  Status nested(const std::function<bool()>& fn) override {
     if (auto e = conn_.exec("SAVEPOINT nested")) return e;
     size_t mark = eventMark();
     bool kept = fn();
@@ -73,18 +73,18 @@ class PgStore::Txn final : public sql::AccountTxn {
   }
   // In a savepoint of its own: a unique violation must not abort the
   // transaction that the job's other changes (a batch's items) share.
-  Error update(const CollectionSpec& c, const Record& r) override {
+  Status update(const CollectionSpec& c, const Record& r) override {
     if (auto e = conn_.exec("SAVEPOINT one")) return e;
     PgResult res;
-    Error e = write(store_.sqlFor(c).update, c, r, res);
+    Status e = write(store_.sqlFor(c).update, c, r, res);
     if (auto e2 = conn_.exec(e ? "ROLLBACK TO one; RELEASE one" : "RELEASE one")) return e2;
-    if (!e && std::string_view(PQcmdTuples(res.res)) == "0") return Error{Status::notFound, {}, {}};
+    if (!e && std::string_view(PQcmdTuples(res.res)) == "0") return Status{StatusCode::notFound, {}, {}};
     return e;
   }
-  Error remove(const CollectionSpec& c, std::string_view id) override {
+  Status remove(const CollectionSpec& c, std::string_view id) override {
     return exec(store_.sqlFor(c).remove, {std::string(id)}, true);
   }
-  Error getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) override {
+  Status getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) override {
     // The key is held until this group commits: a request with the same key
     // on another node waits here, then finds this one's reply and replays it.
     if (auto e = exec("SELECT pg_advisory_xact_lock($1::bigint)", {lockKey({"idempotency", userId, key})})) return e;
@@ -93,7 +93,7 @@ class PgStore::Txn final : public sql::AccountTxn {
                            "WHERE userid = $1 AND key = $2 AND createdat >= $3",
                            {std::string(userId), std::string(key), notBefore}, r))
       return e;
-    if (r.rows() == 0) return Error{Status::notFound, {}, {}};
+    if (r.rows() == 0) return Status{StatusCode::notFound, {}, {}};
     out.requestHash = textAt(r.res, 0, 0);
     out.status = static_cast<int>(toInt64(PQgetvalue(r.res, 0, 1)));
     out.contentType = textAt(r.res, 0, 2);
@@ -102,7 +102,7 @@ class PgStore::Txn final : public sql::AccountTxn {
     out.createdAt = toInt64(PQgetvalue(r.res, 0, 5));
     return {};
   }
-  Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) override {
+  Status slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) override {
     taken = false;
     // Held until the group commits: another node choosing the same slug
     // waits, then sees this one's record and moves on to the next candidate.
@@ -126,7 +126,7 @@ class PgStore::Txn final : public sql::AccountTxn {
   // With the slugs reserved, one statement for them all: the candidates go
   // as text arrays (slugs and user ids hold no character an array literal
   // must escape, but both are escaped all the same).
-  Error slugsTaken(const CollectionSpec& c, const std::vector<std::pair<std::string, std::string>>& candidates,
+  Status slugsTaken(const CollectionSpec& c, const std::vector<std::pair<std::string, std::string>>& candidates,
                    std::vector<bool>& taken) override {
     if (!reservedSlugs_.count(c.name)) return WriteTxn::slugsTaken(c, candidates, taken);
     taken.assign(candidates.size(), false);
@@ -171,7 +171,7 @@ class PgStore::Txn final : public sql::AccountTxn {
   }
   // One lock, however many slugs the job then chooses: a lock per candidate
   // would exhaust max_locks_per_transaction after some 30,000 records.
-  Error reserveSlugs(const CollectionSpec& c) override {
+  Status reserveSlugs(const CollectionSpec& c) override {
     if (reservedSlugs_.count(c.name)) return {};
     if (auto e = exec("SELECT pg_advisory_xact_lock($1::bigint)", {lockKey({"slugs", c.name})})) return e;
     reservedSlugs_.insert(c.name);
@@ -179,7 +179,7 @@ class PgStore::Txn final : public sql::AccountTxn {
   }
 
  protected:
-  Error execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) override {
+  Status execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) override {
     return exec(sqlText, params, mustChange);
   }
 
@@ -206,7 +206,7 @@ class PgStore::Txn final : public sql::AccountTxn {
     }
     return q + " ON CONFLICT DO NOTHING RETURNING \"id\"";
   }
-  Error write(const std::string& sqlText, const CollectionSpec& c, const Record& r, PgResult& res) {
+  Status write(const std::string& sqlText, const CollectionSpec& c, const Record& r, PgResult& res) {
     PgParams p;
     thread_local std::vector<std::string> scratch;
     sql::bindRecord(p, c, r, scratch);
@@ -215,8 +215,8 @@ class PgStore::Txn final : public sql::AccountTxn {
   // Which unique value of `r` an insert found taken: the id, a unique field
   // (per owner in owner collections) or the slug. A concurrent insert of the
   // same value has committed by now (ON CONFLICT waited for it).
-  Error takenField(const CollectionSpec& c, const Record& r) {
-    auto taken = [&](const std::string& column, const rapidjson::Value* v, std::string_view text) -> std::optional<Error> {
+  Status takenField(const CollectionSpec& c, const Record& r) {
+    auto taken = [&](const std::string& column, const rapidjson::Value* v, std::string_view text) -> std::optional<Status> {
       std::string q = "SELECT 1 FROM " + sql::quote(c.name) + " WHERE " + sql::quote(column) + " = $1";
       PgParams p;
       std::vector<std::string> scratch;
@@ -228,7 +228,7 @@ class PgStore::Txn final : public sql::AccountTxn {
       }
       PgResult res;
       if (auto e = conn_.run(q + " LIMIT 1", p, res)) return e;
-      if (res.rows() > 0) return Error{Status::uniqueViolation, column, "postgres: unique value taken"};
+      if (res.rows() > 0) return Status{StatusCode::uniqueViolation, column, "postgres: unique value taken"};
       return std::nullopt;
     };
     if (auto e = taken("id", nullptr, r.id)) return *e;
@@ -241,12 +241,12 @@ class PgStore::Txn final : public sql::AccountTxn {
     if (r.slug)
       if (auto e = taken("slug", nullptr, *r.slug)) return *e;
     // Taken a moment ago and gone again: report it as a conflict all the same.
-    return Error{Status::uniqueViolation, "id", "postgres: insert skipped on a conflict"};
+    return Status{StatusCode::uniqueViolation, "id", "postgres: insert skipped on a conflict"};
   }
-  Error exec(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange = false) {
+  Status exec(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange = false) {
     PgResult res;
     if (auto e = conn_.run(sqlText, params, res)) return e;
-    if (mustChange && std::string_view(PQcmdTuples(res.res)) == "0") return Error{Status::notFound, {}, {}};
+    if (mustChange && std::string_view(PQcmdTuples(res.res)) == "0") return Status{StatusCode::notFound, {}, {}};
     return {};
   }
   const PgStore& store_;
@@ -267,13 +267,13 @@ void PgStore::writerLoop() {
 
 bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
   std::lock_guard lock(writerMutex_);
-  auto log = [](const std::string& what, const Error& e) {
+  auto log = [](const std::string& what, const Status& e) {
     std::fprintf(stderr, "restd: storage writer: %s (%s)\n", what.c_str(), e.detail.c_str());
   };
   // One round trip between jobs: each pair of commands goes as one message.
   // A connection that PostgreSQL dropped while idle (a restart) is found out
   // by BEGIN; nothing has run yet, so a new connection simply tries again.
-  Error begun;
+  Status begun;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!writer_ || writer_->broken()) {
       std::string error;
@@ -288,7 +288,7 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
   }
   if (begun) {
     log("cannot begin the group's transaction", begun);
-    writer_->exec("ROLLBACK");
+    (void)writer_->exec("ROLLBACK");  // the group has failed already; a broken connection is reopened
     return false;
   }
   bool accountsChanged = false;
@@ -313,7 +313,7 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
     // hears `committed = false`, never a silent success.
     if (auto e = writer_->exec(next)) {
       log("cannot undo or release a job's savepoint", e);
-      writer_->exec("ROLLBACK");
+      (void)writer_->exec("ROLLBACK");  // the group has failed already; a broken connection is reopened
       return false;
     }
   }
@@ -325,15 +325,15 @@ bool PgStore::runGroup(std::vector<WriteQueue::Pending>& group) {
   // commit only (a long job, an import, does not stall the other nodes'
   // writes), and it cannot deadlock: holding it, a writer only adds rows
   // to the log, which waits on no other lock.
-  Error ordered = events.hasEvents() ? writer_->exec("SELECT pg_advisory_xact_lock(7309310421455826)") : Error{};
+  Status ordered = events.hasEvents() ? writer_->exec("SELECT pg_advisory_xact_lock(7309310421455826)") : Status{};
   if (auto e = ordered ? ordered : events.flushEvents()) {
     log("cannot write the group's events", e);
-    writer_->exec("ROLLBACK");
+    (void)writer_->exec("ROLLBACK");  // the group has failed already; a broken connection is reopened
     return false;
   }
   if (auto e = writer_->exec("COMMIT")) {
     log("cannot commit the group", e);
-    writer_->exec("ROLLBACK");
+    (void)writer_->exec("ROLLBACK");  // the group has failed already; a broken connection is reopened
     return false;
   }
   // This node's own revocations hold before their replies go out; other

@@ -79,57 +79,57 @@ const AccountTxn::Statements& statementsFor(Dialect d) {
 
 AccountTxn::AccountTxn(Dialect d) : sql_(statementsFor(d)), dialect_(d) {}
 
-Error AccountTxn::addUser(const User& u) {
+Status AccountTxn::addUser(const User& u) {
   return execute(sql_.addUser, {u.id, u.userName, u.role, u.passwordHash, u.createdAt}, false);
 }
 
-Error AccountTxn::removeUser(std::string_view userName) {
+Status AccountTxn::removeUser(std::string_view userName) {
   revokedAccess_ = true;
   if (auto e = execute(sql_.removeUserTokens, {std::string(userName)}, false)) return e;
   return execute(sql_.removeUser, {std::string(userName)}, true);
 }
 
-Error AccountTxn::setPassword(std::string_view userName, std::string_view hash) {
+Status AccountTxn::setPassword(std::string_view userName, std::string_view hash) {
   revokedAccess_ = true;
   if (auto e = execute(sql_.setPassword, {std::string(hash), std::string(userName)}, true)) return e;
   return execute(sql_.removeUserTokens, {std::string(userName)}, false);  // a new password ends every session
 }
 
-Error AccountTxn::addApiKey(const ApiKey& k, std::string_view keyHash) {
-  Error e = execute(sql_.addApiKey, {k.label, std::string(keyHash), k.prefix, k.createdAt}, false);
-  if (e.status == Status::uniqueViolation && e.field == "keyHash") e.field = "key";
+Status AccountTxn::addApiKey(const ApiKey& k, std::string_view keyHash) {
+  Status e = execute(sql_.addApiKey, {k.label, std::string(keyHash), k.prefix, k.createdAt}, false);
+  if (e.code == StatusCode::uniqueViolation && e.field == "keyHash") e.field = "key";
   return e;
 }
 
-Error AccountTxn::revokeApiKey(std::string_view label) {
+Status AccountTxn::revokeApiKey(std::string_view label) {
   revokedAccess_ = true;
   if (auto e = execute(sql_.revokeKeyTokens, {std::string(label)}, false)) return e;
   return execute(sql_.revokeApiKey, {std::string(label)}, true);
 }
 
-Error AccountTxn::addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
+Status AccountTxn::addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
                            int64_t expiresAt) {
   if (auto e = execute(sql_.purgeExpiredTokens, {std::string(userId), nowMillis()}, false)) return e;
   return execute(sql_.addToken, {std::string(tokenHash), std::string(userId), std::string(apiKeyLabel), expiresAt},
                  false);
 }
 
-Error AccountTxn::revokeToken(std::string_view tokenHash) {
+Status AccountTxn::revokeToken(std::string_view tokenHash) {
   revokedAccess_ = true;
   return execute(sql_.revokeToken, {std::string(tokenHash)}, false);
 }
 
-Error AccountTxn::addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) {
+Status AccountTxn::addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) {
   if (auto e = execute(sql_.forgetFailures, {std::string(key), forgetBefore}, false)) return e;
   if (auto e = execute(sql_.purgeFailures, {forgetBefore}, false)) return e;
   return execute(sql_.addFailure, {std::string(key), atMs}, false);
 }
 
-Error AccountTxn::clearLoginFailures(std::string_view key) {
+Status AccountTxn::clearLoginFailures(std::string_view key) {
   return execute(sql_.clearFailures, {std::string(key)}, false);
 }
 
-Error AccountTxn::putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) {
+Status AccountTxn::putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) {
   if (auto e = execute(sql_.purgeStoredReplies, {r.createdAt - 24 * 3600 * 1000LL}, false)) return e;
   return execute(sql_.putStoredReply,
                  {std::string(userId), std::string(key), r.requestHash, int64_t(r.status), r.contentType, r.headers,
@@ -137,12 +137,12 @@ Error AccountTxn::putStoredReply(std::string_view userId, std::string_view key, 
                  false);
 }
 
-Error AccountTxn::putSetting(std::string_view key, const std::optional<std::string>& value) {
+Status AccountTxn::putSetting(std::string_view key, const std::optional<std::string>& value) {
   if (!value) return execute(sql_.removeSetting, {std::string(key)}, false);
   return execute(sql_.putSetting, {std::string(key), *value}, false);
 }
 
-Error AccountTxn::appendEvent(const StoredEvent& e) {
+Status AccountTxn::appendEvent(const StoredEvent& e) {
   pendingEvents_.push_back(e);
   return {};
 }
@@ -163,7 +163,7 @@ std::string appendEventsSql(Dialect d, size_t rows) {
 
 }  // namespace
 
-Error AccountTxn::flushEvents() {
+Status AccountTxn::flushEvents() {
   // Chunks of kChunk rows share one statement text (prepared once); the
   // rest goes in one shorter statement.
   constexpr size_t kChunk = 100;
@@ -178,7 +178,7 @@ Error AccountTxn::flushEvents() {
     }
     std::string& full = chunkSql[dialect_ == Dialect::sqlite ? 0 : 1];
     if (full.empty()) full = appendEventsSql(dialect_, kChunk);
-    Error err = rows == kChunk ? execute(full, params, false)
+    Status err = rows == kChunk ? execute(full, params, false)
                                : rows == 1 ? execute(sql_.appendEvent, params, false)
                                            : execute(appendEventsSql(dialect_, rows), params, false);
     if (err) return err;
@@ -188,7 +188,7 @@ Error AccountTxn::flushEvents() {
   return {};
 }
 
-Error AccountTxn::pruneEvents(int64_t beforeMs) { return execute(sql_.pruneEvents, {beforeMs}, false); }
+Status AccountTxn::pruneEvents(int64_t beforeMs) { return execute(sql_.pruneEvents, {beforeMs}, false); }
 
 const std::string& AccountTxn::eventsSql(Dialect d) { return statementsFor(d).events; }
 const std::string& AccountTxn::loginFailuresSql(Dialect d) { return statementsFor(d).failures; }

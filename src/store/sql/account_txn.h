@@ -16,28 +16,28 @@ namespace restd::store::sql {
 class AccountTxn : public WriteTxn {
  public:
   explicit AccountTxn(Dialect d);
-  Error addUser(const User& u) override;
-  Error removeUser(std::string_view userName) override;
-  Error setPassword(std::string_view userName, std::string_view hash) override;
-  Error addApiKey(const ApiKey& k, std::string_view keyHash) override;
-  Error revokeApiKey(std::string_view label) override;
-  Error addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
+  Status addUser(const User& u) override;
+  Status removeUser(std::string_view userName) override;
+  Status setPassword(std::string_view userName, std::string_view hash) override;
+  Status addApiKey(const ApiKey& k, std::string_view keyHash) override;
+  Status revokeApiKey(std::string_view label) override;
+  Status addToken(std::string_view tokenHash, std::string_view userId, std::string_view apiKeyLabel,
                  int64_t expiresAt) override;
-  Error revokeToken(std::string_view tokenHash) override;
-  Error addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) override;
-  Error clearLoginFailures(std::string_view key) override;
-  Error putSetting(std::string_view key, const std::optional<std::string>& value) override;
+  Status revokeToken(std::string_view tokenHash) override;
+  Status addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) override;
+  Status clearLoginFailures(std::string_view key) override;
+  Status putSetting(std::string_view key, const std::optional<std::string>& value) override;
   // Keeps a reply for its Idempotency-Key for a day (older ones are purged).
-  Error putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override;
-  Error appendEvent(const StoredEvent& e) override;
-  Error pruneEvents(int64_t beforeMs) override;
+  Status putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override;
+  Status appendEvent(const StoredEvent& e) override;
+  Status pruneEvents(int64_t beforeMs) override;
 
   // Writes the events appended so far, in order, in multi-row statements
   // (a 1000-record batch: ten statements, not a thousand). The writer moves
   // the events of each job that keeps its changes into one transaction-wide
   // Txn (takeEvents / addEvents) and flushes them once, before the commit:
   // a group of 64 single POSTs adds one statement, not 64 round trips.
-  Error flushEvents();
+  Status flushEvents();
   bool hasEvents() const { return !pendingEvents_.empty(); }
   std::vector<StoredEvent> takeEvents() { return std::move(pendingEvents_); }
   void addEvents(std::vector<StoredEvent>&& events) {
@@ -92,7 +92,7 @@ class AccountTxn : public WriteTxn {
   void dropEventsAfter(size_t mark) { pendingEvents_.resize(mark); }
 
   // Runs one statement; notFound when `mustChange` and no row changed.
-  virtual Error execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) = 0;
+  virtual Status execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) = 0;
 
 
  public:

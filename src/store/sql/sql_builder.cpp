@@ -144,7 +144,7 @@ CollectionSql buildCollectionSql(Dialect d, const CollectionSpec& c) {
   return q;
 }
 
-Error buildListSql(Dialect d, const CollectionSpec& c, const CollectionSql& fixed, const ListQuery& q, ListSql& out) {
+Status buildListSql(Dialect d, const CollectionSpec& c, const CollectionSql& fixed, const ListQuery& q, ListSql& out) {
   std::string where;
   Params p(d, out.pageParams);
   auto andClause = [&](const std::string& clause) {
@@ -183,7 +183,7 @@ Error buildListSql(Dialect d, const CollectionSpec& c, const CollectionSql& fixe
   if (q.after) {
     // Keyset: (k1 after v1) OR (k1 IS v1 AND k2 after v2) OR ...
     const auto& values = *q.after;
-    if (values.size() != keys.size()) return Error{Status::internal, {}, "cursor does not fit the sort"};
+    if (values.size() != keys.size()) return Status{StatusCode::internal, {}, "cursor does not fit the sort"};
     std::string clause = "(";
     for (size_t i = 0; i < keys.size(); ++i) {
       if (i) clause += " OR ";

@@ -60,7 +60,7 @@ struct ListSql {
 };
 // Fails (internal) only on a cursor that does not fit the sort, which the
 // API checks first.
-Error buildListSql(Dialect d, const CollectionSpec& c, const CollectionSql& fixed, const ListQuery& q, ListSql& out);
+Status buildListSql(Dialect d, const CollectionSpec& c, const CollectionSql& fixed, const ListQuery& q, ListSql& out);
 
 // The store's form of a `like` filter: the API's pattern (`*` any run, `\*`
 // a literal star, everything else literal) as a SQL LIKE pattern with '\'

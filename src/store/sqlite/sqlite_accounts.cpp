@@ -10,20 +10,20 @@ using namespace sqlite;
 
 // Users and API keys are read fresh: the CLI adds them from another process,
 // and a key made a moment ago must work at once.
-Error SqliteStore::findUser(std::string_view userName, User& out) {
+Status SqliteStore::findUser(std::string_view userName, User& out) {
   bool found = false;
-  Error e = withReader([&](SqliteConnection& c) {
+  Status e = withReader([&](SqliteConnection& c) {
     return query(c, "SELECT id, userName, role, passwordHash, createdAt FROM _restd_users WHERE userName = ?",
                  {std::string(userName)}, [&](sqlite3_stmt* st) {
                    readUser(st, out);
                    found = true;
                  });
   }, /*fresh=*/true);
-  if (!e && !found) e.status = Status::notFound;
+  if (!e && !found) e.code = StatusCode::notFound;
   return e;
 }
 
-Error SqliteStore::listUsers(std::vector<User>& out) {
+Status SqliteStore::listUsers(std::vector<User>& out) {
   return withReader([&](SqliteConnection& c) {
     return query(c, "SELECT id, userName, role, passwordHash, createdAt FROM _restd_users ORDER BY userName", {},
                  [&](sqlite3_stmt* st) {
@@ -33,9 +33,9 @@ Error SqliteStore::listUsers(std::vector<User>& out) {
   }, /*fresh=*/true);
 }
 
-Error SqliteStore::findApiKey(std::string_view keyHash, ApiKey& out) {
+Status SqliteStore::findApiKey(std::string_view keyHash, ApiKey& out) {
   bool found = false;
-  Error e = withReader([&](SqliteConnection& c) {
+  Status e = withReader([&](SqliteConnection& c) {
     return query(c, "SELECT label, prefix, createdAt FROM _restd_apikeys WHERE keyHash = ?", {std::string(keyHash)},
                  [&](sqlite3_stmt* st) {
                    out.label = columnText(st, 0);
@@ -44,11 +44,11 @@ Error SqliteStore::findApiKey(std::string_view keyHash, ApiKey& out) {
                    found = true;
                  });
   }, /*fresh=*/true);
-  if (!e && !found) e.status = Status::notFound;
+  if (!e && !found) e.code = StatusCode::notFound;
   return e;
 }
 
-Error SqliteStore::listApiKeys(std::vector<ApiKey>& out) {
+Status SqliteStore::listApiKeys(std::vector<ApiKey>& out) {
   return withReader([&](SqliteConnection& c) {
     return query(c, "SELECT label, prefix, createdAt FROM _restd_apikeys ORDER BY createdAt, label", {},
                  [&](sqlite3_stmt* st) {
@@ -57,18 +57,18 @@ Error SqliteStore::listApiKeys(std::vector<ApiKey>& out) {
   }, /*fresh=*/true);
 }
 
-Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
+Status SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner& out) {
   bool found = false;
-  Error e = withReader([&](SqliteConnection& c) {
+  Status e = withReader([&](SqliteConnection& c) {
     // While the database is unchanged (same data_version), the answer is too:
     // skip the query. Expiry is checked against the clock every time.
     int64_t version = path_.empty() ? -1 : c.dataVersion();  // see list(): no cache in memory mode
     if (const TokenOwner* cached = c.cachedToken(tokenHash, version); cached && cached->expiresAt > now) {
       out = *cached;
       found = true;
-      return Error{};
+      return Status{};
     }
-    Error qe = query(c,
+    Status qe = query(c,
                  "SELECT u.id, u.userName, u.role, t.apiKeyLabel, t.expiresAt FROM _restd_tokens t "
                  "JOIN _restd_users u ON u.id = t.userId WHERE t.tokenHash = ? AND t.expiresAt > ?",
                  {std::string(tokenHash), now}, [&](sqlite3_stmt* st) {
@@ -82,11 +82,11 @@ Error SqliteStore::findToken(std::string_view tokenHash, int64_t now, TokenOwner
     if (!qe && found) c.rememberToken(tokenHash, version, out);
     return qe;
   });
-  if (!e && !found) e.status = Status::notFound;
+  if (!e && !found) e.code = StatusCode::notFound;
   return e;
 }
 
-Error SqliteStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) {
+Status SqliteStore::loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) {
   out.clear();
   return withReader([&](SqliteConnection& c) {
     return query(c, sql::AccountTxn::loginFailuresSql(sql::Dialect::sqlite), {std::string(key), sinceMs},
@@ -94,7 +94,7 @@ Error SqliteStore::loginFailures(std::string_view key, int64_t sinceMs, std::vec
   }, /*fresh=*/true);
 }
 
-Error SqliteStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) {
+Status SqliteStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) {
   out.clear();
   return withReader([&](SqliteConnection& c) {
     return query(c, sql::AccountTxn::eventsSql(sql::Dialect::sqlite), {after, limit}, [&](sqlite3_stmt* st) {
@@ -104,7 +104,7 @@ Error SqliteStore::readEvents(int64_t after, int64_t limit, std::vector<StoredEv
   }, /*fresh=*/true);
 }
 
-Error SqliteStore::eventBounds(int64_t& oldest, int64_t& newest) {
+Status SqliteStore::eventBounds(int64_t& oldest, int64_t& newest) {
   oldest = newest = 0;
   return withReader([&](SqliteConnection& c) {
     return query(c, std::string(sql::AccountTxn::kEventBoundsSql), {}, [&](sqlite3_stmt* st) {
@@ -114,7 +114,7 @@ Error SqliteStore::eventBounds(int64_t& oldest, int64_t& newest) {
   }, /*fresh=*/true);
 }
 
-Error SqliteStore::readSetting(std::string_view key, std::optional<std::string>& out) {
+Status SqliteStore::readSetting(std::string_view key, std::optional<std::string>& out) {
   out.reset();
   return withReader([&](SqliteConnection& c) {
     return query(c, sql::AccountTxn::settingSql(sql::Dialect::sqlite), {std::string(key)}, [&](sqlite3_stmt* st) {

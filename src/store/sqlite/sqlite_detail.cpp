@@ -4,7 +4,7 @@
 
 namespace restd::store::sqlite {
 
-Status statusOf(int rc) {
+StatusCode statusOf(int rc) {
   switch (rc & 0xFF) {
     case SQLITE_READONLY:
     case SQLITE_IOERR:
@@ -16,18 +16,18 @@ Status statusOf(int rc) {
     case SQLITE_LOCKED:
     case SQLITE_PERM:
     case SQLITE_PROTOCOL:
-      return Status::unavailable;
+      return StatusCode::unavailable;
     default:
-      return Status::internal;
+      return StatusCode::internal;
   }
 }
 
-Error sqlError(sqlite3* db, int rc) {
-  Error e;
-  e.status = statusOf(rc);
+Status sqlError(sqlite3* db, int rc) {
+  Status e;
+  e.code = statusOf(rc);
   e.detail = std::string("sqlite: ") + sqlite3_errmsg(db);
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    e.status = Status::uniqueViolation;
+    e.code = StatusCode::uniqueViolation;
     // "UNIQUE constraint failed: things.code" or, per owner,
     // "UNIQUE constraint failed: things.code, things.owner": the first column.
     std::string msg = sqlite3_errmsg(db);
@@ -55,7 +55,7 @@ void readRecord(const CollectionSpec& c, sqlite3_stmt* st, Record& r) {
   sql::readRecord(c, row, r);
 }
 
-Error getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const CollectionSpec& c, std::string_view idOrSlug,
+Status getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const CollectionSpec& c, std::string_view idOrSlug,
                 Record& out, SlugScope scope) {
   sqlite3_stmt* st = conn.prepare(sql.get);
   if (!st) return sqlError(conn.db(), sqlite3_errcode(conn.db()));
@@ -66,7 +66,7 @@ Error getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const Col
     sqlite3_bind_int(st, 3, scope.anyOwner ? 1 : 0);
   }
   int rc = sqlite3_step(st);
-  if (rc == SQLITE_DONE) return Error{Status::notFound, {}, {}};
+  if (rc == SQLITE_DONE) return Status{StatusCode::notFound, {}, {}};
   if (rc != SQLITE_ROW) return sqlError(conn.db(), rc);
   readRecord(c, st, out);
   return {};

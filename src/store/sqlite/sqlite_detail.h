@@ -15,9 +15,9 @@ namespace restd::store {
 namespace sqlite {
 
 // The store status of a SQLite result code.
-Status statusOf(int rc);
+StatusCode statusOf(int rc);
 // The error of a failed call on `db`; a unique violation names its field.
-Error sqlError(sqlite3* db, int rc);
+Status sqlError(sqlite3* db, int rc);
 void bindValue(sqlite3_stmt* st, int i, const SqlValue& v);
 
 // Resets a cached statement when it leaves scope.
@@ -57,13 +57,13 @@ struct SqliteRow {
 
 void readRecord(const CollectionSpec& c, sqlite3_stmt* st, Record& r);
 // One record by id or slug with the collection's cached statement.
-Error getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const CollectionSpec& c, std::string_view idOrSlug,
+Status getRecord(SqliteConnection& conn, const sql::CollectionSql& sql, const CollectionSpec& c, std::string_view idOrSlug,
                 Record& out, SlugScope scope);
 
 std::string columnText(sqlite3_stmt* st, int col);
 
 template <typename Row>
-Error query(SqliteConnection& c, const std::string& sql, const std::vector<SqlValue>& params, Row&& row) {
+Status query(SqliteConnection& c, const std::string& sql, const std::vector<SqlValue>& params, Row&& row) {
   sqlite3_stmt* st = c.prepare(sql);
   if (!st) return sqlError(c.db(), sqlite3_errcode(c.db()));
   StmtGuard g{st};
@@ -80,21 +80,21 @@ void readUser(sqlite3_stmt* st, User& u);
 }  // namespace sqlite
 
 template <typename Fn>
-Error SqliteStore::withReader(Fn&& fn, bool fresh) {
-  if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
+Status SqliteStore::withReader(Fn&& fn, bool fresh) {
+  if (!fileHealthyCached()) return Status{StatusCode::unavailable, {}, "database file missing or read-only"};
   if (path_.empty()) {
     std::lock_guard lock(memoryMutex_);
     return fn(*writer_);
   }
   std::string error;
   auto conn = acquireReader(error, fresh);
-  if (!conn) return Error{Status::unavailable, {}, error};
-  Error e = fn(*conn);
+  if (!conn) return Status{StatusCode::unavailable, {}, error};
+  Status e = fn(*conn);
   // A fresh read leaves no snapshot behind: one that young would otherwise
   // pass for current with the next request (kSnapshotMaxAgeMs) before the
   // watch has seen another process's commit.
   if (fresh) conn->endSnapshot();
-  releaseReader(std::move(conn), e && e.status != Status::notFound);
+  releaseReader(std::move(conn), e && e.code != StatusCode::notFound);
   return e;
 }
 

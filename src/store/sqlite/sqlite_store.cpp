@@ -362,8 +362,8 @@ void SqliteStore::endIdleSnapshots() {
   for (auto& c : readers_) c->endSnapshot();
 }
 
-Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) {
-  if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
+Status SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) {
+  if (!fileHealthyCached()) return Status{StatusCode::unavailable, {}, "database file missing or read-only"};
   if (path_.empty()) {
     // In-memory: one connection holds the data; the writer's, under the queue lock.
     std::lock_guard lock(memoryMutex_);
@@ -371,14 +371,14 @@ Error SqliteStore::get(const CollectionSpec& c, std::string_view idOrSlug, Recor
   }
   std::string error;
   auto conn = acquireReader(error);
-  if (!conn) return Error{Status::unavailable, {}, error};
-  Error e = getRecord(*conn, sqlFor(c), c, idOrSlug, out, scope);
-  releaseReader(std::move(conn), e && e.status != Status::notFound);
+  if (!conn) return Status{StatusCode::unavailable, {}, error};
+  Status e = getRecord(*conn, sqlFor(c), c, idOrSlug, out, scope);
+  releaseReader(std::move(conn), e && e.code != StatusCode::notFound);
   return e;
 }
 
-Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
-  if (!fileHealthyCached()) return Error{Status::unavailable, {}, "database file missing or read-only"};
+Status SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult& out) {
+  if (!fileHealthyCached()) return Status{StatusCode::unavailable, {}, "database file missing or read-only"};
   sql::ListSql lq;
   if (auto e = sql::buildListSql(sql::Dialect::sqlite, c, sqlFor(c), q, lq)) return e;
 
@@ -391,10 +391,10 @@ Error SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult&
   } else {
     std::string error;
     leased = acquireReader(error);
-    if (!leased) return Error{Status::unavailable, {}, error};
+    if (!leased) return Status{StatusCode::unavailable, {}, error};
     conn = leased.get();
   }
-  Error result;
+  Status result;
   // Both statements in one read transaction, so the total matches the page
   // (a leased reader is inside its snapshot already).
   if (!leased) conn->exec("BEGIN");

@@ -83,26 +83,26 @@ class SqliteStore final : public Store {
   bool ready() override;
   bool migrate(const Config& config, bool allowDestructive, bool& destructive, std::string& error) override;
   using Store::get;
-  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) override;
-  Error list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
+  Status get(const CollectionSpec& c, std::string_view idOrSlug, Record& out, SlugScope scope) override;
+  Status list(const CollectionSpec& c, const ListQuery& q, ListResult& out) override;
   void submitWrite(WriteJob job, WriteDone done) override;
   void close() override;
-  Error findUser(std::string_view userName, User& out) override;
-  Error listUsers(std::vector<User>& out) override;
-  Error findApiKey(std::string_view keyHash, ApiKey& out) override;
-  Error listApiKeys(std::vector<ApiKey>& out) override;
-  Error findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
-  Error loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
-  Error readSetting(std::string_view key, std::optional<std::string>& out) override;
-  Error readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
-  Error eventBounds(int64_t& oldest, int64_t& newest) override;
-  Error readSnapshot(const std::function<Error(ReadSnapshot&)>& fn) override;
+  Status findUser(std::string_view userName, User& out) override;
+  Status listUsers(std::vector<User>& out) override;
+  Status findApiKey(std::string_view keyHash, ApiKey& out) override;
+  Status listApiKeys(std::vector<ApiKey>& out) override;
+  Status findToken(std::string_view tokenHash, int64_t nowMillis, TokenOwner& out) override;
+  Status loginFailures(std::string_view key, int64_t sinceMs, std::vector<int64_t>& out) override;
+  Status readSetting(std::string_view key, std::optional<std::string>& out) override;
+  Status readEvents(int64_t after, int64_t limit, std::vector<StoredEvent>& out) override;
+  Status eventBounds(int64_t& oldest, int64_t& newest) override;
+  Status readSnapshot(const std::function<Status(ReadSnapshot&)>& fn) override;
   void registerMetrics(Metrics& m) const override { queue_.registerMetrics(m); }
 
  protected:
   // The online backup API, a few MiB per step from one read transaction, so
   // the copy is of one instant while the server goes on writing.
-  Error copyInto(const Config& config, const std::string& path, const ProgressFn& progress) override;
+  Status copyInto(const Config& config, const std::string& path, const ProgressFn& progress) override;
 
  private:
   class Txn;
@@ -159,7 +159,7 @@ class SqliteStore final : public Store {
   std::thread watchThread_;
   // Runs `fn` with a reader connection (the writer's, locked, in memory mode).
   template <typename Fn>
-  Error withReader(Fn&& fn, bool fresh = false);
+  Status withReader(Fn&& fn, bool fresh = false);
 
   std::string path_;   // "" for in-memory
   StorageConfig config_;

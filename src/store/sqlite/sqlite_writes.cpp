@@ -19,10 +19,10 @@ class SqliteStore::Txn final : public sql::AccountTxn {
  public:
   Txn(const SqliteStore& store, SqliteConnection& conn)
       : AccountTxn(sql::Dialect::sqlite), store_(store), conn_(conn) {}
-  Error get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
+  Status get(const CollectionSpec& c, std::string_view idOrSlug, Record& out) override {
     return getRecord(conn_, store_.sqlFor(c), c, idOrSlug, out, {});
   }
-  Error nested(const std::function<bool()>& fn) override {
+  Status nested(const std::function<bool()>& fn) override {
     static const std::string kSavepoint = "SAVEPOINT nested", kRollbackTo = "ROLLBACK TO nested",
                              kRelease = "RELEASE nested";
     if (auto e = exec(kSavepoint, {})) return e;
@@ -33,19 +33,19 @@ class SqliteStore::Txn final : public sql::AccountTxn {
     }
     return exec(kRelease, {});
   }
-  Error insert(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).insert, c, r, false); }
-  Error update(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).update, c, r, true); }
-  Error remove(const CollectionSpec& c, std::string_view id) override {
+  Status insert(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).insert, c, r, false); }
+  Status update(const CollectionSpec& c, const Record& r) override { return run(store_.sqlFor(c).update, c, r, true); }
+  Status remove(const CollectionSpec& c, std::string_view id) override {
     sqlite3_stmt* st = conn_.prepare(store_.sqlFor(c).remove);
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
     StmtGuard g{st};
     bindValue(st, 1, std::string(id));
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) return sqlError(conn_.db(), rc);
-    if (sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
+    if (sqlite3_changes(conn_.db()) == 0) return Status{StatusCode::notFound, {}, {}};
     return {};
   }
-  Error getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) override {
+  Status getStoredReply(std::string_view userId, std::string_view key, int64_t notBefore, StoredReply& out) override {
     sqlite3_stmt* st = conn_.prepare(
         "SELECT requestHash, status, contentType, headers, body, createdAt FROM _restd_idempotency "
         "WHERE userId = ? AND key = ? AND createdAt >= ?");
@@ -55,7 +55,7 @@ class SqliteStore::Txn final : public sql::AccountTxn {
     bindValue(st, 2, std::string(key));
     bindValue(st, 3, notBefore);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) return Error{Status::notFound, {}, {}};
+    if (rc == SQLITE_DONE) return Status{StatusCode::notFound, {}, {}};
     if (rc != SQLITE_ROW) return sqlError(conn_.db(), rc);
     auto text = [&](int c) {
       const char* t = static_cast<const char*>(sqlite3_column_blob(st, c));
@@ -69,7 +69,7 @@ class SqliteStore::Txn final : public sql::AccountTxn {
     out.createdAt = sqlite3_column_int64(st, 5);
     return {};
   }
-  Error slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) override {
+  Status slugTaken(const CollectionSpec& c, std::string_view owner, std::string_view slug, bool& taken) override {
     taken = false;
     sqlite3_stmt* st = conn_.prepare(store_.sqlFor(c).slugTaken);
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
@@ -84,12 +84,12 @@ class SqliteStore::Txn final : public sql::AccountTxn {
   }
 
  protected:
-  Error execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) override {
+  Status execute(const std::string& sqlText, const std::vector<SqlValue>& params, bool mustChange) override {
     return exec(sqlText, params, mustChange);
   }
 
  private:
-  Error run(const std::string& sql, const CollectionSpec& c, const Record& r, bool mustExist) {
+  Status run(const std::string& sql, const CollectionSpec& c, const Record& r, bool mustExist) {
     sqlite3_stmt* st = conn_.prepare(sql);
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
     StmtGuard g{st};  // resets and clears the bindings, which point into `r` and `scratch`
@@ -98,10 +98,10 @@ class SqliteStore::Txn final : public sql::AccountTxn {
     sql::bindRecord(binder, c, r, scratch);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) return sqlError(conn_.db(), sqlite3_extended_errcode(conn_.db()));
-    if (mustExist && sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
+    if (mustExist && sqlite3_changes(conn_.db()) == 0) return Status{StatusCode::notFound, {}, {}};
     return {};
   }
-  Error exec(const std::string& sql, const std::vector<SqlValue>& params, bool mustChange = false) {
+  Status exec(const std::string& sql, const std::vector<SqlValue>& params, bool mustChange = false) {
     sqlite3_stmt* st = conn_.prepare(sql);
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
     StmtGuard g{st};
@@ -109,7 +109,7 @@ class SqliteStore::Txn final : public sql::AccountTxn {
     for (const auto& p : params) bindValue(st, i++, p);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) return sqlError(conn_.db(), sqlite3_extended_errcode(conn_.db()));
-    if (mustChange && sqlite3_changes(conn_.db()) == 0) return Error{Status::notFound, {}, {}};
+    if (mustChange && sqlite3_changes(conn_.db()) == 0) return Status{StatusCode::notFound, {}, {}};
     return {};
   }
   const SqliteStore& store_;

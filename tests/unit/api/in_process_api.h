@@ -125,11 +125,11 @@ class InProcessApi {
   // An API key, as `restd apikey create` makes one.
   std::string apiKey(const std::string& label) {
     std::string key;
-    if (std::string e = auth::createApiKey(*store_, label, key); !e.empty()) throw std::runtime_error(e);
+    if (Status e = auth::createApiKey(*store_, label, key)) throw std::runtime_error(e.detail);
     return key;
   }
   void addUser(const std::string& name, auth::Role role, const std::string& password) {
-    if (std::string e = auth::addUser(*store_, name, role, password); !e.empty()) throw std::runtime_error(e);
+    if (Status e = auth::addUser(*store_, name, role, password)) throw std::runtime_error(e.detail);
   }
   // POST /authenticate; the access token, or "" (with a test failure).
   std::string login(const std::string& user, const std::string& password, const std::string& key) {

@@ -14,6 +14,9 @@
 
 namespace {
 
+using restd::Status;
+using restd::StatusCode;
+
 constexpr std::string_view kToml = R"toml(
 [collections.notes]
 visibility = "owner"
@@ -70,12 +73,12 @@ TEST(SqliteStore, SlugsAndUniqueValuesArePerOwnerInOwnerCollections) {
     return !txn.insert(t.notes(), note("note_1", "ann", "same", "X")) &&
            !txn.insert(t.notes(), note("note_2", "bob", "same", "X"));
   }));
-  restd::store::Error dup;
+  Status dup;
   t.store->runWrite([&](restd::store::WriteTxn& txn) {
     dup = txn.insert(t.notes(), note("note_3", "bob", "other", "X"));
     return false;
   });
-  EXPECT_EQ(dup.status, restd::store::Status::uniqueViolation);
+  EXPECT_EQ(dup.code, StatusCode::uniqueViolation);
   EXPECT_EQ(dup.field, "code");
   bool annTaken = false, carlTaken = true;
   t.store->runWrite([&](restd::store::WriteTxn& txn) {
@@ -99,7 +102,7 @@ TEST(SqliteStore, AFailingSlugProbeIsAnErrorNotTaken) {
     ASSERT_EQ(sqlite3_exec(db, "DROP TABLE notes", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
   }
-  restd::store::Error e;
+  Status e;
   bool taken = true;
   t.store->runWrite([&](restd::store::WriteTxn& txn) {
     e = txn.slugTaken(t.notes(), "ann", "x", taken);
@@ -133,7 +136,7 @@ TEST(SqliteStore, AReaderOpenedWhileTheFileIsGoneCreatesNothing) {
   t.store->runWrite([&](restd::store::WriteTxn& txn) { return !txn.insert(t.notes(), note("note_1", "ann", "s", "C")); });
   auto db = t.dir / "t.db", away = t.dir / "t.db.away";
   auto readOnNewThread = [&] {
-    restd::store::Error e;
+    Status e;
     std::thread([&] {
       restd::store::Record r;
       e = t.store->get(t.notes(), "note_1", r);

@@ -27,7 +27,8 @@
 namespace {
 
 using restd::store::Record;
-using restd::store::Status;
+using restd::Status;
+using restd::StatusCode;
 using restd::store::WriteTxn;
 
 constexpr std::string_view kToml = R"toml(
@@ -159,7 +160,7 @@ TEST_P(StoreEngineTest, AUniqueViolationNamesItsFieldAndTheJobGoesOn) {
   auto& s = storage_->node();
   const auto& c = storage_->notes();
   ASSERT_TRUE(s.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_1", R"({"code":"A"})")); }));
-  restd::store::Error dupInsert, dupId, dupUpdate, after;
+  Status dupInsert, dupId, dupUpdate, after;
   ASSERT_TRUE(s.runWrite([&](WriteTxn& t) {
     dupInsert = t.insert(c, note("note_2", R"({"code":"A"})"));
     dupId = t.insert(c, note("note_1", R"({"code":"B"})"));
@@ -168,11 +169,11 @@ TEST_P(StoreEngineTest, AUniqueViolationNamesItsFieldAndTheJobGoesOn) {
     after = t.insert(c, note("note_4", R"({"code":"D"})"));  // the transaction is still usable
     return true;
   }));
-  EXPECT_EQ(dupInsert.status, Status::uniqueViolation);
+  EXPECT_EQ(dupInsert.code, StatusCode::uniqueViolation);
   EXPECT_EQ(dupInsert.field, "code");
-  EXPECT_EQ(dupId.status, Status::uniqueViolation);
+  EXPECT_EQ(dupId.code, StatusCode::uniqueViolation);
   EXPECT_EQ(dupId.field, "id");
-  EXPECT_EQ(dupUpdate.status, Status::uniqueViolation);
+  EXPECT_EQ(dupUpdate.code, StatusCode::uniqueViolation);
   EXPECT_EQ(dupUpdate.field, "code");
   EXPECT_FALSE(after);
   restd::store::ListResult res;
@@ -360,7 +361,7 @@ TEST_P(StoreEngineTest, InsertManyFailsOnlyTheRecordsWithTakenValuesFirstOneWins
   records[1498] = note("note_n5", R"({"code":"OTHER"})");    // an id record 5 of this batch has (an import)
   std::vector<const Record*> ptrs;
   for (auto& r : records) ptrs.push_back(&r);
-  std::vector<restd::store::Error> errors;
+  std::vector<Status> errors;
   ASSERT_TRUE(s.runWrite([&](WriteTxn& t) {
     t.insertMany(c, ptrs, errors);
     return true;
@@ -368,10 +369,10 @@ TEST_P(StoreEngineTest, InsertManyFailsOnlyTheRecordsWithTakenValuesFirstOneWins
   ASSERT_EQ(errors.size(), records.size());
   for (size_t i = 0; i < errors.size(); ++i) {
     if (i == 10 || i == 700) {
-      EXPECT_EQ(errors[i].status, Status::uniqueViolation) << i;
+      EXPECT_EQ(errors[i].code, StatusCode::uniqueViolation) << i;
       EXPECT_EQ(errors[i].field, "code") << i;
     } else if (i == 1499 || i == 1498) {
-      EXPECT_EQ(errors[i].status, Status::uniqueViolation);
+      EXPECT_EQ(errors[i].code, StatusCode::uniqueViolation);
       EXPECT_EQ(errors[i].field, "id");
     } else {
       EXPECT_FALSE(errors[i]) << i << " " << errors[i].detail;
@@ -439,7 +440,7 @@ TEST_P(StoreEngineTest, AReadSnapshotSeesOneInstantInIdOrderWhileOthersCommit) {
   std::vector<std::string> seen;
   int64_t counted = 0;
   size_t users = 0;
-  restd::store::Error e = s.readSnapshot([&](restd::store::ReadSnapshot& snap) -> restd::store::Error {
+  Status e = s.readSnapshot([&](restd::store::ReadSnapshot& snap) -> Status {
     if (auto e = snap.count(c, counted)) return e;
     // Another node commits while the snapshot reads: it must see none of it.
     EXPECT_TRUE(other.runWrite([&](WriteTxn& t) {
@@ -502,14 +503,14 @@ TEST_P(StoreEngineTest, ANestedFailureUndoesOnlyItsOwnChanges) {
   Record r;
   EXPECT_FALSE(s.get(c, "note_kept", r));
   EXPECT_FALSE(s.get(c, "note_nested", r));
-  EXPECT_EQ(s.get(c, "note_undone", r).status, Status::notFound);
+  EXPECT_EQ(s.get(c, "note_undone", r).code, StatusCode::notFound);
 }
 
 TEST_P(StoreEngineTest, SharedRateBucketsNeverGrantMoreThanTheyHold) {
   auto& a = storage_->node();
   restd::store::RateGrant g;
   if (!a.sharesRateLimits()) {  // one process owns SQLite: its buckets are in memory (RateLimiterTest)
-    EXPECT_EQ(a.takeRateTokens("user:ann", 20, 0.001, 3, g).status, Status::internal);
+    EXPECT_EQ(a.takeRateTokens("user:ann", 20, 0.001, 3, g).code, StatusCode::internal);
     return;
   }
   auto& b = storage_->node();
@@ -575,14 +576,14 @@ using restd::testing::TestLoop;
 // the pipeline's storage thread for a redone read).
 struct Answer {
   std::atomic<bool> done{false};
-  Status status = Status::ok;
+  StatusCode status = StatusCode::ok;
   std::string id;
 };
 
 // Asks for `key`; false when the store says to use get() instead.
 bool ask(restd::store::Store& s, const restd::CollectionSpec& c, const std::string& key, Answer& out) {
-  restd::store::GetDone done = [&out](restd::store::Error e, Record& r) {
-    out.status = e.status;
+  restd::store::GetDone done = [&out](Status e, Record& r) {
+    out.status = e.code;
     out.id = r.id;
     out.done.store(true, std::memory_order_release);
   };
@@ -634,7 +635,7 @@ TEST_P(StoreEngineTest, ReadsAskedTogetherAreAnsweredInOrderWithoutBlockingTheLo
                             std::chrono::seconds(10)));
   for (size_t i = 0; i < answers.size(); ++i) {
     const std::string& want = asked[i % asked.size()].second;
-    EXPECT_EQ(answers[i].status, want.empty() ? Status::notFound : Status::ok) << i;
+    EXPECT_EQ(answers[i].status, want.empty() ? StatusCode::notFound : StatusCode::ok) << i;
     EXPECT_EQ(answers[i].id, want) << i;
   }
   EXPECT_EQ(metric(s, "restd_storage_pipelined_reads_total") - before, 40);
@@ -643,7 +644,7 @@ TEST_P(StoreEngineTest, ReadsAskedTogetherAreAnsweredInOrderWithoutBlockingTheLo
   Answer third;
   ASSERT_TRUE(ask(s, c, "note_3", third));
   ASSERT_TRUE(loop.runUntil([&] { return third.done.load(); }, std::chrono::seconds(10)));
-  EXPECT_EQ(third.status, Status::ok);
+  EXPECT_EQ(third.status, StatusCode::ok);
   s.detachLoop();
 }
 
@@ -684,9 +685,9 @@ TEST_P(PipelinedReads, AReadThatFailsInABatchLeavesTheOthersOfItsBatchTheirOwnAn
   ASSERT_TRUE(ask(s, c, "note_1", first));
   ASSERT_TRUE(ask(s, c, "note_1", second));
   ASSERT_TRUE(wait({&mark, &first, &second}));
-  EXPECT_EQ(mark.status, Status::internal);
-  EXPECT_EQ(first.status, Status::ok);
-  EXPECT_EQ(second.status, Status::ok);
+  EXPECT_EQ(mark.status, StatusCode::internal);
+  EXPECT_EQ(first.status, StatusCode::ok);
+  EXPECT_EQ(second.status, StatusCode::ok);
   EXPECT_EQ(metric(s, "restd_storage_pipelined_reads_redone_total") - redone, 2);
 }
 
@@ -699,12 +700,12 @@ TEST_P(PipelinedReads, ReadsInFlightWhenTheConnectionIsLostAreAnsweredAndThePipe
   ASSERT_TRUE(storage_->sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
                             "AND pid <> pg_backend_pid()"));
   ASSERT_TRUE(wait({&a1, &a2, &a3}));
-  for (Answer* a : {&a1, &a2, &a3}) EXPECT_EQ(a->status, Status::ok);
+  for (Answer* a : {&a1, &a2, &a3}) EXPECT_EQ(a->status, StatusCode::ok);
   ASSERT_TRUE(whenAccepting(s, loop_, c));  // connected again, by itself
   Answer again;
   ASSERT_TRUE(ask(s, c, "note_1", again));
   ASSERT_TRUE(wait({&again}));
-  EXPECT_EQ(again.status, Status::ok);
+  EXPECT_EQ(again.status, StatusCode::ok);
 }
 
 TEST_P(PipelinedReads, AReadHeldUpByALockedTableSendsLaterReadsToThePool) {
@@ -722,11 +723,11 @@ TEST_P(PipelinedReads, AReadHeldUpByALockedTableSendsLaterReadsToThePool) {
   PQclear(PQexec(locker, "COMMIT"));
   PQfinish(locker);
   ASSERT_TRUE(wait({&held}));
-  EXPECT_EQ(held.status, Status::ok);
+  EXPECT_EQ(held.status, StatusCode::ok);
   Answer after;
   EXPECT_TRUE(ask(s, storage_->marks(), "mark_1", after));
   ASSERT_TRUE(wait({&after}));
-  EXPECT_EQ(after.status, Status::notFound);
+  EXPECT_EQ(after.status, StatusCode::notFound);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, PipelinedReads, ::testing::Values("postgres"),
