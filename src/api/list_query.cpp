@@ -169,6 +169,8 @@ std::optional<std::vector<store::SqlValue>> decodeCursor(std::string_view token,
 
 }  // namespace
 
+// Long by design: one pass over the parameters, one branch per parameter
+// of SPEC §4 (conversions and cursors are the helpers above).
 std::optional<ErrorObject> parseListRequest(const CollectionRules& rules, const QueryParams& params,
                                             ListRequest& out) {
   const std::string* cursor = nullptr;

@@ -124,6 +124,8 @@ void Generator::paths() {
   b_.set(doc_, "paths", std::move(paths));
 }
 
+// Long by design: four operations of one path, each a list of its
+// parameters and responses; a description, not logic.
 void Generator::collectionPaths(const CollectionSpec& c, Value& paths) {
   const std::string t = typeName(c);
   const std::string one = c.singular;

@@ -80,6 +80,8 @@ Router::Router(std::string basePath, std::vector<std::string> collections, std::
   for (const RouteDef& def : routes_) maxSegments_ = std::max(maxSegments_, def.segments.size());
 }
 
+// Long by design: one pass over the path (no allocation but the decoded
+// id), on every request; split, it would hand views between functions.
 RouteMatch Router::match(std::string_view method, std::string_view path) const {
   RouteMatch m;
   if (path.empty() || path[0] != '/') return m;

@@ -18,6 +18,7 @@ constexpr std::string_view kHtml = "text/html; charset=utf-8";
 
 }  // namespace
 
+// Long by design: one block per endpoint, read as a table.
 std::vector<Service::Endpoint> Service::endpointTable() {
   using C = const CallPtr&;
   using S = Service&;

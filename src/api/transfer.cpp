@@ -156,6 +156,152 @@ std::string describe(const Status& e) {
   return e.field + ": " + uniqueViolationMessage(e.field);  // a POST's 409 says the same
 }
 
+// One import inside its write job: lines are read into records, which go
+// into the store in batches (one multi-row statement on PostgreSQL), so
+// memory stays bounded however long the file. Each step returns false when
+// the import stops (a problem in `result`, or interrupted).
+class Importer {
+ public:
+  Importer(store::WriteTxn& txn, const CollectionRules& rules, const std::string& defaultOwner, size_t maxLineBytes,
+           int64_t maxEventRecords, const store::ProgressFn& progress, ImportResult& result)
+      : txn_(txn), c_(*rules.spec), rules_(rules), defaultOwner_(defaultOwner), maxLineBytes_(maxLineBytes),
+        maxEventRecords_(maxEventRecords), progress_(progress), result_(result) {
+    batch_.reserve(kBatch);
+  }
+
+  int64_t imported() const { return imported_; }
+
+  bool run(std::FILE* in) {
+    // Slugs chosen here are locked as one (on PostgreSQL one lock for the
+    // collection instead of one per candidate probed).
+    if (c_.slugFrom)
+      if (auto e = txn_.reserveSlugs(c_)) return stop(0, describe(e));
+    char* buf = nullptr;
+    size_t cap = 0;
+    struct Free {
+      char*& b;
+      ~Free() { std::free(b); }
+    } freeBuf{buf};
+    int64_t lineNo = 0;
+    ssize_t n;
+    while ((n = ::getline(&buf, &cap, in)) >= 0) {
+      ++lineNo;
+      copied_.bytes += n;
+      if (!addLine(lineNo, std::string_view(buf, static_cast<size_t>(n)))) return false;
+    }
+    if (std::ferror(in)) return stop(0, std::string("cannot read the file: ") + std::strerror(errno));
+    if (!batch_.empty() && !flush()) return false;
+    if (imported_ > maxEventRecords_) held_.push_back(bulkImportEvent(c_, imported_));
+    for (auto& e : held_)
+      if (auto failed = txn_.appendEvent(e)) return stop(0, describe(failed));
+    return true;
+  }
+
+ private:
+  static constexpr size_t kBatch = 500;
+
+  bool stop(int64_t line, std::string problem) {
+    result_.line = line;
+    result_.problem = std::move(problem);
+    return false;
+  }
+
+  // The batch's slugs, by owner in owner-visibility collections (where
+  // slugs are unique per owner).
+  std::string slugKey(const std::string& owner, const std::string& slug) const {
+    return c_.visibility == Visibility::owner ? owner + '\0' + slug : slug;
+  }
+
+  bool addLine(int64_t lineNo, std::string_view text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    if (text.find_first_not_of(" \t") == std::string_view::npos) return true;  // blank lines separate nothing
+    if (text.size() > maxLineBytes_)
+      return stop(lineNo, "the line is longer than max_body_bytes (" + std::to_string(maxLineBytes_) + " bytes)");
+    store::Record r;
+    bool slugGiven = false;
+    if (auto problem = readLine(rules_, text, defaultOwner_, linePool_, r, slugGiven)) return stop(lineNo, *problem);
+    if (c_.slugFrom) {
+      if (slugGiven) batchSlugs_.insert(slugKey(r.owner, *r.slug));
+      else needSlug_.push_back(batch_.size());
+    }
+    batch_.push_back(std::move(r));
+    lineOf_.push_back(lineNo);
+    return batch_.size() < kBatch || flush();
+  }
+
+  // The batch's records that get a new slug, chosen at once when it
+  // flushes: whether their first choices are taken is one question to the
+  // storage for the whole batch (one round trip on PostgreSQL), and only
+  // the taken ones probe further. A new slug is never one that the batch,
+  // not yet inserted, holds (batchSlugs_).
+  bool chooseSlugs() {
+    firstChoices_.clear();
+    for (size_t i : needSlug_) firstChoices_.emplace_back(batch_[i].owner, slugBase(c_, batch_[i]));
+    if (auto e = txn_.slugsTaken(c_, firstChoices_, firstTaken_)) return stop(lineOf_[needSlug_[0]], describe(e));
+    for (size_t k = 0; k < needSlug_.size(); ++k) {
+      store::Record& r = batch_[needSlug_[k]];
+      const std::string& first = firstChoices_[k].second;
+      if (!firstTaken_[k] && !batchSlugs_.count(slugKey(r.owner, first))) {
+        r.slug = first;
+      } else {
+        auto pending = [&](const std::string& slug) { return batchSlugs_.count(slugKey(r.owner, slug)) > 0; };
+        if (auto e = chooseSlug(txn_, c_, r.owner, r, pending)) return stop(lineOf_[needSlug_[k]], describe(e));
+      }
+      batchSlugs_.insert(slugKey(r.owner, *r.slug));
+    }
+    needSlug_.clear();
+    return true;
+  }
+
+  bool flush() {
+    if (!needSlug_.empty() && !chooseSlugs()) return false;
+    pointers_.clear();
+    for (const auto& r : batch_) pointers_.push_back(&r);
+    txn_.insertMany(c_, pointers_, errors_);
+    for (size_t i = 0; i < batch_.size(); ++i)
+      if (errors_[i]) return stop(lineOf_[i], describe(errors_[i]));
+    // The change feed's events, written at the end: one per record while
+    // the import is no larger than maxEventRecords, else one reset.
+    if (imported_ + static_cast<int64_t>(batch_.size()) <= maxEventRecords_) {
+      for (const auto& r : batch_) held_.push_back(eventOf(c_, "created", r));
+    } else {
+      held_.clear();  // a bulk import: one reset event at the end instead
+    }
+    imported_ += static_cast<int64_t>(batch_.size());
+    batch_.clear();
+    lineOf_.clear();
+    batchSlugs_.clear();
+    copied_.done = imported_;
+    if (progress_ && !progress_(copied_)) {
+      result_.interrupted = true;
+      return false;
+    }
+    return true;
+  }
+
+  store::WriteTxn& txn_;
+  const CollectionSpec& c_;
+  const CollectionRules& rules_;
+  const std::string& defaultOwner_;
+  size_t maxLineBytes_;
+  int64_t maxEventRecords_;
+  const store::ProgressFn& progress_;
+  ImportResult& result_;
+  store::CopyProgress copied_;
+  int64_t imported_ = 0;
+  std::vector<store::Record> batch_;
+  std::vector<int64_t> lineOf_;
+  std::vector<const store::Record*> pointers_;
+  std::vector<Status> errors_;
+  std::unordered_set<std::string> batchSlugs_;
+  std::vector<store::StoredEvent> held_;
+  std::vector<size_t> needSlug_;
+  std::vector<std::pair<std::string, std::string>> firstChoices_;
+  std::vector<bool> firstTaken_;
+  // Each line's tree lives here, emptied for every line (readLine).
+  rapidjson::MemoryPoolAllocator<> linePool_{16 << 10};
+};
+
 }  // namespace
 
 ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FILE* in,
@@ -165,116 +311,10 @@ ImportResult importRecords(store::Store& store, const CollectionSpec& c, std::FI
   ImportResult result;
   int64_t imported = 0;
   bool committed = store.runWrite([&](store::WriteTxn& txn) {
-    auto stop = [&](int64_t line, std::string problem) {
-      result.line = line;
-      result.problem = std::move(problem);
-      return false;
-    };
-    // Slugs chosen here are locked as one (on PostgreSQL one lock for the
-    // collection instead of one per candidate probed).
-    if (c.slugFrom)
-      if (auto e = txn.reserveSlugs(c)) return stop(0, describe(e));
-    // Records go in batches (one multi-row statement on PostgreSQL), so
-    // memory stays bounded however long the file.
-    constexpr size_t kBatch = 500;
-    std::vector<store::Record> batch;
-    std::vector<int64_t> lineOf;
-    std::vector<const store::Record*> pointers;
-    std::vector<Status> errors;
-    batch.reserve(kBatch);
-    // The batch's slugs, by owner in owner-visibility collections (where
-    // slugs are unique per owner).
-    std::unordered_set<std::string> batchSlugs;
-    // The change feed's events, written at the end: one per record while
-    // the import is no larger than maxEventRecords, else one reset.
-    std::vector<store::StoredEvent> held;
-    auto slugKey = [&](const std::string& owner, const std::string& slug) {
-      return c.visibility == Visibility::owner ? owner + '\0' + slug : slug;
-    };
-    store::CopyProgress p;
-    // The batch's records that get a new slug, chosen at once when it
-    // flushes: whether their first choices are taken is one question to the
-    // storage for the whole batch (one round trip on PostgreSQL), and only
-    // the taken ones probe further. A new slug is never one that the batch,
-    // not yet inserted, holds (batchSlugs).
-    std::vector<size_t> needSlug;
-    std::vector<std::pair<std::string, std::string>> firstChoices;
-    std::vector<bool> firstTaken;
-    auto chooseSlugs = [&]() -> bool {
-      firstChoices.clear();
-      for (size_t i : needSlug) firstChoices.emplace_back(batch[i].owner, slugBase(c, batch[i]));
-      if (auto e = txn.slugsTaken(c, firstChoices, firstTaken)) return stop(lineOf[needSlug[0]], describe(e));
-      for (size_t k = 0; k < needSlug.size(); ++k) {
-        store::Record& r = batch[needSlug[k]];
-        const std::string& first = firstChoices[k].second;
-        if (!firstTaken[k] && !batchSlugs.count(slugKey(r.owner, first))) {
-          r.slug = first;
-        } else {
-          auto pending = [&](const std::string& slug) { return batchSlugs.count(slugKey(r.owner, slug)) > 0; };
-          if (auto e = chooseSlug(txn, c, r.owner, r, pending)) return stop(lineOf[needSlug[k]], describe(e));
-        }
-        batchSlugs.insert(slugKey(r.owner, *r.slug));
-      }
-      needSlug.clear();
-      return true;
-    };
-    auto flush = [&]() -> bool {
-      if (!needSlug.empty() && !chooseSlugs()) return false;
-      pointers.clear();
-      for (const auto& r : batch) pointers.push_back(&r);
-      txn.insertMany(c, pointers, errors);
-      for (size_t i = 0; i < batch.size(); ++i)
-        if (errors[i]) return stop(lineOf[i], describe(errors[i]));
-      if (imported + static_cast<int64_t>(batch.size()) <= maxEventRecords) {
-        for (const auto& r : batch) held.push_back(eventOf(c, "created", r));
-      } else {
-        held.clear();  // a bulk import: one reset event at the end instead
-      }
-      imported += static_cast<int64_t>(batch.size());
-      batch.clear();
-      lineOf.clear();
-      batchSlugs.clear();
-      p.done = imported;
-      if (progress && !progress(p)) {
-        result.interrupted = true;
-        return false;
-      }
-      return true;
-    };
-    char* buf = nullptr;
-    size_t cap = 0;
-    struct Free {
-      char*& b;
-      ~Free() { std::free(b); }
-    } freeBuf{buf};
-    int64_t lineNo = 0;
-    rapidjson::MemoryPoolAllocator<> linePool(16 << 10);
-    ssize_t n;
-    while ((n = ::getline(&buf, &cap, in)) >= 0) {
-      ++lineNo;
-      p.bytes += n;
-      std::string_view text(buf, static_cast<size_t>(n));
-      while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
-      if (text.find_first_not_of(" \t") == std::string_view::npos) continue;  // blank lines separate nothing
-      if (text.size() > maxLineBytes)
-        return stop(lineNo, "the line is longer than max_body_bytes (" + std::to_string(maxLineBytes) + " bytes)");
-      store::Record r;
-      bool slugGiven = false;
-      if (auto problem = readLine(rules, text, defaultOwner, linePool, r, slugGiven)) return stop(lineNo, *problem);
-      if (c.slugFrom) {
-        if (slugGiven) batchSlugs.insert(slugKey(r.owner, *r.slug));
-        else needSlug.push_back(batch.size());
-      }
-      batch.push_back(std::move(r));
-      lineOf.push_back(lineNo);
-      if (batch.size() == kBatch && !flush()) return false;
-    }
-    if (std::ferror(in)) return stop(0, std::string("cannot read the file: ") + std::strerror(errno));
-    if (!batch.empty() && !flush()) return false;
-    if (imported > maxEventRecords) held.push_back(bulkImportEvent(c, imported));
-    for (auto& e : held)
-      if (auto failed = txn.appendEvent(e)) return stop(0, describe(failed));
-    return true;
+    Importer importer(txn, rules, defaultOwner, maxLineBytes, maxEventRecords, progress, result);
+    bool ok = importer.run(in);
+    imported = importer.imported();
+    return ok;
   });
   if (committed) {
     result.records = imported;

@@ -168,42 +168,128 @@ void mergePatch(rapidjson::Value& target, const rapidjson::Value& patch, rapidjs
   }
 }
 
+namespace {
+
+// A body's problems: declared fields' (reported in config order), then
+// unknown and system fields' (in body order). A body of 90,000 unknown keys
+// must not become a 15 MB reply: `details` lists at most kMaxErrorDetails
+// problems, and the rest are only counted.
+struct Problems {
+  std::vector<ErrorObject> declared;
+  std::vector<ErrorObject> unknown;
+  size_t unlisted = 0;
+
+  bool unknownFull() const { return unknown.size() >= kMaxErrorDetails; }
+  void addUnknown(ErrorObject e) {
+    if (!unknownFull()) unknown.push_back(std::move(e));
+    else ++unlisted;
+  }
+
+  // One error whose details are every problem, or nullopt.
+  std::optional<ErrorObject> result(const CollectionRules& rules) {
+    std::vector<ErrorObject> all;
+    for (const auto& fr : rules.fields)
+      for (auto& p : declared)
+        if (p.field == fr.spec->name) all.push_back(p);
+    for (auto& u : unknown) all.push_back(std::move(u));
+    if (all.empty()) return std::nullopt;
+    size_t total = all.size() + unlisted;
+    if (all.size() > kMaxErrorDetails) {
+      unlisted += all.size() - kMaxErrorDetails;
+      all.resize(kMaxErrorDetails);
+    }
+    ErrorObject top = all.front();
+    top.details = std::move(all);
+    if (total > 1) top.message = std::to_string(total) + " fields are invalid; the first: " + top.message;
+    if (unlisted > 0)
+      top.description = "details lists the first " + std::to_string(kMaxErrorDetails) + " of " +
+                        std::to_string(total) + " problems; " + std::to_string(unlisted) + " more are not listed.";
+    return top;
+  }
+};
+
+// Keys the client may not write: system fields, read-only fields, and
+// unknown ones where the collection rejects extras.
+void checkKeys(const CollectionRules& rules, const rapidjson::Value& body, WriteMode mode, Problems& problems) {
+  const CollectionSpec& spec = *rules.spec;
+  for (auto& m : body.GetObject()) {
+    std::string_view key(m.name.GetString(), m.name.GetStringLength());
+    if (isSystemField(key)) {
+      if (mode == WriteMode::restore) continue;
+      problems.addUnknown(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) +
+                                                                   "\" is set by the server and cannot be written.")
+                              .withField(std::string(key)));
+    } else if (const FieldRules* fr = rules.field(key)) {
+      if (fr->spec->readOnly && mode != WriteMode::restore)
+        problems.declared.push_back(
+            ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) + "\" is read-only.")
+                .withField(std::string(key)));
+    } else if (spec.extraFields == ExtraFields::reject) {
+      if (problems.unknownFull()) ++problems.unlisted;  // not even its message is built
+      else
+        problems.addUnknown(ErrorObject(Reason::unknown_field, "The field \"" + std::string(key) +
+                                                                   "\" is not part of a " + spec.singular + ".")
+                                .withField(std::string(key)));
+    }
+  }
+}
+
+// One declared field's value as it would be stored: from the body (or, on
+// PATCH, the merged record), its default, or its current value when
+// read-only; checked against the field's rules.
+rapidjson::Value fieldValue(const FieldRules& fr, const rapidjson::Value& body, const rapidjson::Value& merged,
+                            const rapidjson::Value* current, WriteMode mode, rapidjson::Document::AllocatorType& a,
+                            Problems& problems) {
+  const FieldSpec& f = *fr.spec;
+  const rapidjson::Value* given = nullptr;
+  auto bit = body.FindMember(f.name.c_str());
+  bool inBody = bit != body.MemberEnd();
+  rapidjson::Value value;
+  if (mode == WriteMode::patch) {
+    auto mit = merged.FindMember(f.name.c_str());
+    if (mit != merged.MemberEnd()) value.CopyFrom(mit->value, a);
+    if (inBody) given = &value;
+  } else if (inBody && (!f.readOnly || mode == WriteMode::restore)) {
+    value.CopyFrom(bit->value, a);
+    given = &value;
+  }
+  bool absent = value.IsNull();
+  bool writable = !f.readOnly || mode == WriteMode::restore;
+  if (absent && mode != WriteMode::patch && !fr.defaultValue.IsNull() && (!inBody || !writable)) {
+    value.CopyFrom(fr.defaultValue, a);  // defaults fill what the client left out
+    absent = false;
+  }
+  if (f.readOnly && mode == WriteMode::patch && current) {
+    auto cit = current->FindMember(f.name.c_str());
+    if (cit != current->MemberEnd()) value.CopyFrom(cit->value, a);
+    absent = value.IsNull();
+  }
+  if (inBody && !writable) return value;  // reported by checkKeys()
+  if (absent && f.required && (mode != WriteMode::patch || inBody)) {
+    problems.declared.push_back(
+        ErrorObject(Reason::field_required, "The field \"" + f.name + "\" is required.").withField(f.name));
+  } else if (!absent && given) {
+    if (auto e = checkValue(fr, value)) problems.declared.push_back(std::move(*e));
+    else if (f.type == FieldType::datetime) {
+      // Stored as an instant; rendered in the configured zone like every date.
+      std::string canonical =
+          formatRfc3339Millis(*parseRfc3339Millis(std::string_view(value.GetString(), value.GetStringLength())));
+      value.SetString(canonical.c_str(), static_cast<rapidjson::SizeType>(canonical.size()), a);
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
 std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapidjson::Value& body, WriteMode mode,
                                        const rapidjson::Value* current, rapidjson::Document& out) {
   const CollectionSpec& spec = *rules.spec;
   if (!body.IsObject())
     return ErrorObject(Reason::invalid_json, "The body must be a JSON object describing one " + spec.singular + ".");
   auto& a = out.GetAllocator();
-  std::vector<ErrorObject> problems;   // declared fields, config order
-  std::vector<ErrorObject> unknown;    // then unknown/system fields, body order
-  // A body of 90,000 unknown keys must not become a 15 MB reply: `details`
-  // lists at most kMaxErrorDetails problems, and the rest are only counted.
-  size_t unlisted = 0;
-  auto addUnknown = [&](ErrorObject e) {
-    if (unknown.size() < kMaxErrorDetails) unknown.push_back(std::move(e));
-    else ++unlisted;
-  };
-
-  // Keys the client may not write.
-  for (auto& m : body.GetObject()) {
-    std::string_view key(m.name.GetString(), m.name.GetStringLength());
-    if (isSystemField(key)) {
-      if (mode == WriteMode::restore) continue;
-      addUnknown(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) +
-                                                          "\" is set by the server and cannot be written.")
-                     .withField(std::string(key)));
-    } else if (const FieldRules* fr = rules.field(key)) {
-      if (fr->spec->readOnly && mode != WriteMode::restore)
-        problems.push_back(ErrorObject(Reason::read_only_field, "The field \"" + std::string(key) + "\" is read-only.")
-                               .withField(std::string(key)));
-    } else if (spec.extraFields == ExtraFields::reject) {
-      if (unknown.size() >= kMaxErrorDetails) ++unlisted;  // not even its message is built
-      else
-        addUnknown(ErrorObject(Reason::unknown_field, "The field \"" + std::string(key) + "\" is not part of a " +
-                                                          spec.singular + ".")
-                       .withField(std::string(key)));
-    }
-  }
+  Problems problems;
+  checkKeys(rules, body, mode, problems);
 
   // The record as it would be stored.
   rapidjson::Value merged(rapidjson::kObjectType);
@@ -211,50 +297,10 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
     merged.CopyFrom(*current, a);
     mergePatch(merged, body, a);
   }
-
   out.SetObject();
-  for (const auto& fr : rules.fields) {
-    const FieldSpec& f = *fr.spec;
-    const rapidjson::Value* given = nullptr;
-    auto bit = body.FindMember(f.name.c_str());
-    bool inBody = bit != body.MemberEnd();
-    rapidjson::Value value;
-    if (mode == WriteMode::patch) {
-      auto mit = merged.FindMember(f.name.c_str());
-      if (mit != merged.MemberEnd()) value.CopyFrom(mit->value, a);
-      if (inBody) given = &value;
-    } else if (inBody && (!f.readOnly || mode == WriteMode::restore)) {
-      value.CopyFrom(bit->value, a);
-      given = &value;
-    }
-    bool absent = value.IsNull();
-    bool writable = !f.readOnly || mode == WriteMode::restore;
-    if (absent && mode != WriteMode::patch && !fr.defaultValue.IsNull() && (!inBody || !writable)) {
-      value.CopyFrom(fr.defaultValue, a);  // defaults fill what the client left out
-      absent = false;
-    }
-    if (f.readOnly && mode == WriteMode::patch && current) {
-      auto cit = current->FindMember(f.name.c_str());
-      if (cit != current->MemberEnd()) value.CopyFrom(cit->value, a);
-      absent = value.IsNull();
-    }
-    bool alreadyReported = inBody && !writable;
-    if (!alreadyReported) {
-      if (absent && f.required && (mode != WriteMode::patch || inBody)) {
-        problems.push_back(ErrorObject(Reason::field_required, "The field \"" + f.name + "\" is required.")
-                               .withField(f.name));
-      } else if (!absent && given) {
-        if (auto e = checkValue(fr, value)) problems.push_back(std::move(*e));
-        else if (f.type == FieldType::datetime) {
-          // Stored as an instant; rendered in the configured zone like every date.
-          std::string canonical =
-              formatRfc3339Millis(*parseRfc3339Millis(std::string_view(value.GetString(), value.GetStringLength())));
-          value.SetString(canonical.c_str(), static_cast<rapidjson::SizeType>(canonical.size()), a);
-        }
-      }
-    }
-    out.AddMember(rapidjson::Value(f.name.c_str(), a), value, a);
-  }
+  for (const auto& fr : rules.fields)
+    out.AddMember(rapidjson::Value(fr.spec->name.c_str(), a), fieldValue(fr, body, merged, current, mode, a, problems),
+                  a);
   // Extras, in body order (only kept when extra_fields = "allow").
   if (spec.extraFields == ExtraFields::allow) {
     const rapidjson::Value& source = mode == WriteMode::patch ? merged : body;
@@ -264,26 +310,7 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
       out.AddMember(rapidjson::Value(m.name, a), rapidjson::Value(m.value, a), a);
     }
   }
-
-  // Order: declared fields in config order, then unknown ones in body order.
-  std::vector<ErrorObject> all;
-  for (const auto& fr : rules.fields)
-    for (auto& p : problems)
-      if (p.field == fr.spec->name) all.push_back(p);
-  for (auto& u : unknown) all.push_back(std::move(u));
-  if (all.empty()) return std::nullopt;
-  size_t total = all.size() + unlisted;
-  if (all.size() > kMaxErrorDetails) {
-    unlisted += all.size() - kMaxErrorDetails;
-    all.resize(kMaxErrorDetails);
-  }
-  ErrorObject top = all.front();
-  top.details = std::move(all);
-  if (total > 1) top.message = std::to_string(total) + " fields are invalid; the first: " + top.message;
-  if (unlisted > 0)
-    top.description = "details lists the first " + std::to_string(kMaxErrorDetails) + " of " + std::to_string(total) +
-                      " problems; " + std::to_string(unlisted) + " more are not listed.";
-  return top;
+  return problems.result(rules);
 }
 
 void formToJson(const CollectionRules& rules, const std::vector<std::pair<std::string, std::string>>& form,

@@ -18,6 +18,8 @@
 namespace restd::cli {
 namespace {
 
+// Long by design: the layers wired in the order they start and stop;
+// split up, that one sequence would be scattered.
 int serve(const CommonOptions& common, bool demo, const std::string& listen, int threads, bool allowDestructive) {
   ConfigOverrides flags;
   if (!listen.empty()) flags.listen = listen;

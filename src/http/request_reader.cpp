@@ -169,6 +169,8 @@ std::string_view RequestReader::acceptEncoding() const {
   return headerParsed() ? std::string_view(impl_->parser->get()[bhttp::field::accept_encoding]) : std::string_view{};
 }
 
+// Long by design: every framing rule of RFC 9112 for the head, in the
+// order they are checked (each refusal's reason depends on that order).
 RequestReader::Step RequestReader::readHeader() {
   Impl& m = *impl_;
   // Collect the whole header block first, so the limits apply to the raw

@@ -179,6 +179,8 @@ asio::awaitable<void> Server::Impl::sendStream(tcp::socket& socket, Deadline& de
   }
 }
 
+// Long by design: the order of a reply's steps (304, gzip, head, body,
+// log, close) is the contract; each step is a few lines.
 asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& deadline, std::string& head,
                                               const Request& request, Response r, unsigned version, bool isHead,
                                               bool keepAlive, std::string_view acceptEncoding,

@@ -52,6 +52,8 @@ void SqliteStore::refreshStatistics() {
   writeStatistics();
 }
 
+// Long by design: sample, estimate and write, in one read snapshot and one
+// write transaction that must not be split.
 void SqliteStore::writeStatistics() {
   if (indexedFields_.empty()) return;
   // sqlite_stat1 is made by the first ANALYZE; of a one-row table, at once.
