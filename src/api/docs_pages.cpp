@@ -5,7 +5,7 @@
 #include <sstream>
 #include <string>
 
-#include "api/service.h"
+#include "api/system.h"
 #include "api/web_assets.h"
 #include "common/error.h"
 

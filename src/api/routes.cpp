@@ -14,8 +14,6 @@ using Access = Service::Endpoint::Access;
 using Cache = Service::Endpoint::Cache;
 using render::Reply;
 
-constexpr std::string_view kHtml = "text/html; charset=utf-8";
-
 }  // namespace
 
 // Long by design: one block per endpoint, read as a table.
@@ -43,35 +41,35 @@ std::vector<Service::Endpoint> Service::endpointTable() {
   page.access = Access::open;
   page.needsStorage = false;
   add(RouteId::healthz, false, {"healthz"},
-      Endpoint(probe).with(kGet, [](S s, C c) { s.finish(*c, s.healthz()); }));
+      Endpoint(probe).with(kGet, [](S s, C c) { s.finish(*c, s.system_.healthz()); }));
   Endpoint readyz = probe;
   readyz.needsStorage = true;
-  add(RouteId::readyz, false, {"readyz"}, readyz.with(kGet, [](S s, C c) { s.finish(*c, s.readyz()); }));
+  add(RouteId::readyz, false, {"readyz"}, readyz.with(kGet, [](S s, C c) { s.finish(*c, s.system_.readyz()); }));
   Endpoint metrics = probe;
   metrics.ownMediaType = metrics.fixedRepresentation = true;
   add(RouteId::metrics, false, {"metrics"}, metrics.with(kGet, [](S s, C c) {
-        s.finish(*c, Reply::document(200, std::string(Metrics::kContentType), s.metrics_->render()));
+        s.finish(*c, s.system_.metrics());
       }));
   add(RouteId::docs, false, {"docs"},
-      Endpoint(page).with(kGet, [](S s, C c) { s.finish(*c, Reply::document(200, std::string(kHtml), s.docsHtml_)); }));
+      Endpoint(page).with(kGet, [](S s, C c) { s.finish(*c, s.system_.docs()); }));
   add(RouteId::docsErrors, false, {"docs", "errors"}, Endpoint(page).with(kGet, [](S s, C c) {
-        s.finish(*c, Reply::document(200, std::string(kHtml), s.errorsHtml_));
+        s.finish(*c, s.system_.errorReference());
       }));
   Endpoint asset = page;
   asset.cache = Cache::publicDay;  // the same bytes until restd is upgraded (ETag)
   add(RouteId::docsAsset, false, {"docs", "assets", "{id}"},
-      Endpoint(asset).with(kGet, [](S s, C c) { s.finish(*c, s.webAsset(c->match.id)); }));
+      Endpoint(asset).with(kGet, [](S s, C c) { s.finish(*c, s.system_.webAsset(c->match.id)); }));
   add(RouteId::admin, false, {"_"}, Endpoint(page).with(kGet, [](S s, C c) {
-        s.finish(*c, Reply::document(200, std::string(kHtml), s.adminHtml_));
+        s.finish(*c, s.system_.admin());
       }));
   add(RouteId::adminAsset, false, {"_", "assets", "{id}"},
-      Endpoint(asset).with(kGet, [](S s, C c) { s.finish(*c, s.webAsset(c->match.id)); }));
+      Endpoint(asset).with(kGet, [](S s, C c) { s.finish(*c, s.system_.webAsset(c->match.id)); }));
 
   // Fixed paths below base_path ("_": never a collection's name).
   Endpoint index;
   index.access = Access::open;
   index.needsStorage = false;
-  add(RouteId::index, true, {}, index.with(kGet, [](S s, C c) { s.finish(*c, s.index()); }));
+  add(RouteId::index, true, {}, index.with(kGet, [](S s, C c) { s.finish(*c, s.system_.index()); }));
   Endpoint authenticate;
   authenticate.access = Access::open;
   authenticate.cache = Cache::noStore;
@@ -88,13 +86,12 @@ std::vector<Service::Endpoint> Service::endpointTable() {
   openapi.access = Access::open;
   openapi.needsStorage = false;
   add(RouteId::openapi, true, {"openapi"}, openapi.with(kGet, [](S s, C c) {
-        if (c->match.suffix == Suffix::xml) return s.finish(*c, Reply::failure(ErrorObject(Reason::not_found)));
-        s.finish(*c, Reply::document(200, "application/json; charset=utf-8", s.openApiJson_));
+        s.finish(*c, s.system_.openApi(c->match.suffix == Suffix::xml));
       }));
   add(RouteId::accountUsers, true, {"_users"},
-      Endpoint{}.with(kGet, [](S s, C c) { s.finish(*c, s.listAccounts(*c, false)); }));
+      Endpoint{}.with(kGet, [](S s, C c) { s.finish(*c, s.system_.listAccounts(c->query, c->isAdmin(), false)); }));
   add(RouteId::accountKeys, true, {"_apikeys"},
-      Endpoint{}.with(kGet, [](S s, C c) { s.finish(*c, s.listAccounts(*c, true)); }));
+      Endpoint{}.with(kGet, [](S s, C c) { s.finish(*c, s.system_.listAccounts(c->query, c->isAdmin(), true)); }));
 
   // Per collection.
   add(RouteId::collection, true, {"{collection}"},

@@ -3,7 +3,6 @@
 #include <charconv>
 
 #include "api/call.h"
-#include "api/openapi.h"
 #include "common/time.h"
 
 namespace restd::api {
@@ -87,13 +86,10 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
       endpoints_(endpointTable()),
       router_(config.server.basePath, collectionNames(config), routes(metrics != nullptr)),
       defaultProfile_(render::findProfile(config.server.envelope)),
-      docsHtml_(renderDocsPage(config)),
-      errorsHtml_(renderErrorReference()),
-      openApiJson_(renderOpenApi(config)),
-      adminHtml_(renderAdminPage(config)),
       metrics_(metrics),
       rateLimiter_(config.rateLimit.requestsPerMinute, store),
-      rateLimitPolicy_("\"default\";q=" + std::to_string(config.rateLimit.requestsPerMinute) + ";w=60") {
+      rateLimitPolicy_("\"default\";q=" + std::to_string(config.rateLimit.requestsPerMinute) + ";w=60"),
+      system_(config, store, metrics, maintenanceRetryAfter_) {
   // main() refuses to start with a profile this build cannot render; the
   // fallback only protects callers that skip that check (tests).
   if (!defaultProfile_) defaultProfile_ = render::findProfile("standard");

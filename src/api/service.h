@@ -22,6 +22,7 @@
 #include "api/negotiation.h"
 #include "api/rate_limiter.h"
 #include "api/router.h"
+#include "api/system.h"
 #include "api/validation.h"
 #include "auth/authenticator.h"
 #include "common/metrics.h"
@@ -146,13 +147,6 @@ class Service final : public Handler {
   void pollSettings();
   void readMaintenance();
 
-  // system.cpp
-  render::Reply index() const;
-  // GET {base}/_users and {base}/_apikeys: admins only; never a hash.
-  render::Reply listAccounts(const Call& call, bool apiKeys) const;
-  render::Reply webAsset(std::string_view name) const;  // /docs/assets/NAME
-  render::Reply healthz() const;
-  render::Reply readyz() const;
 
   // events.cpp: the change feed.
   void subscribeEvents(const CallPtr& call);
@@ -233,10 +227,6 @@ class Service final : public Handler {
   Router router_;
   std::vector<CollectionRules> rules_;   // one per config collection, same order
   const render::Profile* defaultProfile_;
-  std::string docsHtml_;        // /docs, rendered once at start
-  std::string errorsHtml_;      // /docs/errors, rendered once at start
-  std::string openApiJson_;     // {base_path}/openapi.json, rendered once at start
-  std::string adminHtml_;       // /_/, the admin UI's page with this server's base_path
   std::unique_ptr<WorkerPool> storeWorkers_;  // only for a blocking store
   std::unique_ptr<EventHub> events_;
   Metrics* metrics_;
@@ -245,16 +235,13 @@ class Service final : public Handler {
   // Maintenance (SPEC §7): the Retry-After seconds while on, -1 while off.
   // Written by the poller only; read by every request.
   std::atomic<int64_t> maintenanceRetryAfter_{-1};
+  SystemEndpoints system_;  // after what it reads
   std::mutex pollMutex_;
   std::condition_variable pollWake_;
   bool stopPolling_ = false;  // guarded by pollMutex_
   std::thread poller_;
 };
 
-// The HTML pages served at /docs and /docs/errors (docs_pages.cpp).
-std::string renderDocsPage(const Config& config);
-std::string renderAdminPage(const Config& config);
-std::string renderErrorReference();
 
 // The owner of records created without an authenticated user.
 inline constexpr std::string_view kSystemOwner = "system";

@@ -1,8 +1,8 @@
-// Handlers of the server's own resources: index, health, readiness.
-#include "api/service.h"
+#include "api/system.h"
 
-#include "api/call.h"
+#include "api/openapi.h"
 #include "api/record_helpers.h"
+#include "api/service.h"
 #include "api/web_assets.h"
 #include "common/time.h"
 
@@ -10,14 +10,43 @@ namespace restd::api {
 
 using render::Reply;
 
-Reply Service::healthz() const {
+namespace {
+constexpr std::string_view kHtml = "text/html; charset=utf-8";
+}  // namespace
+
+SystemEndpoints::SystemEndpoints(const Config& config, store::Store& store, Metrics* metrics,
+                                 const std::atomic<int64_t>& maintenanceRetryAfter)
+    : config_(config),
+      store_(store),
+      metrics_(metrics),
+      maintenanceRetryAfter_(maintenanceRetryAfter),
+      docsHtml_(renderDocsPage(config)),
+      errorsHtml_(renderErrorReference()),
+      openApiJson_(renderOpenApi(config)),
+      adminHtml_(renderAdminPage(config)) {}
+
+Reply SystemEndpoints::metrics() const {
+  if (!metrics_) return Reply::failure(ErrorObject(Reason::not_found));
+  return Reply::document(200, std::string(Metrics::kContentType), metrics_->render());
+}
+
+Reply SystemEndpoints::docs() const { return Reply::document(200, std::string(kHtml), docsHtml_); }
+Reply SystemEndpoints::errorReference() const { return Reply::document(200, std::string(kHtml), errorsHtml_); }
+Reply SystemEndpoints::admin() const { return Reply::document(200, std::string(kHtml), adminHtml_); }
+
+Reply SystemEndpoints::openApi(bool xmlAsked) const {
+  if (xmlAsked) return Reply::failure(ErrorObject(Reason::not_found));  // the document exists only as JSON
+  return Reply::document(200, "application/json; charset=utf-8", openApiJson_);
+}
+
+Reply SystemEndpoints::healthz() const {
   Reply r;
   r.data.SetObject();
   r.data.AddMember("status", "ok", r.data.GetAllocator());
   return r;
 }
 
-Reply Service::readyz() const {
+Reply SystemEndpoints::readyz() const {
   Reply r;
   bool reachable = store_.ready();
   int64_t maintenance = maintenanceRetryAfter_.load(std::memory_order_relaxed);
@@ -32,7 +61,7 @@ Reply Service::readyz() const {
   return r;
 }
 
-Reply Service::webAsset(std::string_view name) const {
+Reply SystemEndpoints::webAsset(std::string_view name) const {
   const WebAsset* asset = findWebAsset(name);
   if (!asset) return Reply::failure(ErrorObject(Reason::not_found));
   Reply r = Reply::document(200, std::string(asset->contentType), std::string(asset->body));
@@ -41,9 +70,9 @@ Reply Service::webAsset(std::string_view name) const {
   return r;
 }
 
-Reply Service::listAccounts(const Call& call, bool apiKeys) const {
-  if (auto e = onlyParams(call.query, {"envelope", "access_token"})) return Reply::failure(*e);
-  if (!call.isAdmin()) return Reply::failure(ErrorObject(Reason::forbidden, "Only admins may list accounts."));
+Reply SystemEndpoints::listAccounts(const QueryParams& query, bool callerIsAdmin, bool apiKeys) const {
+  if (auto e = onlyParams(query, {"envelope", "access_token"})) return Reply::failure(*e);
+  if (!callerIsAdmin) return Reply::failure(ErrorObject(Reason::forbidden, "Only admins may list accounts."));
   Reply r;
   auto& a = r.data.GetAllocator();
   r.data.SetArray();
@@ -70,7 +99,7 @@ Reply Service::listAccounts(const Call& call, bool apiKeys) const {
   return r;
 }
 
-Reply Service::index() const {
+Reply SystemEndpoints::index() const {
   Reply r;
   auto& a = r.data.GetAllocator();
   const std::string& base = config_.server.basePath;
