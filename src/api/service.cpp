@@ -47,13 +47,6 @@ constexpr std::string_view kAllowedRequestHeaders =
 constexpr std::string_view kAcceptPatch =
     "application/merge-patch+json, application/json, application/x-www-form-urlencoded";
 
-// A maintenance flag's stored value: Retry-After seconds.
-int64_t parseRetryAfter(const std::string& v) {
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  return ec == std::errc() && p == v.data() + v.size() && n >= 0 ? n : 60;
-}
-
 }  // namespace
 
 std::vector<std::string> Service::metricRoutes(const Config& config) {
@@ -89,7 +82,8 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
       metrics_(metrics),
       rateLimiter_(config.rateLimit.requestsPerMinute, store),
       rateLimitPolicy_("\"default\";q=" + std::to_string(config.rateLimit.requestsPerMinute) + ";w=60"),
-      system_(config, store, metrics, maintenanceRetryAfter_) {
+      settings_(store, [this] { rateLimiter_.returnIdle(); }),
+      system_(config, store, metrics, settings_.maintenance()) {
   // main() refuses to start with a profile this build cannot render; the
   // fallback only protects callers that skip that check (tests).
   if (!defaultProfile_) defaultProfile_ = render::findProfile("standard");
@@ -99,12 +93,10 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
   if (metrics_) {
     store.registerMetrics(*metrics_);
     metrics_->addGauge({"restd_maintenance", "1 while maintenance mode is on.", "gauge", [this] {
-                          return maintenanceRetryAfter_.load(std::memory_order_relaxed) >= 0 ? 1.0 : 0.0;
+                          return settings_.retryAfter() >= 0 ? 1.0 : 0.0;
                         }});
   }
   events_ = std::make_unique<EventHub>(store, config.events, metrics);
-  readMaintenance();  // a node started during maintenance answers 503 from its first request
-  poller_ = std::thread([this] { pollSettings(); });
 }
 
 Service::~Service() { shutdown(); }
@@ -112,30 +104,7 @@ Service::~Service() { shutdown(); }
 void Service::shutdown() {
   if (storeWorkers_) storeWorkers_->stop();
   if (events_) events_->shutdown();
-  {
-    std::lock_guard lock(pollMutex_);
-    stopPolling_ = true;
-  }
-  pollWake_.notify_all();
-  if (poller_.joinable()) poller_.join();
-}
-
-void Service::readMaintenance() {
-  std::optional<std::string> value;
-  if (store_.readSetting("maintenance", value)) return;  // unreachable: keep what we knew
-  maintenanceRetryAfter_.store(value ? parseRetryAfter(*value) : -1, std::memory_order_relaxed);
-}
-
-void Service::pollSettings() {
-  // Twice a second: `restd maintenance on` reaches every node within 2 s
-  // (SPEC §10) even when one poll is slow.
-  std::unique_lock lock(pollMutex_);
-  while (!pollWake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopPolling_; })) {
-    lock.unlock();
-    readMaintenance();
-    rateLimiter_.returnIdle();
-    lock.lock();
-  }
+  settings_.stop();
 }
 
 bool Service::onLoop(const Call& call) const { return storeWorkers_ && !call.offLoop; }
@@ -152,7 +121,7 @@ void Service::handle(const Request& request, Respond respond) {
   call->profile = defaultProfile_;
   RouteMatch& m = call->match;
 
-  if (int64_t retryAfter = maintenanceRetryAfter_.load(std::memory_order_relaxed);
+  if (int64_t retryAfter = settings_.retryAfter();
       retryAfter >= 0 && !(m.outcome != RouteMatch::Outcome::notFound && endpoint(m.route).system) &&
       underBase(request.path, config_.server.basePath)) {
     Reply r = Reply::failure(ErrorObject(Reason::maintenance));

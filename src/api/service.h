@@ -9,12 +9,8 @@
 // Thread-safe: one Service serves every I/O thread.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "api/event_hub.h"
@@ -22,6 +18,7 @@
 #include "api/negotiation.h"
 #include "api/rate_limiter.h"
 #include "api/router.h"
+#include "api/settings_poller.h"
 #include "api/system.h"
 #include "api/validation.h"
 #include "auth/authenticator.h"
@@ -143,9 +140,6 @@ class Service final : public Handler {
   void addCorsHeaders(const Call& call, Response& res) const;
   bool originAllowed(std::string_view origin) const;
   uint16_t routeTag(const Call& call) const;
-  // Reads the maintenance flag and returns idle rate-limit leases, twice a second.
-  void pollSettings();
-  void readMaintenance();
 
 
   // events.cpp: the change feed.
@@ -232,14 +226,8 @@ class Service final : public Handler {
   Metrics* metrics_;
   RateLimiter rateLimiter_;
   std::string rateLimitPolicy_;  // RateLimit-Policy, formatted once
-  // Maintenance (SPEC §7): the Retry-After seconds while on, -1 while off.
-  // Written by the poller only; read by every request.
-  std::atomic<int64_t> maintenanceRetryAfter_{-1};
-  SystemEndpoints system_;  // after what it reads
-  std::mutex pollMutex_;
-  std::condition_variable pollWake_;
-  bool stopPolling_ = false;  // guarded by pollMutex_
-  std::thread poller_;
+  SettingsPoller settings_;  // maintenance (SPEC §7); after rateLimiter_, which each poll uses
+  SystemEndpoints system_;   // after what it reads
 };
 
 
