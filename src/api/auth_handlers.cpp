@@ -156,17 +156,6 @@ void Service::authorizeAndDispatch(const CallPtr& call) {
   dispatch(call);
 }
 
-bool Service::canSee(const Call& call, const store::Record& r) const {
-  if (call.collection->visibility != Visibility::owner || call.isAdmin()) return true;
-  return call.principal() && call.principal()->userId == r.owner;
-}
-
-bool Service::canChange(const Call& call, const store::Record& r) const {
-  const auth::Principal* p = call.principal();
-  if (!p) return false;
-  return p->role == auth::Role::admin || (p->role == auth::Role::writer && p->userId == r.owner);
-}
-
 void Service::authenticate(const CallPtr& call) {
   // userName, apiKey and password, as form fields or a JSON object.
   std::string values[3];

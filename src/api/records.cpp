@@ -7,6 +7,7 @@
 #include <charconv>
 #include <utility>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "api/list_query.h"
 #include "api/record_helpers.h"
@@ -173,7 +174,7 @@ store::SlugScope Service::slugScope(const Call& call) {
 Reply Service::recordFound(const Call& call, const Status& e, store::Record& r,
                            const std::vector<std::string>& fields) const {
   if (e) return Reply::failure(storeError(e, call.request));
-  if (!canSee(call, r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
+  if (!canSee(*call.collection, call.principal(), r)) return Reply::failure(ErrorObject(Reason::not_found));  // never 403: it does not exist for you
   Reply reply = takeRecordReply(call, r, fields);
   reply.conditional = true;  // If-None-Match / If-Modified-Since: the http layer, which picks the coding
   return reply;

@@ -120,9 +120,6 @@ class Service final : public Handler {
   render::Reply me(const Call& call) const;
   void logout(const CallPtr& call);
   ErrorObject tokenMissing() const;
-  // Whether the caller may see / change a record (SPEC §4 roles and visibility).
-  bool canSee(const Call& call, const store::Record& r) const;
-  bool canChange(const Call& call, const store::Record& r) const;
   // Renders a reply with the call's profile and format; finish() also sends it.
   Response toWire(const Call& call, render::Reply reply) const;
   // An idempotent call's failure found before its write job (a 422 from

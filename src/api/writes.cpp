@@ -6,6 +6,7 @@
 // the I/O thread after the commit.
 #include <rapidjson/document.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "api/idempotency.h"
 #include "api/record_helpers.h"
@@ -88,8 +89,8 @@ std::optional<ErrorObject> Service::loadForWrite(store::WriteTxn& txn, const Cal
 }
 
 std::optional<ErrorObject> Service::denyWrite(const Call& call, const store::Record& r) const {
-  if (!canSee(call, r)) return ErrorObject(Reason::not_found);
-  if (!canChange(call, r))
+  if (!canSee(*call.collection, call.principal(), r)) return ErrorObject(Reason::not_found);
+  if (!canChange(call.principal(), r))
     return ErrorObject(Reason::forbidden, "Your role allows changing only the records you created.");
   return std::nullopt;
 }
