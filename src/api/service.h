@@ -31,6 +31,7 @@
 namespace restd::api {
 
 struct BatchItem;  // call.h
+class ReplyWriter;
 
 class Service final : public Handler {
  public:
@@ -57,11 +58,11 @@ class Service final : public Handler {
   void shutdown();
   Response protocolError(Reason reason, const Request& request) override;
 
- private:
-  struct Call;  // one request's parsed state; shared while a write is pending
+  // One request's parsed state (call.h, private to api/); shared while a
+  // write is pending. Named here so the api's units can take one.
+  struct Call;
   using CallPtr = std::shared_ptr<Call>;
 
- public:
   // One row of the route table (routes.cpp): the path, what the request
   // pipeline must know about the endpoint, and its handlers.
   struct Endpoint {
@@ -120,22 +121,15 @@ class Service final : public Handler {
   render::Reply me(const Call& call) const;
   void logout(const CallPtr& call);
   ErrorObject tokenMissing() const;
-  // Renders a reply with the call's profile and format; finish() also sends it.
-  Response toWire(const Call& call, render::Reply reply) const;
   // An idempotent call's failure found before its write job (a 422 from
   // the body, say) is kept for retries as well: it goes through submit().
   void finish(const Call& call, render::Reply reply);
-  // Sends `res` with the headers that describe this exchange rather than
-  // the stored reply (rate limit, CORS, Vary, Cache-Control): added here, so
-  // a replayed idempotent reply carries current ones.
+  // Sends a rendered reply through replies_ (ReplyWriter::send).
   void deliver(const Call& call, Response res) const;
   // Spends one of the caller's rate-limit tokens (user, else client address);
   // false when refused, after answering 429, or when spending it would wait
   // on the store here, after moving the call's authorizeAndDispatch() to the pool.
   bool admit(const CallPtr& call);
-  // The CORS headers for this request's Origin, when [cors] allows it.
-  void addCorsHeaders(const Call& call, Response& res) const;
-  bool originAllowed(std::string_view origin) const;
   uint16_t routeTag(const Call& call) const;
 
 
@@ -222,7 +216,8 @@ class Service final : public Handler {
   std::unique_ptr<EventHub> events_;
   Metrics* metrics_;
   RateLimiter rateLimiter_;
-  std::string rateLimitPolicy_;  // RateLimit-Policy, formatted once
+  // Renders replies and sends them (reply_writer.h): the one place replies go out.
+  std::unique_ptr<ReplyWriter> replies_;
   SettingsPoller settings_;  // maintenance (SPEC §7); after rateLimiter_, which each poll uses
   SystemEndpoints system_;   // after what it reads
 };

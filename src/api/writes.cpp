@@ -8,6 +8,7 @@
 
 #include "api/access.h"
 #include "api/call.h"
+#include "api/reply_writer.h"
 #include "api/idempotency.h"
 #include "api/record_helpers.h"
 #include "common/json.h"
@@ -113,7 +114,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
        unrendered](store::WriteTxn& txn) {
         if (idempotent)
           return idempotent->run(
-              txn, work, [&](Reply r) { return toWire(*call, std::move(r)); },
+              txn, work, [&](Reply r) { return replies_->render(*call, std::move(r)); },
               [&](const Status& e) { return storeError(e, call->request); }, *out);
         bool keep = false;
         *unrendered = work(txn, keep);
@@ -134,7 +135,7 @@ void Service::writeDone(const CallPtr& call, bool committed, Response& out, std:
       auto exchange = std::move(res.headers);  // deliver()'s, kept after the reply's own
       std::string exchangeLines = std::move(res.headerLines);
       uint16_t routeTag = res.routeTag;
-      res = toWire(*call, std::move(*reply));
+      res = replies_->render(*call, std::move(*reply));
       res.routeTag = routeTag;
       res.headers.insert(res.headers.end(), std::make_move_iterator(exchange.begin()),
                          std::make_move_iterator(exchange.end()));

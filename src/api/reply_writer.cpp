@@ -1,0 +1,109 @@
+#include "api/reply_writer.h"
+
+#include <charconv>
+#include <chrono>
+
+#include "api/call.h"
+
+namespace restd::api {
+
+using render::Reply;
+
+namespace {
+
+// What a browser may read of a cross-origin reply (CORS), besides the
+// CORS-safelisted response headers.
+constexpr std::string_view kExposedHeaders =
+    "ETag, Link, Location, X-Total-Count, X-Request-Id, X-RateLimit-Limit, X-RateLimit-Remaining, "
+    "X-RateLimit-Reset, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, WWW-Authenticate";
+// The request headers a cross-origin client may send (preflight).
+constexpr std::string_view kAllowedRequestHeaders =
+    "Authorization, Content-Type, Idempotency-Key, X-Envelope, If-Match, If-None-Match, If-Modified-Since, "
+    "X-Request-Id";
+
+}  // namespace
+
+ReplyWriter::ReplyWriter(const Config& config, Metrics* metrics)
+    : config_(config),
+      metrics_(metrics),
+      rateLimitPolicy_("\"default\";q=" + std::to_string(config.rateLimit.requestsPerMinute) + ";w=60") {}
+
+Response ReplyWriter::render(const Service::Call& call, Reply reply) const {
+  render::RenderContext ctx;
+  ctx.requestId = call.request.requestId;
+  ctx.now = std::chrono::system_clock::now();
+  ctx.format = call.format;
+  ctx.pretty = call.pretty;
+  ctx.resource = call.match.resource.empty() ? call.request.path : std::string_view(call.match.resource);
+  ctx.instance = call.request.path;
+  ctx.docsUrl = config_.server.docsUrl;
+  ctx.method = call.request.method;
+  if (call.rate) ctx.rateLimit = render::RateLimitMeta{call.rate->limit, call.rate->remaining, call.rate->resetSeconds};
+  render::Rendered out = render::renderReply(*call.profile, reply, ctx);
+
+  Response res;
+  res.status = reply.status;
+  res.reasonPhrase = std::move(out.reasonPhrase);
+  res.contentType = std::move(out.contentType);
+  res.body = std::move(out.body);
+  res.headers = std::move(reply.headers);
+  res.conditional = reply.conditional;
+  if (res.status == 415 && call.request.method == "PATCH") res.addHeader("Accept-Patch", std::string(kAcceptPatch));
+  return res;
+}
+
+void ReplyWriter::send(const Service::Call& call, const Service::Endpoint* e, Response res) const {
+  if (metrics_ && res.status == 502) metrics_->add(Metrics::Counter::storageErrors);
+  if (call.rate) {
+    // Five headers in one buffer, numbers written in place: on every reply,
+    // so no string pair per header.
+    const RateDecision& d = *call.rate;
+    std::string& h = res.headerLines;
+    h.reserve(h.size() + 160 + rateLimitPolicy_.size());
+    char n[24];
+    auto num = [&](int64_t v) { return std::string_view(n, static_cast<size_t>(std::to_chars(n, n + sizeof n, v).ptr - n)); };
+    h.append("X-RateLimit-Limit: ").append(num(d.limit));
+    h.append("\r\nX-RateLimit-Remaining: ").append(num(d.remaining));
+    h.append("\r\nX-RateLimit-Reset: ").append(num(d.resetSeconds));
+    h.append("\r\nRateLimit-Policy: ").append(rateLimitPolicy_);
+    h.append("\r\nRateLimit: \"default\";r=").append(num(d.remaining));
+    h.append(";t=").append(num(d.resetSeconds)).append("\r\n");
+  }
+  // Caching (SPEC §7): what the reply depends on, and who may keep it.
+  bool cors = !config_.cors.allowOrigins.empty();
+  bool document = e && e->fixedRepresentation;
+  if (document) res.addHeader("Vary", cors ? "Accept-Encoding, Origin" : "Accept-Encoding");
+  else res.addHeader("Vary", cors ? "Accept, Accept-Encoding, X-Envelope, Origin" : "Accept, Accept-Encoding, X-Envelope");
+  if (e && e->cache == Service::Endpoint::Cache::noStore)
+    res.addHeader("Cache-Control", "no-store");
+  else if (e && e->cache == Service::Endpoint::Cache::publicDay && res.status == 200)
+    res.addHeader("Cache-Control", "public, max-age=86400");  // the same bytes until restd is upgraded (ETag)
+  else if (call.identity.kind != auth::Identity::Kind::anonymous || call.request.hasHeader("Authorization"))
+    res.addHeader("Cache-Control", "private, no-cache");
+  else
+    res.addHeader("Cache-Control", "no-cache");
+  if (cors) addCorsHeaders(call, res);
+  call.respond(std::move(res));
+}
+
+bool ReplyWriter::originAllowed(std::string_view origin) const {
+  for (const auto& o : config_.cors.allowOrigins)
+    if (o == "*" || o == origin) return true;
+  return false;
+}
+
+void ReplyWriter::addCorsHeaders(const Service::Call& call, Response& res) const {
+  std::string_view origin = call.request.header("Origin");
+  if (origin.empty() || !originAllowed(origin)) return;  // others get no CORS headers at all
+  bool any = config_.cors.allowOrigins.size() == 1 && config_.cors.allowOrigins[0] == "*";
+  res.addHeader("Access-Control-Allow-Origin", any ? "*" : std::string(origin));
+  if (call.request.method == "OPTIONS" && call.request.hasHeader("Access-Control-Request-Method")) {
+    res.addHeader("Access-Control-Allow-Methods", allowHeader(call.match.allowed));
+    res.addHeader("Access-Control-Allow-Headers", std::string(kAllowedRequestHeaders));
+    res.addHeader("Access-Control-Max-Age", "600");
+  } else {
+    res.addHeader("Access-Control-Expose-Headers", std::string(kExposedHeaders));
+  }
+}
+
+}  // namespace restd::api
