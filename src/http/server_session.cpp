@@ -38,7 +38,8 @@ class Connection {
       Clock::time_point start = Clock::now();
       reader_.startRequest();  // the previous request's views die here
       bool closed = false;
-      if (!co_await readHeader(start, closed)) co_return;
+      // The header within headerTimeout, the body within idleTimeout.
+      if (!co_await readPart(&RequestReader::readHeader, options_.headerTimeout, start, closed)) co_return;
       // A request is in flight from its complete header to the last byte of
       // its reply: connections still sending a header cost a read and a
       // timer, and the per-client cap bounds them. Liveness is never shed.
@@ -50,7 +51,8 @@ class Connection {
                                    {}, start, closed);
         co_return;
       }
-      if (!co_await readBody(start, closed)) co_return;
+      if (continueNeeded() && !co_await sendContinue()) co_return;
+      if (!co_await readPart(&RequestReader::readBody, options_.idleTimeout, start, closed)) co_return;
       Response response = co_await answer();
       co_await server_.sendReply(socket_, deadline_, head_, request_, std::move(response), reader_.version(),
                                  reader_.isHead(), reader_.keepAlive(), reader_.acceptEncoding(), start, closed);
@@ -98,23 +100,20 @@ class Connection {
     co_return false;
   }
 
-  // The header, within headerTimeout. False: the connection is done (refused or gone).
-  asio::awaitable<bool> readHeader(Clock::time_point start, bool& closed) {
-    co_return co_await readPart(&RequestReader::readHeader, options_.headerTimeout, start, closed);
+  // The client waits for 100 Continue before it sends the body.
+  bool continueNeeded() const {
+    return !reader_.bodyComplete() && reader_.continueExpected() && reader_.buffered() == 0;
+  }
+  asio::awaitable<bool> sendContinue() {
+    bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, reader_.version()};
+    deadline_.arm(options_.idleTimeout);
+    auto [cec, cn] = co_await bhttp::async_write(socket_, cont, kNoThrow);
+    deadline_.disarm();
+    co_return !cec;
   }
 
-  // The body, within idleTimeout, after a 100 Continue when the client waits for one.
-  asio::awaitable<bool> readBody(Clock::time_point start, bool& closed) {
-    if (!reader_.bodyComplete() && reader_.continueExpected() && reader_.buffered() == 0) {
-      bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, reader_.version()};
-      deadline_.arm(options_.idleTimeout);
-      auto [cec, cn] = co_await bhttp::async_write(socket_, cont, kNoThrow);
-      deadline_.disarm();
-      if (cec) co_return false;
-    }
-    co_return co_await readPart(&RequestReader::readBody, options_.idleTimeout, start, closed);
-  }
-
+  // Reads until `read` (the header's or the body's step) has what it needs,
+  // within `timeout`. False: the connection is done (refused or gone).
   asio::awaitable<bool> readPart(RequestReader::Step (RequestReader::*read)(), std::chrono::milliseconds timeout,
                                  Clock::time_point start, bool& closed) {
     RequestReader::Step step = (reader_.*read)();
