@@ -213,7 +213,7 @@ void Service::finish(const Call& call, Reply reply) {
   bool kept = reply.status < 500 && reply.status != 401 && reply.status != 403 && reply.status != 429;
   if (!call.submitted && call.idempotent() && kept) {
     auto answer = std::make_shared<Reply>(std::move(reply));
-    Call& mutableCall = const_cast<Call&>(call);  // every Call is owned by a CallPtr (handleHere)
+    Call& mutableCall = const_cast<Call&>(call);  // every Call is owned by a CallPtr (handle())
     return submit(mutableCall.shared_from_this(), [answer](store::WriteTxn&, bool& keep) {
       keep = false;
       return std::move(*answer);

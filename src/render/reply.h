@@ -77,7 +77,7 @@ struct Reply {
   std::string action;                       // batch: "created", "updated" or "deleted"
   std::string documentBody;                 // kind == document
   std::string documentType;                 // kind == document: Content-Type
-  bool conditional = false;                 // GET 200 with validators: see Response::conditional
+  bool conditional = false;                 // GET 200 with validators: see api::Response::conditional
 
   Reply() { data.SetNull(); }
   explicit Reply(std::unique_ptr<rapidjson::MemoryPoolAllocator<>> p)
