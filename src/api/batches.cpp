@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include "api/call.h"
+#include "api/record_replies.h"
 #include "api/record_helpers.h"
 
 namespace restd::api {

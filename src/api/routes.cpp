@@ -5,6 +5,7 @@
 // endpoint: a RouteId (router.h, in the order of the table), a row here, and
 // its handler (CONTRIBUTING.md, "Adding an endpoint").
 #include "api/call.h"
+#include "api/record_reads.h"
 
 namespace restd::api {
 
@@ -96,7 +97,7 @@ std::vector<Service::Endpoint> Service::endpointTable() {
   // Per collection.
   add(RouteId::collection, true, {"{collection}"},
       Endpoint{}
-          .with(kGet, [](S s, C c) { s.finish(*c, s.listRecords(*c)); })
+          .with(kGet, [](S s, C c) { s.finish(*c, s.reads_->list(*c)); })
           .with(kPost, [](S s, C c) { s.createRecords(c); })
           .with(kPatch, [](S s, C c) { s.patchRecords(c); })
           .with(kDelete, [](S s, C c) { s.deleteRecords(c); }));
@@ -110,7 +111,7 @@ std::vector<Service::Endpoint> Service::endpointTable() {
   // pipelined (Store::getAsync).
   record.getOnLoop = [](S s, C c) { s.getRecordOnLoop(c); };
   add(RouteId::record, true, {"{collection}", "{id}"},
-      record.with(kGet, [](S s, C c) { s.finish(*c, s.getRecord(*c)); })
+      record.with(kGet, [](S s, C c) { s.finish(*c, s.reads_->get(*c)); })
           .with(kPut, [](S s, C c) { s.replaceRecord(c); })
           .with(kPatch, [](S s, C c) { s.patchRecord(c); })
           .with(kDelete, [](S s, C c) { s.deleteRecord(c); }));

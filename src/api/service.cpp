@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/call.h"
+#include "api/record_reads.h"
 #include "api/reply_writer.h"
 #include "common/time.h"
 
@@ -70,7 +71,8 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
       rateLimiter_(config.rateLimit.requestsPerMinute, store),
       replies_(std::make_unique<ReplyWriter>(config, metrics)),
       settings_(store, [this] { rateLimiter_.returnIdle(); }),
-      system_(config, store, metrics, settings_.maintenance()) {
+      system_(config, store, metrics, settings_.maintenance()),
+      reads_(std::make_unique<RecordReads>(store)) {
   // main() refuses to start with a profile this build cannot render; the
   // fallback only protects callers that skip that check (tests).
   if (!defaultProfile_) defaultProfile_ = render::findProfile("standard");

@@ -31,6 +31,7 @@
 namespace restd::api {
 
 struct BatchItem;  // call.h
+class RecordReads;
 class ReplyWriter;
 
 class Service final : public Handler {
@@ -138,18 +139,9 @@ class Service final : public Handler {
   // Adds the event of a change to `r` to the log, in the write's transaction.
   Status recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind, const store::Record& r) const;
 
-  // records.cpp
-  render::Reply listRecords(const Call& call) const;
-  render::Reply getRecord(const Call& call) const;
-  // getRecord() without waiting on the I/O thread (Store::getAsync).
+  // A GET of one record without waiting on the I/O thread (Store::getAsync;
+  // record_reads.cpp).
   void getRecordOnLoop(const CallPtr& call);
-  // getRecord()'s two halves around the store's read: ?fields, and the reply.
-  [[nodiscard]] std::optional<ErrorObject> recordFields(const Call& call, std::vector<std::string>& fields) const;
-  // `r` gives its values up to the reply (takeRecordReply).
-  render::Reply recordFound(const Call& call, const Status& e, store::Record& r,
-                            const std::vector<std::string>& fields) const;
-  // Whose slugs the caller's reads may name (views into `call`).
-  static store::SlugScope slugScope(const Call& call);
   // writes.cpp: every write runs as one job in the store's shared transaction.
   using TxnWork = std::function<render::Reply(store::WriteTxn& txn, bool& keep)>;
   // Queues `work` as the call's write job, behind its Idempotency-Key when
@@ -190,21 +182,6 @@ class Service final : public Handler {
   [[nodiscard]] std::optional<ErrorObject> loadForWrite(store::WriteTxn& txn, const Call& call, const std::string& id,
                                           store::Record& r) const;
   void patchOrReplace(const CallPtr& call, WriteMode mode);
-  // Parses the request body (JSON or form) into `out`, or returns the 415/400 error.
-  [[nodiscard]] std::optional<ErrorObject> readBody(const Call& call, rapidjson::Document& out) const;
-  // A record's reply: its JSON, ETag, Last-Modified, names and date keys.
-  // recordReply() copies `r` (a write's record outlives a retried group);
-  // takeRecordReply() moves r's values and their pool into the reply, the
-  // cheaper way for a read's record, which dies with the request.
-  render::Reply recordReply(const Call& call, const store::Record& r, int status, render::ReplyKind kind) const;
-  render::Reply takeRecordReply(const Call& call, store::Record& r, const std::vector<std::string>& fields) const;
-  void describeRecord(const Call& call, const store::Record& r, int status, render::ReplyKind kind,
-                      render::Reply& reply) const;
-  static ErrorObject storeError(const Status& e, const Request& request);
-  // A write's lookup of the record it names failed (`e`) or found another
-  // (a slug, no error): 404, unless the store itself failed (then its 500/502).
-  static ErrorObject missingRecord(const Status& e, const Request& request);
-
   const Config& config_;
   store::Store& store_;
   auth::Authenticator& auth_;
@@ -220,6 +197,7 @@ class Service final : public Handler {
   std::unique_ptr<ReplyWriter> replies_;
   SettingsPoller settings_;  // maintenance (SPEC §7); after rateLimiter_, which each poll uses
   SystemEndpoints system_;   // after what it reads
+  std::unique_ptr<RecordReads> reads_;  // GET of records and lists (record_reads.h)
 };
 
 

@@ -8,6 +8,7 @@
 
 #include "api/access.h"
 #include "api/call.h"
+#include "api/record_replies.h"
 #include "api/reply_writer.h"
 #include "api/idempotency.h"
 #include "api/record_helpers.h"
