@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include "api/record_replies.h"
 #include "auth/credentials.h"
 #include "common/json.h"
 #include "common/time.h"
@@ -42,7 +43,7 @@ void IdempotentWrite::replay(const store::StoredReply& stored, Response& out) {
   out.addHeader("Idempotent-Replayed", "true");
 }
 
-bool IdempotentWrite::run(store::WriteTxn& txn, const Work& work, const Render& render, const StoreError& storeError,
+bool IdempotentWrite::run(store::WriteTxn& txn, const Work& work, const Render& render, const Request& request,
                           Response& out) const {
   store::StoredReply stored;
   Status e = txn.getStoredReply(userId_, key_, nowMillis() - kKeptForMs, stored);
@@ -56,7 +57,7 @@ bool IdempotentWrite::run(store::WriteTxn& txn, const Work& work, const Render& 
     return false;
   }
   if (e.code != StatusCode::notFound) {
-    out = render(render::Reply::failure(storeError(e)));
+    out = render(render::Reply::failure(storeError(e, request)));
     return false;
   }
   bool keep = false;
@@ -65,14 +66,14 @@ bool IdempotentWrite::run(store::WriteTxn& txn, const Work& work, const Render& 
         reply = work(txn, keep);
         return keep;
       })) {
-    out = render(render::Reply::failure(storeError(failed)));
+    out = render(render::Reply::failure(storeError(failed, request)));
     return false;
   }
   out = render(std::move(reply));
   if (out.status >= 500) return false;
   store::StoredReply kept{requestHash_, out.status, out.contentType, headerJson(out.headers), out.body, nowMillis()};
   if (auto failed = txn.putStoredReply(userId_, key_, kept)) {
-    out = render(render::Reply::failure(storeError(failed)));
+    out = render(render::Reply::failure(storeError(failed, request)));
     return false;
   }
   return true;

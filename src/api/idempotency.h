@@ -33,7 +33,9 @@ class IdempotentWrite {
   // (an atomic batch's 422, a 409): a retry replays that failure instead of
   // running again. Only the request's own writes are undone when it fails;
   // a storage failure (5xx) is not kept, so a retry runs.
-  bool run(store::WriteTxn& txn, const Work& work, const Render& render, const StoreError& storeError,
+  // A store failure is answered as storeError() says, logged under
+  // `request`'s id.
+  bool run(store::WriteTxn& txn, const Work& work, const Render& render, const Request& request,
            Response& out) const;
 
  private:

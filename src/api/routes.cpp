@@ -118,22 +118,18 @@ std::vector<Service::Endpoint> Service::endpointTable() {
   return t;
 }
 
-std::vector<RouteDef> Service::routes(bool metrics) {
+std::vector<RouteDef> Service::routes(bool metrics) { return routesOf(endpointTable(), metrics); }
+
+std::vector<RouteDef> Service::routesOf(const std::vector<Endpoint>& table, bool metrics) {
   std::vector<RouteDef> defs;
   // The router tries routes in this order: the fixed ones before the
   // parameterised ones of the same length.
-  for (const Endpoint& e : endpointTable())
+  for (const Endpoint& e : table)
     if (metrics || e.id != RouteId::metrics) defs.push_back({e.id, e.underBase, e.segments, e.methods});
   return defs;
 }
 
-Service::Endpoint Service::Endpoint::with(Method method, HandlerFn fn) && {
-  methods |= method;
-  handlers[handlerSlot(method)] = fn;
-  return std::move(*this);
-}
-
-Service::Endpoint& Service::Endpoint::with(Method method, HandlerFn fn) & {
+Service::Endpoint& Service::Endpoint::with(Method method, HandlerFn fn) {
   methods |= method;
   handlers[handlerSlot(method)] = fn;
   return *this;

@@ -65,7 +65,7 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
       store_(store),
       auth_(authenticator),
       endpoints_(endpointTable()),
-      router_(config.server.basePath, collectionNames(config), routes(metrics != nullptr)),
+      router_(config.server.basePath, collectionNames(config), routesOf(endpoints_, metrics != nullptr)),
       defaultProfile_(render::findProfile(config.server.envelope)),
       metrics_(metrics),
       rateLimiter_(config.rateLimit.requestsPerMinute, store),

@@ -94,9 +94,8 @@ class Service final : public Handler {
     HandlerFn handlers[5] = {};          // GET, POST, PUT, PATCH, DELETE
     HandlerFn getOnLoop = nullptr;       // a GET that waits on a blocking store without leaving the loop
 
-    // This endpoint with `fn` answering `method`.
-    Endpoint with(Method method, HandlerFn fn) &&;
-    Endpoint& with(Method method, HandlerFn fn) &;
+    // `fn` answers `method` (chainable: `Endpoint(page).with(...)` on a copy).
+    Endpoint& with(Method method, HandlerFn fn);
     // The handler of a request method (HEAD: GET's); null when it has none.
     HandlerFn handlerFor(std::string_view method) const;
 
@@ -107,6 +106,8 @@ class Service final : public Handler {
  private:
   // The route table, one row per RouteId in its order (routes.cpp).
   static std::vector<Endpoint> endpointTable();
+  // The router's routes of a table (routes()).
+  static std::vector<RouteDef> routesOf(const std::vector<Endpoint>& table, bool metrics);
   const Endpoint& endpoint(RouteId id) const { return endpoints_[static_cast<size_t>(id)]; }
 
   void dispatch(const CallPtr& call);

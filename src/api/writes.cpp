@@ -115,8 +115,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
        unrendered](store::WriteTxn& txn) {
         if (idempotent)
           return idempotent->run(
-              txn, work, [&](Reply r) { return replies_->render(*call, std::move(r)); },
-              [&](const Status& e) { return storeError(e, call->request); }, *out);
+              txn, work, [&](Reply r) { return replies_->render(*call, std::move(r)); }, call->request, *out);
         bool keep = false;
         *unrendered = work(txn, keep);
         return keep;

@@ -75,10 +75,7 @@ class Migration final : public sql::SchemaSteps {
  public:
   explicit Migration(PgConnection& db) : db_(db) {}
 
-  std::string error;
-  std::vector<std::string> refusals;  // destructive changes refused (the whole migration fails)
-
-  bool createSystemTables() {
+  bool createSystemTables() override {
     if (auto e = db_.exec(kSystemTablesSql)) return fail("cannot create the system tables: ", e);
     if (auto e = db_.exec(std::string(sql::AccountTxn::kSettingsTableSql).c_str()))
       return fail("cannot create _restd_settings: ", e);
@@ -210,13 +207,8 @@ bool PgStore::migrate(const Config& config, bool allowDestructive, bool& destruc
       return fail("cannot take the migration lock: " + e.detail);
   }
   Migration m(db);
-  if (!m.createSystemTables()) return fail(m.error);
-  for (const auto& c : config.collections)
-    if (!sql::migrateCollection(m, c, allowDestructive, m.refusals)) return fail(m.error);
-  if (!m.refusals.empty()) {
-    destructive = true;
-    return fail(sql::refusalMessage(m.refusals));
-  }
+  std::string why;
+  if (!sql::migrateSchema(m, config, allowDestructive, destructive, why)) return fail(std::move(why));
   if (auto e = db.exec("COMMIT")) return fail("cannot commit migration: " + e.detail);
   for (const auto& c : config.collections) sql_[c.name] = sql::buildCollectionSql(Dialect::postgres, c);
   return true;

@@ -77,6 +77,10 @@ std::string refusalMessage(const std::vector<std::string>& refusals) {
   return msg;
 }
 
+namespace {
+
+// One collection, or what it may not do without --allow-destructive added
+// to `refusals` (then nothing of it changes).
 bool migrateCollection(SchemaSteps& steps, const CollectionSpec& c, bool allowDestructive,
                        std::vector<std::string>& refusals) {
   bool exists = false;
@@ -96,6 +100,25 @@ bool migrateCollection(SchemaSteps& steps, const CollectionSpec& c, bool allowDe
   for (const FieldSpec* f : plan.add)
     if (!steps.addColumn(c, *f, exists)) return false;
   return steps.syncIndexes(c);
+}
+
+}  // namespace
+
+bool migrateSchema(SchemaSteps& steps, const Config& config, bool allowDestructive, bool& destructive,
+                   std::string& error) {
+  destructive = false;
+  std::vector<std::string> refusals;
+  bool ok = steps.createSystemTables();
+  for (size_t i = 0; ok && i < config.collections.size(); ++i)
+    ok = migrateCollection(steps, config.collections[i], allowDestructive, refusals);
+  if (!ok) {
+    error = steps.error;
+    return false;
+  }
+  if (refusals.empty()) return true;
+  destructive = true;
+  error = refusalMessage(refusals);
+  return false;
 }
 
 }  // namespace restd::store::sql

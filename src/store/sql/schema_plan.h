@@ -22,11 +22,13 @@ struct TablePlan {
 };
 TablePlan planTable(const CollectionSpec& c, const RecordedFields& recorded, bool allowDestructive);
 
-// What migrating one collection asks of an engine, inside its migration's
-// transaction. Each step returns false after keeping its error.
+// What a migration asks of an engine, inside its migration's transaction.
+// Each step returns false after keeping its reason in `error`.
 class SchemaSteps {
  public:
   virtual ~SchemaSteps() = default;
+  // restd's own tables (schema, accounts, tokens, idempotency, events, ...).
+  virtual bool createSystemTables() = 0;
   // Whether the collection's table exists, and the fields _restd_schema records for it.
   virtual bool readTable(const CollectionSpec& c, bool& exists, RecordedFields& recorded) = 0;
   // Creates the table and forgets what _restd_schema recorded for it.
@@ -37,13 +39,16 @@ class SchemaSteps {
   virtual bool addColumn(const CollectionSpec& c, const FieldSpec& f, bool tableExisted) = 0;
   // Makes, rebuilds and drops indexes until they are what the config wants.
   virtual bool syncIndexes(const CollectionSpec& c) = 0;
+
+  std::string error;  // why the last step failed
 };
 
-// Brings one collection to what `c` says, in the same order on both
-// engines, or adds to `refusals` what it may not do without
-// --allow-destructive (then changes nothing of it).
-bool migrateCollection(SchemaSteps& steps, const CollectionSpec& c, bool allowDestructive,
-                       std::vector<std::string>& refusals);
+// Brings the schema to what `config` says, in the same order on both
+// engines: the system tables, then each collection. Changes that drop data
+// without `allowDestructive` are refused all together (`destructive` set,
+// `error` lists them). False with `error` set: the caller rolls back.
+bool migrateSchema(SchemaSteps& steps, const Config& config, bool allowDestructive, bool& destructive,
+                   std::string& error);
 
 // CREATE TABLE for a collection that has no table yet.
 std::string createTableSql(Dialect d, const CollectionSpec& c);

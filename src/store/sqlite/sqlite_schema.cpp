@@ -46,10 +46,7 @@ class Migration final : public sql::SchemaSteps {
  public:
   explicit Migration(SqliteConnection& db) : db_(db) {}
 
-  std::string error;
-  std::vector<std::string> refusals;  // destructive changes refused (the whole migration fails)
-
-  bool createSystemTables() {
+  bool createSystemTables() override {
     if (!db_.exec("CREATE TABLE IF NOT EXISTS _restd_schema (collection TEXT NOT NULL, field TEXT NOT NULL, "
                   "type TEXT NOT NULL, PRIMARY KEY (collection, field)) WITHOUT ROWID"))
       return fail("cannot create _restd_schema: ");
@@ -198,13 +195,8 @@ bool SqliteStore::migrate(const Config& config, bool allowDestructive, bool& des
   };
   if (!db.exec("BEGIN IMMEDIATE")) return fail(std::string("cannot start migration: ") + sqlite3_errmsg(db.db()));
   Migration m(db);
-  if (!m.createSystemTables()) return fail(m.error);
-  for (const auto& c : config.collections)
-    if (!sql::migrateCollection(m, c, allowDestructive, m.refusals)) return fail(m.error);
-  if (!m.refusals.empty()) {
-    destructive = true;
-    return fail(sql::refusalMessage(m.refusals));
-  }
+  std::string why;
+  if (!sql::migrateSchema(m, config, allowDestructive, destructive, why)) return fail(std::move(why));
   if (!db.exec("COMMIT")) return fail(std::string("cannot commit migration: ") + sqlite3_errmsg(db.db()));
   // The statements' text, built once; read without locks from here on.
   for (const auto& c : config.collections) sql_[c.name] = sql::buildCollectionSql(sql::Dialect::sqlite, c);
