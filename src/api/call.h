@@ -18,6 +18,7 @@ struct Service::Call : std::enable_shared_from_this<Service::Call> {
   const Request& request;   // valid until `respond` is called
   Respond respond;
   RouteMatch match;
+  const Service::Endpoint* endpoint = nullptr;  // the matched route's row; null when none matched
   QueryParams query;
   const render::Profile* profile = nullptr;
   render::Format format = render::Format::json;
@@ -27,10 +28,10 @@ struct Service::Call : std::enable_shared_from_this<Service::Call> {
   auth::Identity identity;                     // who is calling
   std::string token;                           // the access token it came with, if any (change-feed re-checks)
   std::optional<RateDecision> rate;            // set once a rate-limit token was spent or refused
-  bool submitted = false;                      // a write job was queued for it (Service::submit)
+  bool submitted = false;                      // a write job was queued for it (RecordWrites::submit)
   bool offLoop = false;                        // runs on the store's pool (Service::offLoop)
   // A POST or PATCH with an Idempotency-Key from a signed-in user: every
-  // answer it gets from a handler is kept for retries (Service::finish).
+  // answer it gets from a handler is kept for retries (RecordWrites::finish).
   bool idempotent() const {
     return principal() && (match.route == RouteId::collection || match.route == RouteId::record) &&
            (request.method == "POST" || request.method == "PATCH") && request.hasHeader("Idempotency-Key");

@@ -22,6 +22,10 @@ bool parseQuery(std::string_view query, QueryParams& out) {
   return true;
 }
 
+bool isFormBody(std::string_view contentType) {
+  return iequals(trim(contentType.substr(0, contentType.find(';'))), "application/x-www-form-urlencoded");
+}
+
 bool formBodyIsJson(std::string_view body) {
   size_t i = body.find_first_not_of(" \t\r\n");
   if (i == std::string_view::npos || (body[i] != '{' && body[i] != '[')) return false;

@@ -18,6 +18,8 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 bool parseQuery(std::string_view query, QueryParams& out);
 const std::string* findParam(const QueryParams& params, std::string_view name);
 
+// Whether a Content-Type names application/x-www-form-urlencoded (any parameters).
+bool isFormBody(std::string_view contentType);
 // True when a body sent as a form is JSON text: `curl -d '{...}'` sends
 // application/x-www-form-urlencoded unless told otherwise, and such a body
 // would otherwise read as one field named after the whole text.

@@ -21,7 +21,33 @@ constexpr std::string_view kAllowedRequestHeaders =
     "Authorization, Content-Type, Idempotency-Key, X-Envelope, If-Match, If-None-Match, If-Modified-Since, "
     "X-Request-Id";
 
+constexpr unsigned kFixedRoutes = static_cast<unsigned>(RouteId::collection);
+constexpr unsigned kPerCollection = 3;
+
 }  // namespace
+
+std::vector<std::string> ReplyWriter::metricRoutes(const Config& config) {
+  const std::string& b = config.server.basePath;
+  std::vector<std::string> labels = {"none", "/healthz", "/readyz", "/metrics", "/docs", "/docs/errors", "/docs/assets",
+                                     "/_/", "/_/assets",
+                                     b.empty() ? "/" : b, b + "/authenticate", b + "/me", b + "/logout",
+                                     b + "/openapi.json", b + "/_users", b + "/_apikeys"};
+  for (const auto& c : config.collections) {
+    labels.push_back(b + "/" + c.name);
+    labels.push_back(b + "/" + c.name + "/events");
+    labels.push_back(b + "/" + c.name + "/{id}");
+  }
+  return labels;
+}
+
+uint16_t ReplyWriter::routeTag(const Service::Call& call) const {
+  if (call.match.outcome == RouteMatch::Outcome::notFound) return 0;
+  auto route = static_cast<unsigned>(call.match.route);
+  if (route < kFixedRoutes) return static_cast<uint16_t>(1 + route);
+  if (!call.collection) return 0;
+  auto index = static_cast<unsigned>(call.collection - config_.collections.data());
+  return static_cast<uint16_t>(1 + kFixedRoutes + index * kPerCollection + (route - kFixedRoutes));
+}
 
 ReplyWriter::ReplyWriter(const Config& config, Metrics* metrics)
     : config_(config),
@@ -52,7 +78,9 @@ Response ReplyWriter::render(const Service::Call& call, Reply reply) const {
   return res;
 }
 
-void ReplyWriter::send(const Service::Call& call, const Service::Endpoint* e, Response res) const {
+void ReplyWriter::send(const Service::Call& call, Response res) const {
+  const Service::Endpoint* e = call.endpoint;
+  res.routeTag = routeTag(call);
   if (metrics_ && res.status == 502) metrics_->add(Metrics::Counter::storageErrors);
   if (call.rate) {
     // Five headers in one buffer, numbers written in place: on every reply,

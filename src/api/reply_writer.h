@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/handler.h"
 #include "api/service.h"
@@ -27,10 +28,20 @@ class ReplyWriter {
   ReplyWriter(const Config& config, Metrics* metrics);
 
   Response render(const Service::Call& call, render::Reply reply) const;
-  // `endpoint`: the matched route's row (null when none matched).
-  void send(const Service::Call& call, const Service::Endpoint* endpoint, Response res) const;
+  // Adds the exchange's headers and the route tag of the metrics, and hands
+  // `res` to the call's Respond (once per call).
+  void send(const Service::Call& call, Response res) const;
+  // render(), then send(): how a reply that is not kept for an
+  // Idempotency-Key goes out (RecordWrites::finish keeps the others).
+  void answer(const Service::Call& call, render::Reply reply) const { send(call, render(call, std::move(reply))); }
+
+  // The /metrics label of each route tag (Response::routeTag) for `config`.
+  static std::vector<std::string> metricRoutes(const Config& config);
 
  private:
+  // 0 for none, then the fixed routes in RouteId order, then three per
+  // collection (list, events, record): metricRoutes()'s order.
+  uint16_t routeTag(const Service::Call& call) const;
   bool originAllowed(std::string_view origin) const;
   // The CORS headers for this request's Origin, when [cors] allows it.
   void addCorsHeaders(const Service::Call& call, Response& res) const;

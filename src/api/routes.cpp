@@ -4,8 +4,11 @@
 // reads its properties, and dispatch() calls its handlers. To add an
 // endpoint: a RouteId (router.h, in the order of the table), a row here, and
 // its handler (CONTRIBUTING.md, "Adding an endpoint").
+#include "api/auth_endpoints.h"
 #include "api/call.h"
+#include "api/change_feed.h"
 #include "api/record_reads.h"
+#include "api/record_writes.h"
 
 namespace restd::api {
 
@@ -74,14 +77,14 @@ std::vector<Service::Endpoint> Service::endpointTable() {
   Endpoint authenticate;
   authenticate.access = Access::open;
   authenticate.cache = Cache::noStore;
-  add(RouteId::authenticate, true, {"authenticate"}, authenticate.with(kPost, [](S s, C c) { s.authenticate(c); }));
+  add(RouteId::authenticate, true, {"authenticate"}, authenticate.with(kPost, [](S s, C c) { s.authEndpoints_->authenticate(c); }));
   Endpoint me;
   me.access = Access::anyone;
   me.needsStorage = false;
-  add(RouteId::me, true, {"me"}, me.with(kGet, [](S s, C c) { s.finish(*c, s.me(*c)); }));
+  add(RouteId::me, true, {"me"}, me.with(kGet, [](S s, C c) { s.finish(*c, AuthEndpoints::me(*c)); }));
   Endpoint logout;
   logout.readersMayWrite = true;
-  add(RouteId::logout, true, {"logout"}, logout.with(kPost, [](S s, C c) { s.logout(c); }));
+  add(RouteId::logout, true, {"logout"}, logout.with(kPost, [](S s, C c) { s.authEndpoints_->logout(c); }));
   Endpoint openapi;
   openapi.ownMediaType = true;
   openapi.access = Access::open;
@@ -98,23 +101,23 @@ std::vector<Service::Endpoint> Service::endpointTable() {
   add(RouteId::collection, true, {"{collection}"},
       Endpoint{}
           .with(kGet, [](S s, C c) { s.finish(*c, s.reads_->list(*c)); })
-          .with(kPost, [](S s, C c) { s.createRecords(c); })
-          .with(kPatch, [](S s, C c) { s.patchRecords(c); })
-          .with(kDelete, [](S s, C c) { s.deleteRecords(c); }));
+          .with(kPost, [](S s, C c) { s.writes_->create(c); })
+          .with(kPatch, [](S s, C c) { s.writes_->patchMany(c); })
+          .with(kDelete, [](S s, C c) { s.writes_->removeMany(c); }));
   // Before {id}: "events" is no id.
   Endpoint events;
   events.ownMediaType = true;
   add(RouteId::collectionEvents, true, {"{collection}", "events"},
-      events.with(kGet, [](S s, C c) { s.subscribeEvents(c); }));
+      events.with(kGet, [](S s, C c) { s.feed_->subscribe(c); }));
   Endpoint record;
   // A GET stays on the I/O thread even when the store blocks: its read is
   // pipelined (Store::getAsync).
   record.getOnLoop = [](S s, C c) { s.getRecordOnLoop(c); };
   add(RouteId::record, true, {"{collection}", "{id}"},
       record.with(kGet, [](S s, C c) { s.finish(*c, s.reads_->get(*c)); })
-          .with(kPut, [](S s, C c) { s.replaceRecord(c); })
-          .with(kPatch, [](S s, C c) { s.patchRecord(c); })
-          .with(kDelete, [](S s, C c) { s.deleteRecord(c); }));
+          .with(kPut, [](S s, C c) { s.writes_->replace(c); })
+          .with(kPatch, [](S s, C c) { s.writes_->patch(c); })
+          .with(kDelete, [](S s, C c) { s.writes_->remove(c); }));
   return t;
 }
 

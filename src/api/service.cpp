@@ -2,8 +2,11 @@
 
 #include <charconv>
 
+#include "api/auth_endpoints.h"
 #include "api/call.h"
+#include "api/change_feed.h"
 #include "api/record_reads.h"
+#include "api/record_writes.h"
 #include "api/reply_writer.h"
 #include "common/time.h"
 
@@ -14,11 +17,6 @@ using render::Reply;
 using render::ReplyKind;
 
 namespace {
-
-// Route tags (Service::routeTag): 0 for none, then the fixed routes in
-// RouteId order, then three per collection (list, events, record).
-constexpr unsigned kFixedRoutes = static_cast<unsigned>(RouteId::collection);
-constexpr unsigned kPerCollection = 3;
 
 std::vector<std::string> collectionNames(const Config& c) {
   std::vector<std::string> names;
@@ -37,28 +35,7 @@ bool underBase(std::string_view path, std::string_view base) {
 
 }  // namespace
 
-std::vector<std::string> Service::metricRoutes(const Config& config) {
-  const std::string& b = config.server.basePath;
-  std::vector<std::string> labels = {"none", "/healthz", "/readyz", "/metrics", "/docs", "/docs/errors", "/docs/assets",
-                                     "/_/", "/_/assets",
-                                     b.empty() ? "/" : b, b + "/authenticate", b + "/me", b + "/logout",
-                                     b + "/openapi.json", b + "/_users", b + "/_apikeys"};
-  for (const auto& c : config.collections) {
-    labels.push_back(b + "/" + c.name);
-    labels.push_back(b + "/" + c.name + "/events");
-    labels.push_back(b + "/" + c.name + "/{id}");
-  }
-  return labels;
-}
-
-uint16_t Service::routeTag(const Call& call) const {
-  if (call.match.outcome == RouteMatch::Outcome::notFound) return 0;
-  auto route = static_cast<unsigned>(call.match.route);
-  if (route < kFixedRoutes) return static_cast<uint16_t>(1 + route);
-  if (!call.collection) return 0;
-  auto index = static_cast<unsigned>(call.collection - config_.collections.data());
-  return static_cast<uint16_t>(1 + kFixedRoutes + index * kPerCollection + (route - kFixedRoutes));
-}
+std::vector<std::string> Service::metricRoutes(const Config& config) { return ReplyWriter::metricRoutes(config); }
 
 Service::Service(const Config& config, store::Store& store, auth::Authenticator& authenticator, Metrics* metrics)
     : config_(config),
@@ -69,10 +46,14 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
       defaultProfile_(render::findProfile(config.server.envelope)),
       metrics_(metrics),
       rateLimiter_(config.rateLimit.requestsPerMinute, store),
+      events_(std::make_unique<EventHub>(store, config.events, metrics)),
       replies_(std::make_unique<ReplyWriter>(config, metrics)),
       settings_(store, [this] { rateLimiter_.returnIdle(); }),
       system_(config, store, metrics, settings_.maintenance()),
-      reads_(std::make_unique<RecordReads>(store)) {
+      reads_(std::make_unique<RecordReads>(store)),
+      writes_(std::make_unique<RecordWrites>(config, store, *replies_, *events_)),
+      feed_(std::make_unique<ChangeFeed>(config.events, store, authenticator, *events_, *replies_)),
+      authEndpoints_(std::make_unique<AuthEndpoints>(authenticator, *replies_)) {
   // main() refuses to start with a profile this build cannot render; the
   // fallback only protects callers that skip that check (tests).
   if (!defaultProfile_) defaultProfile_ = render::findProfile("standard");
@@ -85,7 +66,6 @@ Service::Service(const Config& config, store::Store& store, auth::Authenticator&
                           return settings_.retryAfter() >= 0 ? 1.0 : 0.0;
                         }});
   }
-  events_ = std::make_unique<EventHub>(store, config.events, metrics);
 }
 
 Service::~Service() { shutdown(); }
@@ -109,6 +89,7 @@ void Service::handle(const Request& request, Respond respond) {
   call->match = router_.match(request.method, request.path);
   call->profile = defaultProfile_;
   RouteMatch& m = call->match;
+  if (m.outcome == RouteMatch::Outcome::found) call->endpoint = &endpoint(m.route);
 
   if (int64_t retryAfter = settings_.retryAfter();
       retryAfter >= 0 && !(m.outcome != RouteMatch::Outcome::notFound && endpoint(m.route).system) &&
@@ -209,25 +190,6 @@ Response Service::protocolError(Reason reason, const Request& request) {
   return replies_->render(call, std::move(reply));
 }
 
-void Service::finish(const Call& call, Reply reply) {
-  // Not kept: what depends on the caller's state rather than the request
-  // (401, 403, 429) and storage failures (5xx), which a retry may get past.
-  bool kept = reply.status < 500 && reply.status != 401 && reply.status != 403 && reply.status != 429;
-  if (!call.submitted && call.idempotent() && kept) {
-    auto answer = std::make_shared<Reply>(std::move(reply));
-    Call& mutableCall = const_cast<Call&>(call);  // every Call is owned by a CallPtr (handle())
-    return submit(mutableCall.shared_from_this(), [answer](store::WriteTxn&, bool& keep) {
-      keep = false;
-      return std::move(*answer);
-    });
-  }
-  deliver(call, replies_->render(call, std::move(reply)));
-}
-
-void Service::deliver(const Call& call, Response res) const {
-  res.routeTag = routeTag(call);
-  bool found = call.match.outcome == RouteMatch::Outcome::found;
-  replies_->send(call, found ? &endpoint(call.match.route) : nullptr, std::move(res));
-}
+void Service::finish(const Call& call, Reply reply) { writes_->finish(call, std::move(reply)); }
 
 }  // namespace restd::api

@@ -3,9 +3,11 @@
 // Order of checks (SPEC §10): maintenance 503; unknown path 404; method
 // 405/501; Accept 406; envelope 400; token 401 (a bad token first spends
 // its address's rate limit, so guessing meets 429); rate limit 429; role 403;
-// record 404; body 415/400/422. Handlers return a render::Reply; this class
-// renders it with the chosen profile and format. Reads answer inline; writes
-// go to the store's writer and answer when their commit is durable.
+// record 404; body 415/400/422. This class is that pipeline (handle(),
+// identity.cpp, dispatch()); the endpoints are handler units registered in
+// one route table (routes.cpp), each given only what it needs, and every
+// reply goes out through one ReplyWriter. Reads answer inline; writes go to
+// the store's writer and answer when their commit is durable.
 // Thread-safe: one Service serves every I/O thread.
 #pragma once
 
@@ -30,8 +32,10 @@
 
 namespace restd::api {
 
-struct BatchItem;  // call.h
+class AuthEndpoints;
+class ChangeFeed;
 class RecordReads;
+class RecordWrites;
 class ReplyWriter;
 
 class Service final : public Handler {
@@ -116,73 +120,21 @@ class Service final : public Handler {
   bool onLoop(const Call& call) const;
   // Runs `step`, the rest of the call's work, on the store's pool.
   void offLoop(const CallPtr& call, std::function<void()> step);
-  // auth_handlers.cpp: who is calling, whether they may, and the auth endpoints.
+  // identity.cpp: who is calling and whether they may (SPEC §4, §10), then dispatch().
   void resolveIdentity(const CallPtr& call);
   void authorizeAndDispatch(const CallPtr& call);
-  void authenticate(const CallPtr& call);
-  render::Reply me(const Call& call) const;
-  void logout(const CallPtr& call);
   ErrorObject tokenMissing() const;
-  // An idempotent call's failure found before its write job (a 422 from
-  // the body, say) is kept for retries as well: it goes through submit().
-  void finish(const Call& call, render::Reply reply);
-  // Sends a rendered reply through replies_ (ReplyWriter::send).
-  void deliver(const Call& call, Response res) const;
   // Spends one of the caller's rate-limit tokens (user, else client address);
   // false when refused, after answering 429, or when spending it would wait
   // on the store here, after moving the call's authorizeAndDispatch() to the pool.
   bool admit(const CallPtr& call);
-  uint16_t routeTag(const Call& call) const;
-
-
-  // events.cpp: the change feed.
-  void subscribeEvents(const CallPtr& call);
-  // Adds the event of a change to `r` to the log, in the write's transaction.
-  Status recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind, const store::Record& r) const;
-
+  // Answers the call (RecordWrites::finish: an idempotent call's answer is
+  // kept for retries).
+  void finish(const Call& call, render::Reply reply);
   // A GET of one record without waiting on the I/O thread (Store::getAsync;
   // record_reads.cpp).
   void getRecordOnLoop(const CallPtr& call);
-  // writes.cpp: every write runs as one job in the store's shared transaction.
-  using TxnWork = std::function<render::Reply(store::WriteTxn& txn, bool& keep)>;
-  // Queues `work` as the call's write job, behind its Idempotency-Key when
-  // it has one (IdempotentWrite); answers once the job's group committed.
-  void submit(const CallPtr& call, TxnWork work);
-  // The write job's group ended: send `out`, or render the handed-over
-  // reply on the connection's thread (Response::render).
-  void writeDone(const CallPtr& call, bool committed, Response& out, std::optional<render::Reply>& unrendered);
-  void createRecords(const CallPtr& call);
-  void replaceRecord(const CallPtr& call);
-  void patchRecord(const CallPtr& call);
-  void deleteRecord(const CallPtr& call);
-  void patchRecords(const CallPtr& call);
-  void deleteRecords(const CallPtr& call);
-  render::Reply batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus,
-                           bool deleted, bool& keep) const;
-  [[nodiscard]] std::optional<ErrorObject> batchSize(size_t n) const;
-  // Before a single-record write reads its body: the record exists, is
-  // visible and may be changed (404/403 win over body errors). By id only;
-  // the job checks again inside the transaction.
-  [[nodiscard]] std::optional<ErrorObject> checkWritable(const Call& call) const;
-  // The start of POST and PATCH on a collection: only the parameters they
-  // take, ?atomic, and the parsed body (shared: batch items point into it).
-  [[nodiscard]] std::optional<ErrorObject> readCollectionWrite(const Call& call, bool& atomic,
-                                                 std::shared_ptr<rapidjson::Document>& body) const;
-  // PATCH and DELETE batches: loads each item's record (404/403 as item
-  // failures), applies `change` to it, and replies in batch form.
-  using ItemChange =
-      std::function<std::optional<ErrorObject>(store::WriteTxn& txn, store::Record& r, const BatchItem& item)>;
-  // `input` owns the values the items' `raw` point into.
-  void changeEach(const CallPtr& call, std::shared_ptr<const rapidjson::Document> input,
-                  std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids, bool atomic,
-                  bool structural, bool deleted, ItemChange change);
-  // The record a write may touch: nullopt, or the 404/403 (SPEC: 404 when invisible).
-  [[nodiscard]] std::optional<ErrorObject> denyWrite(const Call& call, const store::Record& r) const;
-  // The record a write (single or batch) is about, loaded in the transaction:
-  // nullopt, or its not_found/forbidden error.
-  [[nodiscard]] std::optional<ErrorObject> loadForWrite(store::WriteTxn& txn, const Call& call, const std::string& id,
-                                          store::Record& r) const;
-  void patchOrReplace(const CallPtr& call, WriteMode mode);
+
   const Config& config_;
   store::Store& store_;
   auth::Authenticator& auth_;
@@ -191,14 +143,18 @@ class Service final : public Handler {
   std::vector<CollectionRules> rules_;   // one per config collection, same order
   const render::Profile* defaultProfile_;
   std::unique_ptr<WorkerPool> storeWorkers_;  // only for a blocking store
-  std::unique_ptr<EventHub> events_;
   Metrics* metrics_;
   RateLimiter rateLimiter_;
+  std::unique_ptr<EventHub> events_;  // the change feed's streams, woken by writes
   // Renders replies and sends them (reply_writer.h): the one place replies go out.
   std::unique_ptr<ReplyWriter> replies_;
   SettingsPoller settings_;  // maintenance (SPEC §7); after rateLimiter_, which each poll uses
-  SystemEndpoints system_;   // after what it reads
-  std::unique_ptr<RecordReads> reads_;  // GET of records and lists (record_reads.h)
+  // The handler units, each given only what it needs; after what they use.
+  SystemEndpoints system_;                       // probes, pages, documents, accounts (system.h)
+  std::unique_ptr<RecordReads> reads_;           // GET of records and lists (record_reads.h)
+  std::unique_ptr<RecordWrites> writes_;         // record writes and batches (record_writes.h)
+  std::unique_ptr<ChangeFeed> feed_;             // GET /{collection}/events (change_feed.h)
+  std::unique_ptr<AuthEndpoints> authEndpoints_; // /authenticate, /me, /logout (auth_endpoints.h)
 };
 
 

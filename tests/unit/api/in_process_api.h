@@ -36,6 +36,7 @@ struct Exchange {
   std::string contentType;
   std::vector<std::pair<std::string, std::string>> headers;  // as the handler set them
   std::string body;
+  std::shared_ptr<Stream> stream;  // a streamed reply's (the change feed), else null
 
   std::string header(std::string_view name) const {
     for (const auto& [k, v] : headers)
@@ -119,6 +120,7 @@ class InProcessApi {
     out.contentType = std::move(r.contentType);
     out.headers = std::move(r.headers);
     out.body = std::move(r.body);
+    out.stream = std::move(r.stream);
     return out;
   }
 

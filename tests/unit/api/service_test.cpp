@@ -5,7 +5,9 @@
 // layer's part (framing, 304, gzip) on top.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "in_process_api.h"
 
@@ -185,6 +187,54 @@ TEST_F(ServiceTest, ListsPageFilterAndSort) {
   EXPECT_EQ(filtered.json()["data"].Size(), 1u) << filtered.body;
   Exchange bad = get("/things?sort=colour", reader);
   EXPECT_EQ(bad.status, 400) << bad.body;
+}
+
+TEST_F(ServiceTest, SigningInTellsWhoYouAreAndLoggingOutRevokesTheToken) {
+  Exchange wrong = api.call("POST", "/api/v2/authenticate", {{"Content-Type", "application/json"}},
+                            R"({"userName":"writer","apiKey":")" + key + R"(","password":"not-it"})");
+  EXPECT_EQ(wrong.status, 401) << wrong.body;
+  EXPECT_EQ(reasonOf(wrong), "invalid_credentials");
+  EXPECT_EQ(wrong.header("WWW-Authenticate"), "Bearer");
+  Exchange asForm = api.call("POST", "/api/v2/authenticate",
+                             {{"Content-Type", "application/x-www-form-urlencoded"}}, R"({"userName":"writer"})");
+  EXPECT_EQ(asForm.status, 415) << asForm.body;
+
+  Exchange me = get("/me", writer);
+  ASSERT_EQ(me.status, 200) << me.body;
+  EXPECT_TRUE(me.json()["data"]["logged_in"].GetBool());
+  EXPECT_STREQ(me.json()["data"]["user"]["userName"].GetString(), "writer");
+  EXPECT_EQ(me.header("Cache-Control"), "private, no-cache");
+  Exchange out = api.call("POST", "/api/v2/logout", {{"Authorization", writer}});
+  ASSERT_EQ(out.status, 200) << out.body;
+  EXPECT_FALSE(out.json()["data"]["logged_in"].GetBool());
+  // The revoked token is anybody's now: /me says so, and records need a new one.
+  EXPECT_FALSE(get("/me", writer).json()["data"]["logged_in"].GetBool());
+  Exchange revoked = get("/things", writer);
+  EXPECT_EQ(revoked.status, 401) << revoked.body;
+  EXPECT_EQ(reasonOf(revoked), "token_expired");
+  EXPECT_EQ(get("/things", reader).status, 200);  // other tokens live on
+}
+
+TEST_F(ServiceTest, TheChangeFeedStreamsTheChangesAWriterMakes) {
+  Exchange badId = api.call("GET", "/api/v2/things/events", {{"Authorization", reader}, {"Last-Event-ID", "x1"}});
+  EXPECT_EQ(badId.status, 400) << badId.body;
+  Exchange head = api.call("HEAD", "/api/v2/things/events", {{"Authorization", reader}});
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.contentType, "text/event-stream");
+  Exchange feed = api.call("GET", "/api/v2/things/events", {{"Authorization", reader}});
+  ASSERT_EQ(feed.status, 200) << feed.body;
+  EXPECT_EQ(feed.contentType, "text/event-stream");
+  ASSERT_TRUE(feed.stream);
+  feed.stream->start([] {});  // polled below instead of woken
+  std::string id = create(R"({"name":"streamed"})", writer);
+  std::string events;
+  for (int i = 0; i < 500 && events.find(id) == std::string::npos; ++i) {
+    ASSERT_TRUE(feed.stream->take(events));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(events.find("event: created"), std::string::npos) << events;
+  EXPECT_NE(events.find(id), std::string::npos) << events;
+  feed.stream->finish();
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
-// Batch writes (SPEC §4 "Batches"): POST of an array is in writes.cpp with
-// the single POST; here PATCH and DELETE of many records, and the batch
-// reply with its per-item failures.
+// Batch writes of RecordWrites (SPEC §4 "Batches"): POST of an array is in
+// record_writes.cpp with the single POST; here PATCH and DELETE of many
+// records, and the batch reply with its per-item failures.
 #include <rapidjson/document.h>
 
 #include "api/call.h"
-#include "api/record_replies.h"
 #include "api/record_helpers.h"
+#include "api/record_replies.h"
+#include "api/record_writes.h"
 
 namespace restd::api {
 
@@ -22,9 +23,9 @@ std::vector<ErrorObject> itemErrors(const ErrorObject& e) {
 
 }  // namespace
 
-void Service::changeEach(const CallPtr& call, std::shared_ptr<const rapidjson::Document> input,
-                         std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids, bool atomic,
-                         bool structural, bool deleted, ItemChange change) {
+void RecordWrites::changeEach(const Service::CallPtr& call, std::shared_ptr<const rapidjson::Document> input,
+                              std::shared_ptr<std::vector<BatchItem>> items, std::vector<std::string> ids,
+                              bool atomic, bool structural, bool deleted, ItemChange change) const {
   submit(call, [this, call, input, items, ids = std::move(ids), atomic, structural, deleted,
                 change = std::move(change)](store::WriteTxn& txn, bool& keep) {
     for (size_t i = 0; i < items->size() && !structural; ++i) {
@@ -44,8 +45,8 @@ void Service::changeEach(const CallPtr& call, std::shared_ptr<const rapidjson::D
   });
 }
 
-Reply Service::batchReply(const Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus, bool deleted,
-                          bool& keep) const {
+Reply RecordWrites::batchReply(const Service::Call& call, std::vector<BatchItem>& items, bool atomic, int okStatus,
+                               bool deleted, bool& keep) const {
   Reply reply;
   reply.kind = ReplyKind::batch;
   reply.action = deleted ? "deleted" : okStatus == 201 ? "created" : "updated";
@@ -135,7 +136,7 @@ std::shared_ptr<std::vector<BatchItem>> splitBatch(const rapidjson::Value& list,
 
 }  // namespace
 
-std::optional<ErrorObject> Service::batchSize(size_t n) const {
+std::optional<ErrorObject> RecordWrites::batchSize(size_t n) const {
   if (n == 0) return ErrorObject(Reason::empty_batch);
   if (n > config_.server.maxBatchItems)
     return ErrorObject(Reason::payload_too_large, "The batch has " + std::to_string(n) + " items; at most " +
@@ -143,7 +144,7 @@ std::optional<ErrorObject> Service::batchSize(size_t n) const {
   return std::nullopt;
 }
 
-void Service::patchRecords(const CallPtr& call) {
+void RecordWrites::patchMany(const Service::CallPtr& call) {
   bool atomic = true;
   std::shared_ptr<rapidjson::Document> input;
   if (auto e = readCollectionWrite(*call, atomic, input)) return finish(*call, Reply::failure(*e));
@@ -167,7 +168,7 @@ void Service::patchRecords(const CallPtr& call) {
       },
       ids, structural);
   changeEach(call, input, items, std::move(ids), atomic, structural, false,
-             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
+             [call](store::WriteTxn& txn, store::Record& r, const BatchItem& it) -> std::optional<ErrorObject> {
                rapidjson::Document patch;
                patch.CopyFrom(*it.raw, patch.GetAllocator());
                patch.RemoveMember("id");
@@ -177,12 +178,12 @@ void Service::patchRecords(const CallPtr& call) {
                r.updatedAt = std::max(nowMillis(), r.createdAt);
                r.version += 1;
                if (auto e = txn.update(*call->collection, r)) return storeError(e, call->request);
-               if (auto e = recordEvent(txn, *call, "updated", r)) return storeError(e, call->request);
+               if (auto e = logChange(txn, *call, "updated", r)) return storeError(e, call->request);
                return std::nullopt;
              });
 }
 
-void Service::deleteRecords(const CallPtr& call) {
+void RecordWrites::removeMany(const Service::CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token", "atomic", "ids"}))
     return finish(*call, Reply::failure(*e));
   bool atomic = true;
@@ -219,9 +220,9 @@ void Service::deleteRecords(const CallPtr& call) {
       },
       ids, structural);
   changeEach(call, input, items, std::move(ids), atomic, structural, true,
-             [this, call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
+             [call](store::WriteTxn& txn, store::Record& r, const BatchItem&) -> std::optional<ErrorObject> {
                if (auto e = txn.remove(*call->collection, r.id)) return storeError(e, call->request);
-               if (auto e = recordEvent(txn, *call, "deleted", r)) return storeError(e, call->request);
+               if (auto e = logChange(txn, *call, "deleted", r)) return storeError(e, call->request);
                return std::nullopt;
              });
 }

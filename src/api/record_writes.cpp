@@ -1,17 +1,15 @@
-// Writes (SPEC §3-§5): create, replace, patch and delete, one record or a
-// batch. Bodies are parsed and, where possible, validated on the I/O thread;
-// the rest runs as one job in the store's shared transaction (submit()).
-// A reply for an Idempotency-Key is rendered inside that job and kept with
-// the write (idempotency.h); any other reply is handed back and rendered on
-// the I/O thread after the commit.
+// RecordWrites (record_writes.h): single-record writes, POST of a batch,
+// and the write job around each. PATCH and DELETE batches are in
+// record_batches.cpp.
 #include <rapidjson/document.h>
 
 #include "api/access.h"
 #include "api/call.h"
-#include "api/record_replies.h"
-#include "api/reply_writer.h"
 #include "api/idempotency.h"
 #include "api/record_helpers.h"
+#include "api/record_replies.h"
+#include "api/record_writes.h"
+#include "api/reply_writer.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/record_ids.h"
@@ -82,22 +80,42 @@ Status prepareNew(store::WriteTxn& txn, const CollectionSpec& spec, const std::s
 
 }  // namespace
 
-std::optional<ErrorObject> Service::loadForWrite(store::WriteTxn& txn, const Call& call, const std::string& id,
-                                                 store::Record& r) const {
+std::optional<ErrorObject> RecordWrites::loadForWrite(store::WriteTxn& txn, const Service::Call& call,
+                                                      const std::string& id, store::Record& r) {
   // By id only. A record you cannot see fails exactly like one that does not
   // exist (same reason, same message): nothing may tell them apart.
   if (auto e = txn.get(*call.collection, id, r); e || r.id != id) return missingRecord(e, call.request);
   return denyWrite(call, r);
 }
 
-std::optional<ErrorObject> Service::denyWrite(const Call& call, const store::Record& r) const {
+std::optional<ErrorObject> RecordWrites::denyWrite(const Service::Call& call, const store::Record& r) {
   if (!canSee(*call.collection, call.principal(), r)) return ErrorObject(Reason::not_found);
   if (!canChange(call.principal(), r))
     return ErrorObject(Reason::forbidden, "Your role allows changing only the records you created.");
   return std::nullopt;
 }
 
-void Service::submit(const CallPtr& call, TxnWork work) {
+Status RecordWrites::logChange(store::WriteTxn& txn, const Service::Call& call, std::string_view kind,
+                               const store::Record& r) {
+  return txn.appendEvent(eventOf(*call.collection, kind, r));
+}
+
+void RecordWrites::finish(const Service::Call& call, Reply reply) const {
+  // Not kept: what depends on the caller's state rather than the request
+  // (401, 403, 429) and storage failures (5xx), which a retry may get past.
+  bool kept = reply.status < 500 && reply.status != 401 && reply.status != 403 && reply.status != 429;
+  if (!call.submitted && call.idempotent() && kept) {
+    auto answer = std::make_shared<Reply>(std::move(reply));
+    auto& owned = const_cast<Service::Call&>(call);  // every Call is owned by a CallPtr (Service::handle())
+    return submit(owned.shared_from_this(), [answer](store::WriteTxn&, bool& keep) {
+      keep = false;
+      return std::move(*answer);
+    });
+  }
+  replies_.answer(call, std::move(reply));
+}
+
+void RecordWrites::submit(const Service::CallPtr& call, TxnWork work) const {
   call->submitted = true;
   std::optional<IdempotentWrite> idempotent =
       IdempotentWrite::of(call->request, call->principal() ? call->principal()->userId : std::string());
@@ -115,7 +133,7 @@ void Service::submit(const CallPtr& call, TxnWork work) {
        unrendered](store::WriteTxn& txn) {
         if (idempotent)
           return idempotent->run(
-              txn, work, [&](Reply r) { return replies_->render(*call, std::move(r)); }, call->request, *out);
+              txn, work, [&](Reply r) { return replies_.render(*call, std::move(r)); }, call->request, *out);
         bool keep = false;
         *unrendered = work(txn, keep);
         return keep;
@@ -123,39 +141,40 @@ void Service::submit(const CallPtr& call, TxnWork work) {
       [this, call, out, unrendered](bool committed) { writeDone(call, committed, *out, *unrendered); });
 }
 
-void Service::writeDone(const CallPtr& call, bool committed, Response& out, std::optional<Reply>& unrendered) {
+void RecordWrites::writeDone(const Service::CallPtr& call, bool committed, Response& out,
+                             std::optional<Reply>& unrendered) const {
   if (!committed) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
-  events_->wake();  // the change feed reads the log now, not at its next poll
+  events_.wake();  // the change feed reads the log now, not at its next poll
   if (out.status == 0 && !unrendered.has_value()) {
     logInternalError(call->request.requestId, "the write job ended without a reply");
     return finish(*call, Reply::failure(ErrorObject(Reason::internal)));
   }
   if (unrendered.has_value()) {
     out.render = [this, call, reply = std::make_shared<Reply>(std::move(*unrendered))](Response& res) {
-      auto exchange = std::move(res.headers);  // deliver()'s, kept after the reply's own
+      auto exchange = std::move(res.headers);  // send()'s, kept after the reply's own
       std::string exchangeLines = std::move(res.headerLines);
       uint16_t routeTag = res.routeTag;
-      res = replies_->render(*call, std::move(*reply));
+      res = replies_.render(*call, std::move(*reply));
       res.routeTag = routeTag;
       res.headers.insert(res.headers.end(), std::make_move_iterator(exchange.begin()),
                          std::make_move_iterator(exchange.end()));
       res.headerLines = std::move(exchangeLines);
     };
   }
-  deliver(*call, std::move(out));
+  replies_.send(*call, std::move(out));
 }
 
 // ------------------------------------------------------------------ create
 
-std::optional<ErrorObject> Service::readCollectionWrite(const Call& call, bool& atomic,
-                                                        std::shared_ptr<rapidjson::Document>& body) const {
+std::optional<ErrorObject> RecordWrites::readCollectionWrite(const Service::Call& call, bool& atomic,
+                                                             std::shared_ptr<rapidjson::Document>& body) const {
   if (auto e = onlyParams(call.query, {"envelope", "access_token", "atomic"})) return e;
   if (auto e = readAtomic(call.query, atomic)) return e;
   body = std::make_shared<rapidjson::Document>();
   return readBody(call, *body);
 }
 
-void Service::createRecords(const CallPtr& call) {
+void RecordWrites::create(const Service::CallPtr& call) {
   bool atomic = true;
   std::shared_ptr<rapidjson::Document> input;
   if (auto e = readCollectionWrite(*call, atomic, input)) return finish(*call, Reply::failure(*e));
@@ -170,7 +189,7 @@ void Service::createRecords(const CallPtr& call) {
     return submit(call, [this, call, spec, owner, record](store::WriteTxn& txn, bool& keep) {
       if (auto e = prepareNew(txn, *spec, owner, *record)) return Reply::failure(storeError(e, call->request));
       if (auto e = txn.insert(*spec, *record)) return Reply::failure(storeError(e, call->request));
-      if (auto e = recordEvent(txn, *call, "created", *record)) return Reply::failure(storeError(e, call->request));
+      if (auto e = logChange(txn, *call, "created", *record)) return Reply::failure(storeError(e, call->request));
       keep = true;
       Reply reply = recordReply(*call, *record, 201, ReplyKind::created);
       reply.header("Location", config_.server.basePath + "/" + spec->name + "/" + record->id);
@@ -208,7 +227,7 @@ void Service::createRecords(const CallPtr& call) {
         if (it.error || structural) continue;
         Status e = prepareNew(txn, *spec, owner, *it.record);
         if (!e) e = txn.insert(*spec, *it.record);
-        if (!e) e = recordEvent(txn, *call, "created", *it.record);
+        if (!e) e = logChange(txn, *call, "created", *it.record);
         if (e) fail(it, e);
       }
     } else if (!structural) {
@@ -229,7 +248,7 @@ void Service::createRecords(const CallPtr& call) {
       std::vector<Status> errors;
       txn.insertMany(*spec, records, errors);
       for (size_t i = 0; i < pending.size(); ++i) {
-        if (!errors[i]) errors[i] = recordEvent(txn, *call, "created", *pending[i]->record);
+        if (!errors[i]) errors[i] = logChange(txn, *call, "created", *pending[i]->record);
         if (errors[i]) fail(*pending[i], errors[i]);
       }
     }
@@ -239,17 +258,17 @@ void Service::createRecords(const CallPtr& call) {
 
 // ------------------------------------------------------------------ one record
 
-std::optional<ErrorObject> Service::checkWritable(const Call& call) const {
+std::optional<ErrorObject> RecordWrites::checkWritable(const Service::Call& call) const {
   store::Record current;
   if (auto e = store_.get(*call.collection, call.match.id, current); e || current.id != call.match.id)
     return missingRecord(e, call.request);
   return denyWrite(call, current);
 }
 
-void Service::replaceRecord(const CallPtr& call) { patchOrReplace(call, WriteMode::replace); }
-void Service::patchRecord(const CallPtr& call) { patchOrReplace(call, WriteMode::patch); }
+void RecordWrites::replace(const Service::CallPtr& call) { patchOrReplace(call, WriteMode::replace); }
+void RecordWrites::patch(const Service::CallPtr& call) { patchOrReplace(call, WriteMode::patch); }
 
-void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
+void RecordWrites::patchOrReplace(const Service::CallPtr& call, WriteMode mode) const {
   if (auto e = onlyParams(call->query, {"envelope", "access_token"})) return finish(*call, Reply::failure(*e));
   if (auto e = checkWritable(*call)) return finish(*call, Reply::failure(*e));
   auto body = std::make_shared<rapidjson::Document>();
@@ -262,7 +281,7 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
     if (auto e = buildValues(*call->rules, *body, mode, nullptr, *replacement)) return finish(*call, Reply::failure(*e));
   bool hasIfMatch = call->request.hasHeader("If-Match");
   std::string ifMatch(call->request.header("If-Match"));
-  submit(call, [=, this](store::WriteTxn& txn, bool& keep) {
+  submit(call, [=](store::WriteTxn& txn, bool& keep) {
     const CollectionSpec& spec = *call->collection;
     store::Record r;
     if (auto denied = loadForWrite(txn, *call, call->match.id, r)) return Reply::failure(*denied);
@@ -278,18 +297,18 @@ void Service::patchOrReplace(const CallPtr& call, WriteMode mode) {
     r.updatedAt = std::max(nowMillis(), r.createdAt);
     r.version += 1;
     if (auto e = txn.update(spec, r)) return Reply::failure(storeError(e, call->request));
-    if (auto e = recordEvent(txn, *call, "updated", r)) return Reply::failure(storeError(e, call->request));
+    if (auto e = logChange(txn, *call, "updated", r)) return Reply::failure(storeError(e, call->request));
     keep = true;
     return recordReply(*call, r, 200, ReplyKind::updated);
   });
 }
 
-void Service::deleteRecord(const CallPtr& call) {
+void RecordWrites::remove(const Service::CallPtr& call) {
   if (auto e = onlyParams(call->query, {"envelope", "access_token"})) return finish(*call, Reply::failure(*e));
   if (auto e = checkWritable(*call)) return finish(*call, Reply::failure(*e));
   bool hasIfMatch = call->request.hasHeader("If-Match");
   std::string ifMatch(call->request.header("If-Match"));
-  submit(call, [=, this](store::WriteTxn& txn, bool& keep) {
+  submit(call, [=](store::WriteTxn& txn, bool& keep) {
     const CollectionSpec& spec = *call->collection;
     const std::string& id = call->match.id;
     store::Record r;
@@ -297,7 +316,7 @@ void Service::deleteRecord(const CallPtr& call) {
     if (hasIfMatch && !ifMatchAccepts(ifMatch, versionTag(r)))
       return Reply::failure(ErrorObject(Reason::precondition_failed));
     if (auto e = txn.remove(spec, id)) return Reply::failure(storeError(e, call->request));
-    if (auto e = recordEvent(txn, *call, "deleted", r)) return Reply::failure(storeError(e, call->request));
+    if (auto e = logChange(txn, *call, "deleted", r)) return Reply::failure(storeError(e, call->request));
     keep = true;
     Reply reply;
     reply.kind = ReplyKind::deleted;

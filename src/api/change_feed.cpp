@@ -1,10 +1,13 @@
-// The change feed's endpoint, GET /{collection}/events (SPEC §4, §10
-// "Events"), and the events writes add to the log. The streaming itself is
-// the EventHub's (api/event_hub.h) and the http layer's (Stream).
+// ChangeFeed (change_feed.h), and the events writes add to the log
+// (eventOf). The streaming itself is the EventHub's (api/event_hub.h) and the
+// http layer's (Stream).
+#include "api/change_feed.h"
+
 #include <charconv>
 
 #include "api/call.h"
 #include "api/record_helpers.h"
+#include "api/reply_writer.h"
 #include "common/time.h"
 
 namespace restd::api {
@@ -52,57 +55,55 @@ store::StoredEvent eventOf(const CollectionSpec& c, std::string_view kind, const
   return e;
 }
 
-Status Service::recordEvent(store::WriteTxn& txn, const Call& call, std::string_view kind,
-                                  const store::Record& r) const {
-  return txn.appendEvent(eventOf(*call.collection, kind, r));
+std::function<bool()> ChangeFeed::stillAllowed(const Service::Call& call) const {
+  const auth::Principal* who = call.principal();
+  if (!who) return nullptr;  // anonymous: nothing to lose
+  // A revoked token, a removed user or a changed role ends the stream.
+  std::string token = call.token, userId = who->userId, userName = who->userName;
+  auth::Role role = who->role;
+  return [this, token, userId, userName, role] {
+    if (!token.empty()) {
+      auth::Identity now = auth_.checkToken(token);
+      if (now.kind == auth::Identity::Kind::storageDown) return true;  // unknown: keep it for now
+      return now.kind == auth::Identity::Kind::user && now.principal.userId == userId && now.principal.role == role;
+    }
+    store::User u;  // Basic: the user must still exist with the same role
+    Status e = store_.findUser(userName, u);
+    if (e && e.code != StatusCode::notFound) return true;
+    return !e && u.id == userId && auth::parseRole(u.role) == role;
+  };
 }
 
-void Service::subscribeEvents(const CallPtr& call) {
-  if (auto e = onlyParams(call->query, {"access_token", "envelope"})) return finish(*call, Reply::failure(*e));
+void ChangeFeed::subscribe(const Service::CallPtr& call) const {
+  if (auto e = onlyParams(call->query, {"access_token", "envelope"})) return replies_.answer(*call, Reply::failure(*e));
   std::optional<int64_t> lastEventId;
   if (!parseEventId(call->request.header("Last-Event-ID"), lastEventId))
-    return finish(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
-                                                    "Last-Event-ID must be the id of an event: a decimal number.")));
+    return replies_.answer(*call, Reply::failure(ErrorObject(
+                                      Reason::invalid_parameter, "Last-Event-ID must be the id of an event: a decimal number.")));
   Response res;
   res.status = 200;
   res.contentType = "text/event-stream";
   res.compressible = false;
   if (call->request.method == "HEAD") {
     res.stream = std::make_shared<NoStream>();
-    return deliver(*call, std::move(res));
+    return replies_.send(*call, std::move(res));
   }
   EventHub::Viewer viewer;
   viewer.collection = call->collection->name;
-  const auth::Principal* who = call->principal();
   if (call->collection->visibility == Visibility::owner && !call->isAdmin())
-    viewer.owner = who ? who->userId : std::string();  // anonymous owns nothing
-  if (who) {
-    // A revoked token, a removed user or a changed role ends the stream.
-    std::string token = call->token, userId = who->userId, userName = who->userName;
-    auth::Role role = who->role;
-    viewer.stillAllowed = [this, token, userId, userName, role] {
-      if (!token.empty()) {
-        auth::Identity now = auth_.checkToken(token);
-        if (now.kind == auth::Identity::Kind::storageDown) return true;  // unknown: keep it for now
-        return now.kind == auth::Identity::Kind::user && now.principal.userId == userId && now.principal.role == role;
-      }
-      store::User u;  // Basic: the user must still exist with the same role
-      Status e = store_.findUser(userName, u);
-      if (e && e.code != StatusCode::notFound) return true;
-      return !e && u.id == userId && auth::parseRole(u.role) == role;
-    };
-  }
+    viewer.owner = call->principal() ? call->principal()->userId : std::string();  // anonymous owns nothing
+  viewer.stillAllowed = stillAllowed(*call);
   bool storageDown = false;
-  auto stream = events_->subscribe(std::move(viewer), lastEventId, storageDown);
-  if (storageDown) return finish(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
+  auto stream = hub_.subscribe(std::move(viewer), lastEventId, storageDown);
+  if (storageDown) return replies_.answer(*call, Reply::failure(ErrorObject(Reason::storage_unavailable)));
   if (!stream) {
     Reply r = Reply::failure(ErrorObject(Reason::overloaded, "Too many change-feed streams are open; try again later."));
     r.header("Retry-After", "5");
-    return finish(*call, std::move(r));
+    return replies_.answer(*call, std::move(r));
   }
-  stream->heartbeatInterval = config_.events.heartbeat;
+  stream->heartbeatInterval = config_.heartbeat;
   res.stream = std::move(stream);
-  deliver(*call, std::move(res));
+  replies_.send(*call, std::move(res));
 }
 
 }  // namespace restd::api
