@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "api/list_query.h"
 #include "common/json.h"
 
 namespace restd::api {
@@ -76,51 +75,6 @@ TEST_F(ValidationTest, MergePatchFollowsRfc7396) {
   rapidjson::Document t2 = json(R"({"a":[1,2]})");
   mergePatch(t2, json(R"({"a":[3]})"), t2.GetAllocator());
   EXPECT_EQ(toJsonText(t2), R"({"a":[3]})");
-}
-
-TEST_F(ValidationTest, ListParametersBecomeAStoreQuery) {
-  ListRequest lr;
-  QueryParams q{{"page", "3"}, {"per_page", "10"}, {"sort", "-price,name"}, {"price[gte]", "2.5"},
-                {"state[in]", "draft,live"}, {"name[like]", "a*\\*%"}, {"fields", "id,name"}};
-  auto e = parseListRequest(rules, q, lr);
-  ASSERT_FALSE(e) << e->message;
-  EXPECT_EQ(lr.query.offset, 20);
-  EXPECT_EQ(lr.query.limit, 10);
-  ASSERT_EQ(lr.query.sort.size(), 2u);
-  EXPECT_TRUE(lr.query.sort[0].descending);
-  ASSERT_EQ(lr.query.filters.size(), 3u);
-  EXPECT_EQ(std::get<double>(lr.query.filters[0].values[0]), 2.5);
-  EXPECT_EQ(lr.query.filters[1].values.size(), 2u);
-  // The pattern goes to the store as written; each engine makes its own LIKE of it.
-  EXPECT_EQ(std::get<std::string>(lr.query.filters[2].values[0]), "a*\\*%");
-  EXPECT_EQ(lr.fields, (std::vector<std::string>{"id", "name"}));
-}
-
-TEST_F(ValidationTest, ListParameterErrors) {
-  auto reason = [&](QueryParams q) {
-    ListRequest lr;
-    auto e = parseListRequest(rules, q, lr);
-    return e ? e->reason : Reason::internal;
-  };
-  EXPECT_EQ(reason({{"per_page", "101"}}), Reason::invalid_parameter);
-  EXPECT_EQ(reason({{"page", "0"}}), Reason::invalid_parameter);
-  EXPECT_EQ(reason({{"colour", "red"}}), Reason::unknown_parameter);
-  EXPECT_EQ(reason({{"price[near]", "1"}}), Reason::unknown_parameter);
-  EXPECT_EQ(reason({{"price", "cheap"}}), Reason::invalid_parameter);
-  EXPECT_EQ(reason({{"sort", "meta"}}), Reason::invalid_parameter);
-  EXPECT_EQ(reason({{"cursor", ""}, {"page", "2"}}), Reason::invalid_parameter);
-  EXPECT_EQ(reason({{"cursor", "!!!"}}), Reason::invalid_parameter);
-}
-
-TEST_F(ValidationTest, LinkHeaders) {
-  ListRequest lr;
-  lr.page = 2;
-  QueryParams q{{"page", "2"}, {"access_token", "secret"}, {"sort", "name"}};
-  std::string link = linkHeader("/api/v2/things", q, lr, 5, true, std::nullopt);
-  EXPECT_EQ(link,
-            "</api/v2/things?page=1&sort=name>; rel=\"first\", </api/v2/things?page=1&sort=name>; rel=\"prev\", "
-            "</api/v2/things?page=3&sort=name>; rel=\"next\", </api/v2/things?page=5&sort=name>; rel=\"last\"");
-  EXPECT_EQ(link.find("secret"), std::string::npos);
 }
 
 }  // namespace
