@@ -4,22 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "things_config.h"
+
 namespace restd::api {
 namespace {
 
 class ListQueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ConfigErrors errors;
-    auto c = parseConfig(R"(
-[collections.things.fields]
-name  = { type = "string", required = true, max_length = 5 }
-price = { type = "number", min = 0 }
-state = { type = "string", enum = ["draft", "live"], default = "draft" }
-meta  = { type = "object" }
-)", "t.toml", errors);
-    ASSERT_TRUE(c);
-    config = std::move(*c);
+    config = testing::thingsConfig();
     rules = CollectionRules::compile(config.collections[0]);
   }
   Config config;

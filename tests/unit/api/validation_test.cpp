@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "things_config.h"
+
 #include "common/json.h"
 
 namespace restd::api {
@@ -10,16 +12,7 @@ namespace {
 class ValidationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ConfigErrors errors;
-    auto c = parseConfig(R"(
-[collections.things.fields]
-name  = { type = "string", required = true, max_length = 5 }
-price = { type = "number", min = 0 }
-state = { type = "string", enum = ["draft", "live"], default = "draft" }
-meta  = { type = "object" }
-)", "t.toml", errors);
-    ASSERT_TRUE(c);
-    config = std::move(*c);
+    config = testing::thingsConfig();
     rules = CollectionRules::compile(config.collections[0]);
   }
   rapidjson::Document json(const char* text) {
