@@ -12,10 +12,10 @@
 
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 
+#include "common/pattern.h"
 #include "in_process_api.h"
 
 namespace restd::api::testing {
@@ -40,25 +40,32 @@ std::string text(const rapidjson::Value& v) {
   return sb.GetString();
 }
 
+// A whole-value match of `source` (PCRE2, as restd's own `pattern` rules).
+Pattern whole(const std::string& source) {
+  std::string error;
+  auto p = Pattern::compile("\\A(?:" + source + ")\\z", error);  // \z: no final newline either
+  if (!p) throw std::logic_error("a golden placeholder pattern does not compile: " + error);
+  return std::move(*p);
+}
+
 // The placeholders of test_profiles.py, with the same patterns.
-const std::map<std::string, std::regex>& patterns() {
-  static const std::map<std::string, std::regex> p = {
-      {"<id:thing>", std::regex("thing_[0-7][0-9a-hjkmnp-tv-z]{25}")},
-      {"<id:user>", std::regex("user_[0-7][0-9a-hjkmnp-tv-z]{25}")},
-      {"<date:rfc3339>", std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?[+-]\d\d:\d\d)")},
-      {"<date:rfc2822>", std::regex(R"([A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4})")},
-      {"<date:compact>", std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4})")},
-      {"<token>", std::regex("[0-9a-f]{40}")},
-      {"<requestId>", std::regex("[0-9a-z]{20}")},
-      {"<cursor>", std::regex("[A-Za-z0-9_-]{8,}")},
+const std::map<std::string, Pattern>& patterns() {
+  static const std::map<std::string, Pattern> p = {
+      {"<id:thing>", whole("thing_[0-7][0-9a-hjkmnp-tv-z]{25}")},
+      {"<id:user>", whole("user_[0-7][0-9a-hjkmnp-tv-z]{25}")},
+      {"<date:rfc3339>", whole(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?[+-]\d\d:\d\d)")},
+      {"<date:rfc2822>", whole(R"([A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4})")},
+      {"<date:compact>", whole(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4})")},
+      {"<token>", whole("[0-9a-f]{40}")},
+      {"<requestId>", whole("[0-9a-z]{20}")},
+      {"<cursor>", whole("[A-Za-z0-9_-]{8,}")},
   };
   return p;
 }
 
 bool stringMatches(std::string_view expected, std::string_view actual) {
   const auto& p = patterns();
-  if (auto it = p.find(std::string(expected)); it != p.end())
-    return std::regex_match(actual.begin(), actual.end(), it->second);
+  if (auto it = p.find(std::string(expected)); it != p.end()) return it->second.matches(actual);
   // Ids inside messages ("Your thing (id: …) was deleted").
   std::string rx;
   for (size_t at = 0;;) {
@@ -72,7 +79,7 @@ bool stringMatches(std::string_view expected, std::string_view actual) {
     rx += "thing_[0-7][0-9a-hjkmnp-tv-z]{25}";
     at = ph + 10;
   }
-  return std::regex_match(actual.begin(), actual.end(), std::regex(rx));
+  return whole(rx).matches(actual);
 }
 
 // Where `actual` differs from `expected`, or "" when it matches.
