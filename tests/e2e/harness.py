@@ -206,9 +206,25 @@ class RestdServer:
         self.start()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.stop()
         self.cleanup()
+        if exc_type is None:
+            self.check_sanitizers()
+
+    # What AddressSanitizer, LeakSanitizer, UBSan and ThreadSanitizer print:
+    # under a sanitizer build (make test runs none) a report fails the test
+    # whose server printed it, though the server went on or exited cleanly.
+    _SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer")
+
+    def check_sanitizers(self):
+        for t in getattr(self, "_readers", []):
+            t.join(timeout=10)  # the process has ended: its pipes drain
+        reports = [i for i, line in enumerate(self.stderr_lines) if self._SANITIZER_REPORT.search(line)]
+        if reports:
+            first = reports[0]
+            raise AssertionError(f"restd's sanitizer reported {len(reports)} problem(s); the first:\n" +
+                                 "\n".join(self.stderr_lines[first:first + 40]))
 
     def cleanup(self):
         if self.pg:
@@ -380,6 +396,7 @@ class SharedServerTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.stop()
         cls.srv.cleanup()
+        cls.srv.check_sanitizers()
 
 
 def read_all(sock, timeout=10):
