@@ -6,7 +6,9 @@
 restd (SQLite, one I/O thread) and R1 (bench/ref_server.cpp static, the bare
 Beast server) each answer a sequential keep-alive client asking for the same
 record again and again, so nothing is batched and every cost is paid by one
-request. For each server:
+request. For the GET, R2 (ref_server.cpp sqlite: R1 plus one SQLite point
+lookup of the same record) is counted as well: what reading the record costs
+by itself, against which the targets can be read. For each server:
 
   - system calls per request: `strace -f -c` attached to every thread for
     STRACE_REQUESTS requests after a warm-up;
@@ -218,7 +220,7 @@ def measure(name, cmd, port, path, token, tmp):
     return figs
 
 
-def report(restd, r1, what):
+def report(restd, r1, what, r2=None):
     ratio = restd["instructions"] / r1["instructions"]
     rows = [
         ("system calls", f"{restd['syscalls_total']:.2f}", f"{r1['syscalls_total']:.2f}",
@@ -247,6 +249,16 @@ def report(restd, r1, what):
            "| per request | restd | R1 | target | met |",
            "|---|---:|---:|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} | {'yes' if e else 'NO'} |" for a, b, c, d, e in rows]
+    if r2:
+        # What a server that does no more than read the record from SQLite
+        # costs: how much of each target a database read leaves.
+        out += ["", "## R2: bare Beast plus one SQLite point lookup (bench/ref_server.cpp sqlite)", "",
+                "| per request | R2 | R2 / R1 |", "|---|---:|---:|"]
+        for label, key, fmt in (("system calls", "syscalls_total", "{:.2f}"), ("heap allocations", "allocs", "{:.2f}"),
+                                ("lock acquisitions", "locks", "{:.2f}"),
+                                ("instructions (user space)", "instructions", "{:,.0f}")):
+            base = r1[key] or 1
+            out.append(f"| {label} | {fmt.format(r2[key])} | {r2[key] / base:.2f} x |")
     for title, key in (("System calls", "syscalls"),):
         out += ["", f"## {title} per request", "", "| call | restd | R1 |", "|---|---:|---:|"]
         for k in sorted(set(restd[key]) | set(r1[key])):
@@ -303,8 +315,13 @@ requests_per_minute = 0
         ref = measure("R1", [os.path.join(run.BUILD, "ref_server"), "static", str(r1port), body_file], r1port, path,
                       token, tmp)
         listing = "list" in sys.argv
+        r2 = None
+        if not listing:
+            r2port = run.free_port()
+            r2 = measure("R2", [os.path.join(run.BUILD, "ref_server"), "sqlite", str(r2port),
+                                os.path.join(tmp, "restd.db")], r2port, path, token, tmp)
         text = report(figs, ref, "S2c's first page of 20 (R1 sends the same bytes)" if listing
-                         else "GET one record with a token")
+                      else "GET one record with a token", r2)
         print(text)
         if "--write" in sys.argv:
             open(os.path.join(run.RESULTS, "per_request_list.md" if listing else "per_request.md"), "w").write(text)
