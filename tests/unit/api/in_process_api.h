@@ -10,13 +10,10 @@
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <future>
 #include <memory>
-#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,6 +24,7 @@
 #include "common/strings.h"
 #include "config/config.h"
 #include "store/store.h"
+#include "support/temp_sqlite_store.h"
 
 namespace restd::api::testing {
 
@@ -61,33 +59,23 @@ class InProcessApi {
     config_ = std::move(*parsed);
     // As the e2e harness does: rate limits only for tests that configure them.
     if (toml.find("[rate_limit]") == std::string_view::npos) config_.rateLimit.requestsPerMinute = 0;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("restd-api-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir_);
-    config_.storage.url = "sqlite:" + (dir_ / "api.db").string();
-    std::string error;
-    store_ = store::openStore(config_, error);
-    if (!store_) throw std::runtime_error("cannot open the store: " + error);
-    bool destructive = false;
-    if (!store_->migrate(config_, false, destructive, error)) throw std::runtime_error("migrate: " + error);
-    auth_ = std::make_unique<auth::Authenticator>(config_, *store_);
-    service_ = std::make_unique<Service>(config_, *store_, *auth_);
+    storage_ = std::make_unique<restd::testing::TempSqliteStore>(config_, "api");
+    auth_ = std::make_unique<auth::Authenticator>(config_, store());
+    service_ = std::make_unique<Service>(config_, store(), *auth_);
   }
 
   ~InProcessApi() {
     service_->shutdown();
     service_.reset();
     auth_.reset();
-    store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    storage_.reset();
   }
 
   InProcessApi(const InProcessApi&) = delete;
   InProcessApi& operator=(const InProcessApi&) = delete;
 
   const Config& config() const { return config_; }
-  store::Store& store() { return *store_; }
+  store::Store& store() { return storage_->store(); }
 
   // One request through Service::handle(); waits for its reply.
   Exchange call(std::string method, std::string target,
@@ -127,11 +115,11 @@ class InProcessApi {
   // An API key, as `restd apikey create` makes one.
   std::string apiKey(const std::string& label) {
     std::string key;
-    if (Status e = auth::createApiKey(*store_, label, key)) throw std::runtime_error(e.detail);
+    if (Status e = auth::createApiKey(store(), label, key)) throw std::runtime_error(e.detail);
     return key;
   }
   void addUser(const std::string& name, auth::Role role, const std::string& password) {
-    if (Status e = auth::addUser(*store_, name, role, password)) throw std::runtime_error(e.detail);
+    if (Status e = auth::addUser(store(), name, role, password)) throw std::runtime_error(e.detail);
   }
   // POST /authenticate; the access token, or "" (with a test failure).
   std::string login(const std::string& user, const std::string& password, const std::string& key) {
@@ -150,8 +138,7 @@ class InProcessApi {
 
  private:
   Config config_;
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<restd::testing::TempSqliteStore> storage_;
   std::unique_ptr<auth::Authenticator> auth_;
   std::unique_ptr<Service> service_;
 };

@@ -9,15 +9,7 @@
 namespace restd::api {
 namespace {
 
-class ListQueryTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    config = testing::thingsConfig();
-    rules = CollectionRules::compile(config.collections[0]);
-  }
-  Config config;
-  CollectionRules rules;
-};
+class ListQueryTest : public testing::ThingsTest {};
 
 TEST_F(ListQueryTest, ListParametersBecomeAStoreQuery) {
   ListRequest lr;

@@ -1,9 +1,10 @@
 // The collection the pure api tests (validation, list queries) share: one
-// field of each kind they check.
+// field of each kind they check, and a fixture holding it with its rules.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include "api/validation.h"
 #include "config/config.h"
 
 namespace restd::api::testing {
@@ -20,5 +21,12 @@ meta  = { type = "object" }
   if (!c) throw std::runtime_error("the tests' config does not load: " + errors.messages.front());
   return std::move(*c);
 }
+
+class ThingsTest : public ::testing::Test {
+ protected:
+  ThingsTest() : config(thingsConfig()), rules(CollectionRules::compile(config.collections[0])) {}
+  Config config;
+  CollectionRules rules;
+};
 
 }  // namespace restd::api::testing

@@ -2,27 +2,20 @@
 
 #include <gtest/gtest.h>
 
-#include "things_config.h"
-
 #include "common/json.h"
+#include "things_config.h"
 
 namespace restd::api {
 namespace {
 
-class ValidationTest : public ::testing::Test {
+class ValidationTest : public testing::ThingsTest {
  protected:
-  void SetUp() override {
-    config = testing::thingsConfig();
-    rules = CollectionRules::compile(config.collections[0]);
-  }
   rapidjson::Document json(const char* text) {
     rapidjson::Document d;
     std::string why;
     EXPECT_TRUE(parseStrictJson(text, d, why)) << why;
     return d;
   }
-  Config config;
-  CollectionRules rules;
 };
 
 TEST_F(ValidationTest, CreateFillsDefaultsAndNulls) {

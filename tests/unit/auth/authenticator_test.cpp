@@ -1,20 +1,18 @@
 // auth/ below the API: the Authenticator and the account functions on a
-// real SQLite store (how both engines keep accounts is the store tests'
+// real SQLite store (support/temp_sqlite_store.h) (how both engines keep accounts is the store tests'
 // part, store_engines_test.cpp). Logins hash with argon2id on the
 // Authenticator's own threads; the tests wait for each answer.
 #include "auth/authenticator.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <future>
-#include <random>
 #include <string>
 
 #include "auth/credentials.h"
 #include "common/time.h"
+#include "support/temp_sqlite_store.h"
 
 namespace restd::auth {
 namespace {
@@ -28,27 +26,17 @@ class AuthenticatorTest : public ::testing::Test {
     if (!parsed) throw std::runtime_error("the test's config does not load");
     config_ = std::move(*parsed);
     config_.auth.lockoutAttempts = 3;
-    dir_ = std::filesystem::temp_directory_path() /
-           ("restd-auth-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-    std::filesystem::create_directories(dir_);
-    config_.storage.url = "sqlite:" + (dir_ / "auth.db").string();
-    std::string error;
-    store_ = store::openStore(config_, error);
-    if (!store_) throw std::runtime_error("cannot open the store: " + error);
-    bool destructive = false;
-    if (!store_->migrate(config_, false, destructive, error)) throw std::runtime_error("migrate: " + error);
-    auth_ = std::make_unique<Authenticator>(config_, *store_);
-    EXPECT_FALSE(createApiKey(*store_, "app", key_));
-    EXPECT_FALSE(addUser(*store_, "ann", Role::writer, "ann-password"));
+    storage_ = std::make_unique<testing::TempSqliteStore>(config_, "auth");
+    auth_ = std::make_unique<Authenticator>(config_, store());
+    EXPECT_FALSE(createApiKey(store(), "app", key_));
+    EXPECT_FALSE(addUser(store(), "ann", Role::writer, "ann-password"));
   }
   ~AuthenticatorTest() override {
     auth_->shutdown();
     auth_.reset();
-    store_->close();
-    store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    storage_.reset();
   }
+  store::Store& store() { return storage_->store(); }
 
   LoginResult login(const std::string& user, const std::string& password, const std::string& address = "10.0.0.1") {
     std::promise<LoginResult> done;
@@ -62,8 +50,7 @@ class AuthenticatorTest : public ::testing::Test {
   }
 
   Config config_;
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<testing::TempSqliteStore> storage_;
   std::unique_ptr<Authenticator> auth_;
   std::string key_;
 };
@@ -105,7 +92,7 @@ TEST_F(AuthenticatorTest, WrongCredentialsFailAlikeAndLockTheUserOutAtTheLimit) 
   EXPECT_EQ(locked.kind, LoginResult::Kind::lockedOut);
   EXPECT_GT(locked.retryAfter, 0);
   EXPECT_LE(locked.retryAfter, 15 * 60);
-  ASSERT_FALSE(unlockUser(*store_, "ann", ""));
+  ASSERT_FALSE(unlockUser(store(), "ann", ""));
   EXPECT_EQ(login("ann", "ann-password", "10.0.0.5").kind, LoginResult::Kind::ok);
 }
 
@@ -116,25 +103,25 @@ TEST_F(AuthenticatorTest, BasicCredentialsAreCheckedAgainstTheCurrentPassword) {
   EXPECT_TRUE(ok.principal.tokenHash.empty());
   EXPECT_EQ(basic("ann", "wrong").kind, Identity::Kind::badBasic);
   EXPECT_EQ(basic("ann", "ann-password").kind, Identity::Kind::user);  // from the cache of verified ones
-  ASSERT_FALSE(setPassword(*store_, "ann", "new-password"));
+  ASSERT_FALSE(setPassword(store(), "ann", "new-password"));
   EXPECT_EQ(basic("ann", "ann-password").kind, Identity::Kind::badBasic);  // the cache follows the change
   EXPECT_EQ(basic("ann", "new-password").kind, Identity::Kind::user);
-  ASSERT_FALSE(removeUser(*store_, "ann"));
+  ASSERT_FALSE(removeUser(store(), "ann"));
   EXPECT_EQ(basic("ann", "new-password").kind, Identity::Kind::badBasic);
 }
 
 TEST_F(AuthenticatorTest, AccountChangesSayWhatWentWrong) {
-  EXPECT_EQ(addUser(*store_, "ann", Role::reader, "x").code, StatusCode::uniqueViolation);
-  EXPECT_EQ(addUser(*store_, "has space", Role::reader, "x").code, StatusCode::invalid);
-  EXPECT_EQ(addUser(*store_, "bob", Role::reader, "").code, StatusCode::invalid);
-  EXPECT_EQ(removeUser(*store_, "nobody").code, StatusCode::notFound);
-  EXPECT_EQ(setPassword(*store_, "nobody", "x").code, StatusCode::notFound);
+  EXPECT_EQ(addUser(store(), "ann", Role::reader, "x").code, StatusCode::uniqueViolation);
+  EXPECT_EQ(addUser(store(), "has space", Role::reader, "x").code, StatusCode::invalid);
+  EXPECT_EQ(addUser(store(), "bob", Role::reader, "").code, StatusCode::invalid);
+  EXPECT_EQ(removeUser(store(), "nobody").code, StatusCode::notFound);
+  EXPECT_EQ(setPassword(store(), "nobody", "x").code, StatusCode::notFound);
   std::string again = "";
-  EXPECT_EQ(createApiKey(*store_, "app", again).code, StatusCode::uniqueViolation);
+  EXPECT_EQ(createApiKey(store(), "app", again).code, StatusCode::uniqueViolation);
   std::string odd;
-  EXPECT_EQ(createApiKey(*store_, "a/b", odd).code, StatusCode::invalid);
-  EXPECT_EQ(revokeApiKey(*store_, "nothing").code, StatusCode::notFound);
-  ASSERT_FALSE(revokeApiKey(*store_, "app"));
+  EXPECT_EQ(createApiKey(store(), "a/b", odd).code, StatusCode::invalid);
+  EXPECT_EQ(revokeApiKey(store(), "nothing").code, StatusCode::notFound);
+  ASSERT_FALSE(revokeApiKey(store(), "app"));
   // A revoked key signs nobody in.
   EXPECT_EQ(login("ann", "ann-password").kind, LoginResult::Kind::invalid);
 }
