@@ -26,12 +26,8 @@ void AuthEndpoints::authenticate(const Service::CallPtr& call) const {
   std::string_view ct = call->request.header("Content-Type");
   std::string_view media = trim(ct.substr(0, ct.find(';')));
   if (isFormBody(ct)) {
-    if (formBodyIsJson(call->request.body))
-      return replies_.answer(*call, Reply::failure(ErrorObject(Reason::unsupported_media_type, std::string(kJsonSentAsForm))));
     QueryParams form;
-    if (!parseQuery(call->request.body, form))
-      return replies_.answer(*call, Reply::failure(ErrorObject(Reason::invalid_parameter,
-                                                      "The form body has a malformed percent-escape.")));
+    if (auto e = readForm(call->request.body, form)) return replies_.answer(*call, Reply::failure(*e));
     for (int i = 0; i < 3; ++i)
       if (const std::string* v = findParam(form, kNames[i])) values[i] = *v;
   } else if (iequals(media, "application/json")) {

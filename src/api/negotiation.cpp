@@ -33,6 +33,12 @@ bool formBodyIsJson(std::string_view body) {
   return body[j] == (body[i] == '{' ? '}' : ']');
 }
 
+std::optional<ErrorObject> readForm(std::string_view body, QueryParams& out) {
+  if (formBodyIsJson(body)) return ErrorObject(Reason::unsupported_media_type, std::string(kJsonSentAsForm));
+  if (!parseQuery(body, out)) return ErrorObject(Reason::invalid_parameter, "The form body has a malformed percent-escape.");
+  return std::nullopt;
+}
+
 const std::string* findParam(const QueryParams& params, std::string_view name) {
   for (const auto& [k, v] : params)
     if (k == name) return &v;

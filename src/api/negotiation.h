@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.h"
 #include "render/profile.h"
 
 namespace restd::api {
@@ -28,6 +29,9 @@ bool formBodyIsJson(std::string_view body);
 inline constexpr std::string_view kJsonSentAsForm =
     "The body is JSON but was sent as application/x-www-form-urlencoded (curl -d does that); send it with "
     "Content-Type: application/json (curl -H 'Content-Type: application/json' or curl --json).";
+// A form body's fields into `out`, or its 415 (JSON sent as a form) or 400
+// (a malformed percent-escape).
+[[nodiscard]] std::optional<ErrorObject> readForm(std::string_view body, QueryParams& out);
 
 // The reply format an Accept header asks for: JSON by default and on ties,
 // XML when it ranks higher, nullopt when the header allows neither (406).

@@ -136,10 +136,8 @@ std::optional<ErrorObject> readBody(const Call& call, rapidjson::Document& out) 
     return std::nullopt;
   }
   if (media == "application/x-www-form-urlencoded") {
-    if (formBodyIsJson(call.request.body)) return ErrorObject(Reason::unsupported_media_type, std::string(kJsonSentAsForm));
     QueryParams form;
-    if (!parseQuery(call.request.body, form))
-      return ErrorObject(Reason::invalid_parameter, "The form body has a malformed percent-escape.");
+    if (auto e = readForm(call.request.body, form)) return e;
     formToJson(*call.rules, form, out);
     return std::nullopt;
   }
