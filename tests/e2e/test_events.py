@@ -39,8 +39,19 @@ text = {{ type = "string" }}
 """
 
 
+SLOWDOWN = float(os.environ.get("RESTD_TEST_SLOWDOWN", "1"))
+
+
 class Subscriber:
-    """A raw SSE client: reads the stream on a thread, parses events."""
+    """A raw SSE client: reads the stream on a thread, parses events.
+
+    The constructor returns once the response's head has arrived (or the
+    connection closed). The server subscribes a stream before it writes the
+    head, so a write made after the constructor returns is in the stream;
+    a write made before the head arrived may not be (a stream without
+    Last-Event-ID starts live)."""
+
+    opened = []  # every Subscriber not yet closed: a failed test's streams are closed by tearDown
 
     def __init__(self, port, path, headers=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -52,6 +63,10 @@ class Subscriber:
         self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
+        Subscriber.opened.append(self)
+        deadline = time.time() + 10 * SLOWDOWN
+        while self.head() is None and not self.closed.is_set() and time.time() < deadline:
+            time.sleep(0.01)
 
     def _read(self):
         try:
@@ -112,10 +127,21 @@ class Subscriber:
         return self.events()
 
     def close(self):
+        if self in Subscriber.opened:
+            Subscriber.opened.remove(self)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         try:
             self.sock.close()
         except OSError:
             pass
+
+    @classmethod
+    def close_all(cls):
+        for s in list(cls.opened):
+            s.close()
 
 
 class Events(unittest.TestCase):
@@ -138,7 +164,10 @@ class Events(unittest.TestCase):
     def tearDown(self):
         # A closed stream leaves the server's count when its next write
         # fails (a heartbeat, at most a second later): wait for that, so the
-        # next test starts with every one of the 8 slots free.
+        # next test starts with every one of the 8 slots free. A test that
+        # failed half-way may have left its streams open: close them first,
+        # so that one failure does not fail the tests after it.
+        Subscriber.close_all()
         deadline = time.time() + 5
         while time.time() < deadline:
             if "restd_events_subscribers 0\n" in self.srv.request("GET", "/metrics").body.decode():
