@@ -942,6 +942,17 @@ plot "{data}" using 1:3:($4==1 ? 0x3b6fb6 : 0xe08a2e):xtic(2) with boxes lc rgb 
     os.remove(data)
 
 
+def loaded_sqlite_restd(tmp, procs):
+    """restd on a loaded SQLite file in `tmp` (start_loaded_restd), for the
+    subcommands that measure one part alone. Returns (port, config path,
+    token, S1's wrk environment)."""
+    db = os.path.join(tmp, "restd.db")
+    _, port, cfg, token = start_loaded_restd(tmp, os.path.join(BUILD, "restd"), "restd", f'url = "sqlite:{db}"', procs)
+    ids = [r[0] for r in sqlite3.connect(db).execute('SELECT id FROM "things"')]
+    ids_file = _write(tmp, "ids", "\n".join(ids[::10]) + "\n")
+    return port, cfg, token, {"IDS": ids_file, "PREFIX": "/api/v2/things/", "TOKEN": token}
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["events"]:
         figs, running, scratch = {}, [], tempfile.mkdtemp(prefix="restd-bench-")
@@ -956,13 +967,19 @@ if __name__ == "__main__":
         # Only the rate-limit and metrics costs on a loaded SQLite file, printed.
         figs, running, scratch = {}, [], tempfile.mkdtemp(prefix="restd-bench-")
         try:
-            db_ = os.path.join(scratch, "restd.db")
-            p_, port_, cfg_, token_ = start_loaded_restd(scratch, os.path.join(BUILD, "restd"), "restd",
-                                                         f'url = "sqlite:{db_}"', running)
-            ids_ = [r[0] for r in sqlite3.connect(db_).execute('SELECT id FROM "things"')]
-            ids_file_ = _write(scratch, "ids", "\n".join(ids_[::10]) + "\n")
-            feature_costs(scratch, os.path.join(BUILD, "restd"), cfg_,
-                          {"IDS": ids_file_, "PREFIX": "/api/v2/things/", "TOKEN": token_}, figs, running)
+            port_, cfg_, token_, s1_env_ = loaded_sqlite_restd(scratch, running)
+            feature_costs(scratch, os.path.join(BUILD, "restd"), cfg_, s1_env_, figs, running)
+        finally:
+            for proc in running:
+                stop(proc)
+            shutil.rmtree(scratch, ignore_errors=True)
+        print(json.dumps(figs, indent=1))
+    elif sys.argv[1:] == ["pages"]:
+        # Only S2b/S2c against S1 on a loaded SQLite file (issue 19), printed.
+        figs, running, scratch = {}, [], tempfile.mkdtemp(prefix="restd-bench-")
+        try:
+            port_, cfg_, token_, s1_env_ = loaded_sqlite_restd(scratch, running)
+            first_pages(scratch, port_, f"http://127.0.0.1:{port_}", token_, s1_env_, figs)
         finally:
             for proc in running:
                 stop(proc)

@@ -165,20 +165,49 @@ std::string toJsonText(const rapidjson::Value& v) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+void copyJson(const rapidjson::Value& from, rapidjson::Value& to, rapidjson::MemoryPoolAllocator<>& a) {
+  if (from.IsObject()) {
+    to.SetObject();
+    for (const auto& m : from.GetObject()) {
+      rapidjson::Value name(m.name, a);
+      rapidjson::Value value;
+      copyJson(m.value, value, a);
+      to.AddMember(name, value, a);
+    }
+  } else if (from.IsArray()) {
+    to.SetArray();
+    to.Reserve(from.Size(), a);
+    for (const auto& e : from.GetArray()) {
+      rapidjson::Value value;
+      copyJson(e, value, a);
+      to.PushBack(value, a);
+    }
+  } else {
+    rapidjson::Value scalar(from, a);  // a string, number, bool or null: no heap stack
+    to.Swap(scalar);
+  }
+}
+
 // Eight bytes at a time: a byte below 0x20, or equal to '"' or '\\', is
-// found with the usual borrow tricks on a 64-bit word. A short string is
-// padded with 'a'; a longer one's last word overlaps the one before it.
+// found with the usual borrow tricks on a 64-bit word; a longer string's
+// last word overlaps the one before it. A string shorter than a word (most
+// keys) is looked at byte by byte: copying it into a padded word took a
+// call of memcpy with a variable size, several times the cost.
 bool needsJsonEscape(std::string_view s) {
   constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
   auto special = [](uint64_t x) {
     auto hasZero = [](uint64_t y) { return (y - kOnes) & ~y & kHighs; };
     return (((x - kOnes * 0x20) & ~x & kHighs) | hasZero(x ^ (kOnes * '"')) | hasZero(x ^ (kOnes * '\\'))) != 0;
   };
-  uint64_t x = kOnes * 'a';
   if (s.size() < 8) {
-    if (!s.empty()) std::memcpy(&x, s.data(), s.size());
-    return special(x);
+    bool any = false;
+    for (char ch : s) {
+      auto c = static_cast<unsigned char>(ch);
+      any |= c < 0x20 || c == '"' || c == '\\';
+    }
+    return any;
   }
+  uint64_t x;
   size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
     std::memcpy(&x, s.data() + i, 8);

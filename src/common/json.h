@@ -20,6 +20,14 @@ bool parseStrictJson(std::string_view text, rapidjson::Document& doc, std::strin
 // Serialises a value as compact JSON.
 std::string toJsonText(const rapidjson::Value& v);
 
+// A deep copy of `from` into `to`, its containers and copied strings in `a`.
+// Constant strings (field names that point into the configuration) stay
+// shared, as in RapidJSON's own copy. Unlike RapidJSON 1.1's copy of an
+// object or array, which builds it on a temporary document's heap stack,
+// this allocates only from `a`. Recurses once per nesting level: for values
+// that passed parseStrictJson, at most kMaxJsonDepth.
+void copyJson(const rapidjson::Value& from, rapidjson::Value& to, rapidjson::MemoryPoolAllocator<>& a);
+
 // True when `s` holds a character that JSON must escape: a control character,
 // '"' or '\\' (what RapidJSON's writer escapes; it writes all other bytes as
 // they are). Text without one can be copied into a JSON string whole.

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -150,13 +151,67 @@ void SqliteConnection::rememberCount(const std::string& key, int64_t version, in
 
 namespace {
 
+// A copy of `from`'s records into `to`'s pool. Field names are the
+// configuration's (constant strings) and stay shared; values are copied.
+void copyPage(const ListResult& from, ListResult& to) {
+  to.records.reserve(to.records.size() + from.records.size());
+  for (const Record& r : from.records) {
+    Record& c = to.records.emplace_back(*to.pool);
+    c.id = r.id;
+    c.slug = r.slug;
+    c.createdAt = r.createdAt;
+    c.updatedAt = r.updatedAt;
+    c.version = r.version;
+    c.owner = r.owner;
+    copyJson(r.values, c.values, c.values.GetAllocator());
+  }
+  to.hasMore = from.hasMore;
+}
+
+}  // namespace
+
+const ListResult* SqliteConnection::cachedPage(const std::string& key, int64_t version) const {
+  if (version < 0 || version != pagesVersion_) return nullptr;
+  auto it = pages_.find(key);
+  return it == pages_.end() ? nullptr : it->second.get();
+}
+
+void SqliteConnection::rememberPage(const std::string& key, int64_t version, const ListResult& page) {
+  if (version < 0) return;
+  if (version != pagesVersion_) {  // versions only grow: what was kept can never be asked again
+    pages_.clear();
+    pagesBytes_ = 0;
+    pagesVersion_ = version;
+  }
+  size_t bytes = page.pool->Size() + page.records.size() * sizeof(Record);
+  auto it = pages_.find(key);
+  if (it == pages_.end()) {  // read once: remember only the key
+    if (pages_.size() >= kPagesKept || pagesBytes_ + key.size() > kPageBytesKept) {
+      pages_.clear();
+      pagesBytes_ = 0;
+    }
+    pages_.emplace(key, nullptr);
+    pagesBytes_ += key.size();
+    return;
+  }
+  if (it->second || pagesBytes_ + bytes > kPageBytesKept) return;  // kept already, or no room: read it each time
+  auto copy = std::make_unique<ListResult>();
+  copy->pool = std::make_unique<rapidjson::MemoryPoolAllocator<>>(std::max<size_t>(page.pool->Size(), 1024));
+  copyPage(page, *copy);
+  copy->total = std::nullopt;  // totals have their own cache
+  it->second = std::move(copy);
+  pagesBytes_ += bytes;
+}
+
+namespace {
+
 // What names a list's total in the count cache: the count statement, then
 // each parameter's type and exact value (to_chars round-trips doubles; text
 // goes with its length, so no text can pass for more parameters).
-void countKey(const sql::ListSql& lq, std::string& key) {
-  key.assign(lq.count);
+void statementKey(const std::string& sql, const std::vector<SqlValue>& params, std::string& key) {
+  key.assign(sql);
   char num[32];
-  for (const auto& p : lq.countParams) {
+  for (const auto& p : params) {
     key += '\x1f';
     if (auto* n = std::get_if<int64_t>(&p)) key.append("i").append(num, std::to_chars(num, num + 32, *n).ptr);
     else if (auto* d = std::get_if<double>(&p)) key.append("d").append(num, std::to_chars(num, num + 32, *d).ptr);
@@ -398,13 +453,26 @@ Status SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult
   // Both statements in one read transaction, so the total matches the page
   // (a leased reader is inside its snapshot already).
   if (!leased) conn->exec("BEGIN");
+  // The page and its total are remembered per connection, by statement and
+  // parameters, until the database changes (PRAGMA data_version moves on
+  // any other connection's commit, and a reader's snapshot holds one
+  // version): the first page of a filtered list loaded again and again is
+  // read from the tables and counted once per change, not per request, and
+  // a remembered page is the one the tables would give at this snapshot.
+  // (In memory mode reads share the writer's connection, whose own commits
+  // do not move its data_version: no cache there.)
+  int64_t version = !path_.empty() ? conn->dataVersion() : -1;
+  thread_local std::string key;  // reused: no allocation per lookup
   do {
-    sqlite3_stmt* st = conn->prepare(lq.page);
-    if (!st) {
-      result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
-      break;
-    }
-    {
+    statementKey(lq.page, lq.pageParams, key);
+    if (const ListResult* page = conn->cachedPage(key, version)) {
+      copyPage(*page, out);
+    } else {
+      sqlite3_stmt* st = conn->prepare(lq.page);
+      if (!st) {
+        result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
+        break;
+      }
       StmtGuard g{st};
       int i = 1;
       for (const auto& p : lq.pageParams) bindValue(st, i++, p);
@@ -421,17 +489,10 @@ Status SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult
         result = sqlError(conn->db(), rc);
         break;
       }
+      conn->rememberPage(key, version, out);
     }
     if (!lq.count.empty()) {
-      // A total is remembered per connection, by its statement and
-      // parameters, until the database changes (PRAGMA data_version moves on
-      // any other connection's commit): the first page of a filtered list
-      // loaded again and again counts once per change, not per request.
-      // (In memory mode reads share the writer's connection, whose own commits
-      // do not move its data_version: no cache there.)
-      int64_t version = !path_.empty() ? conn->dataVersion() : -1;
-      thread_local std::string key;  // reused: no allocation per lookup
-      countKey(lq, key);
+      statementKey(lq.count, lq.countParams, key);
       if (auto cached = conn->cachedCount(key, version)) {
         out.total = *cached;
         break;

@@ -57,6 +57,18 @@ class SqliteConnection {
   std::optional<int64_t> cachedCount(const std::string& key, int64_t version) const;
   void rememberCount(const std::string& key, int64_t version, int64_t count);
   static constexpr size_t kCountsKept = 256;
+  // List pages (records and whether more follow) remembered at a
+  // data_version, by their page statement and its parameters (`key`, as
+  // for counts). A read of the tables is kept only the second time the
+  // same key is read at the same version, so pages read once (a walk
+  // through `page=N`) cost no copy; a commit anywhere forgets them all.
+  // Bounded by kPagesKept keys and kPageBytesKept bytes per connection,
+  // then forgotten all at once. cachedPage's pointer is valid until the
+  // next rememberPage on this connection.
+  const ListResult* cachedPage(const std::string& key, int64_t version) const;
+  void rememberPage(const std::string& key, int64_t version, const ListResult& page);
+  static constexpr size_t kPagesKept = 64;
+  static constexpr size_t kPageBytesKept = 256 * 1024;
   // Token owners remembered at a data_version (any commit anywhere invalidates them).
   const TokenOwner* cachedToken(std::string_view tokenHash, int64_t version) const;
   void rememberToken(std::string_view tokenHash, int64_t version, const TokenOwner& owner);
@@ -71,6 +83,9 @@ class SqliteConnection {
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
   std::unordered_map<std::string, std::pair<int64_t, int64_t>> counts_;  // count key -> (data_version, count)
   std::unordered_map<std::string, std::pair<int64_t, TokenOwner>, StringHash, std::equal_to<>> tokens_;  // token hash -> (data_version, owner)
+  std::unordered_map<std::string, std::unique_ptr<ListResult>> pages_;  // page key -> page (null: read once so far)
+  int64_t pagesVersion_ = -1;  // the data_version of every entry in pages_
+  size_t pagesBytes_ = 0;
 };
 
 class SqliteStore final : public Store {

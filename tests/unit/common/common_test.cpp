@@ -72,6 +72,27 @@ TEST(NeedsJsonEscape, FindsEachSpecialByteAnywhere) {
   EXPECT_FALSE(needsJsonEscape("caf\xc3\xa9 / ~ \x7f \xe2\x82\xac \x20!#[]{}"));  // UTF-8, DEL, space: as they are
 }
 
+TEST(CopyJson, CopiesDeeplyIntoThePoolAndSharesConstantNames) {
+  static const std::string kName = "name";  // as a field name from the configuration
+  rapidjson::Document from;
+  std::string why;
+  ASSERT_TRUE(restd::parseStrictJson(R"({"a":[1,2.5,{"b":null,"c":"x\u0000y"}],"d":true,"e":{}})", from, why)) << why;
+  from.AddMember(rapidjson::StringRef(kName.c_str(), kName.size()), rapidjson::Value("text", from.GetAllocator()),
+                 from.GetAllocator());
+  rapidjson::MemoryPoolAllocator<> pool;
+  rapidjson::Value to;
+  restd::copyJson(from, to, pool);
+  EXPECT_EQ(restd::toJsonText(to), restd::toJsonText(from));
+  EXPECT_EQ(to.MemberCount(), from.MemberCount());
+  auto last = to.MemberEnd() - 1;
+  EXPECT_EQ(last->name.GetString(), kName.c_str());                 // constant: shared
+  EXPECT_NE(last->value.GetString(), (from.MemberEnd() - 1)->value.GetString());  // copied
+  EXPECT_EQ(to["a"][2]["c"].GetStringLength(), 3u);                  // the NUL is kept
+  // The copy does not depend on the source.
+  from.SetNull();
+  EXPECT_EQ(restd::toJsonText(to), R"({"a":[1,2.5,{"b":null,"c":"x\u0000y"}],"d":true,"e":{},"name":"text"})");
+}
+
 TEST(RecordIds, HaveTheTypeIdShapeAndSortByTime) {
   std::string a = newRecordIdAt("thing", 1000), b = newRecordIdAt("thing", 2000);
   EXPECT_TRUE(isRecordId(a, "thing")) << a;

@@ -156,6 +156,55 @@ TEST_P(StoreEngineTest, ValuesRoundTripExactlyNulMarkerBackslashMemberOrderAndNu
   EXPECT_EQ(res.total, 1);
 }
 
+// The same list read again and again (which SQLite answers from a page
+// remembered at the database's version after the second read) gives what
+// the tables hold: the same page while nothing changes, and every commit of
+// this node or of another as soon as the node's reads see it.
+TEST_P(StoreEngineTest, AListReadAgainAndAgainShowsEveryCommitOfEitherNode) {
+  auto& a = storage_->node();
+  auto& b = storage_->node();
+  const auto& c = storage_->notes();
+  ASSERT_TRUE(a.runWrite([&](WriteTxn& t) {
+    return !t.insert(c, note("note_2", R"({"hits":1,"title":"two"})")) &&
+           !t.insert(c, note("note_3", R"({"hits":1,"title":"three"})")) &&
+           !t.insert(c, note("note_4", R"({"hits":2,"title":"four"})"));
+  }));
+  auto page = [&](int64_t hits) {
+    restd::store::ListQuery q;
+    q.filters.push_back({"hits", restd::store::FilterOp::eq, {int64_t(hits)}});
+    q.limit = 1;
+    restd::store::ListResult res;
+    EXPECT_FALSE(a.list(c, q, res));
+    std::string text;
+    for (const auto& r : res.records)
+      text += r.id + " v" + std::to_string(r.version) + " " + restd::toJsonText(r.values) + ";";
+    return text + (res.hasMore ? " more" : "") + " total " + std::to_string(res.total.value_or(-1));
+  };
+  const std::string first = R"(note_2 v1 {"title":"two","code":null,"hits":1,"score":null,"meta":null}; more total 2)";
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(page(1), first) << "read " << i;
+    EXPECT_EQ(page(2), R"(note_4 v1 {"title":"four","code":null,"hits":2,"score":null,"meta":null}; total 1)");
+  }
+  // Changed on this node: the next read shows it.
+  ASSERT_TRUE(a.runWrite([&](WriteTxn& t) {
+    Record r;
+    if (t.get(c, "note_2", r)) return false;
+    r.values["title"].SetString("renamed");
+    r.version = 2;
+    return !t.update(c, r);
+  }));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(page(1), R"(note_2 v2 {"title":"renamed","code":null,"hits":1,"score":null,"meta":null}; more total 2)");
+  // Committed by another node (on SQLite, another process on the file): seen
+  // once this node's reads see the commit, which may take a moment.
+  ASSERT_TRUE(b.runWrite([&](WriteTxn& t) { return !t.insert(c, note("note_1", R"({"hits":1,"title":"one"})")); }));
+  const std::string after = R"(note_1 v1 {"title":"one","code":null,"hits":1,"score":null,"meta":null}; more total 3)";
+  std::string got;
+  for (int i = 0; i < 200 && (got = page(1)) != after; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(got, after);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(page(1), after);
+}
+
 TEST_P(StoreEngineTest, AUniqueViolationNamesItsFieldAndTheJobGoesOn) {
   auto& s = storage_->node();
   const auto& c = storage_->notes();
