@@ -15,6 +15,10 @@
 #include <unordered_set>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace restd {
 namespace {
 
@@ -188,33 +192,51 @@ void copyJson(const rapidjson::Value& from, rapidjson::Value& to, rapidjson::Mem
   }
 }
 
-// Eight bytes at a time: a byte below 0x20, or equal to '"' or '\\', is
-// found with the usual borrow tricks on a 64-bit word; a longer string's
-// last word overlaps the one before it. A string shorter than a word (most
-// keys) is looked at byte by byte: copying it into a padded word took a
-// call of memcpy with a variable size, several times the cost.
+// Sixteen bytes at a time with SSE2 (every x86-64 has it), else eight with
+// the usual borrow tricks on a 64-bit word: a byte below 0x20, or equal to
+// '"' or '\\', is looked for in a whole block at once; a string's last block
+// overlaps the one before it. Shorter than a word (most keys), it is looked
+// at byte by byte: copying it into a padded word took a memcpy call of
+// variable size, several times the cost. Nothing is read past the end.
 bool needsJsonEscape(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+#if defined(__SSE2__)
+  if (n >= 16) {
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1f);
+    auto special = [&](const char* at) {
+      __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+      __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
+                                 _mm_cmpeq_epi8(_mm_max_epu8(x, control), control));  // unsigned x <= 0x1f
+      return _mm_movemask_epi8(hit) != 0;
+    };
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      if (special(p + i)) return true;
+    return i != n && special(p + n - 16);
+  }
+#endif
+  if (n < 8) {
+    bool any = false;
+    for (size_t i = 0; i < n; ++i) {
+      auto c = static_cast<unsigned char>(p[i]);
+      any |= c < 0x20 || c == '"' || c == '\\';
+    }
+    return any;
+  }
   constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
   auto special = [](uint64_t x) {
     auto hasZero = [](uint64_t y) { return (y - kOnes) & ~y & kHighs; };
     return (((x - kOnes * 0x20) & ~x & kHighs) | hasZero(x ^ (kOnes * '"')) | hasZero(x ^ (kOnes * '\\'))) != 0;
   };
-  if (s.size() < 8) {
-    bool any = false;
-    for (char ch : s) {
-      auto c = static_cast<unsigned char>(ch);
-      any |= c < 0x20 || c == '"' || c == '\\';
-    }
-    return any;
-  }
   uint64_t x;
   size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::memcpy(&x, s.data() + i, 8);
+  for (; i + 8 <= n; i += 8) {
+    std::memcpy(&x, p + i, 8);
     if (special(x)) return true;
   }
-  if (i == s.size()) return false;
-  std::memcpy(&x, s.data() + s.size() - 8, 8);
+  if (i == n) return false;
+  std::memcpy(&x, p + n - 8, 8);
   return special(x);
 }
 

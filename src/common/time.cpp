@@ -98,12 +98,19 @@ void appendImfDateTime(std::string& out, const CivilTime& c) {
   appendPadded(out, c.second, 2);
 }
 
+// In one append, like appendIsoDateTime: it follows every date rendered.
 void appendOffset(std::string& out, int off, bool colon) {
   int a = (off < 0 ? -off : off) % (100 * 3600);
-  out.push_back(off < 0 ? '-' : '+');
-  appendPadded(out, a / 3600, 2);
-  if (colon) out.push_back(':');
-  appendPadded(out, a / 60 % 60, 2);
+  int hours = a / 3600, minutes = a / 60 % 60;
+  char b[6];
+  size_t n = 0;
+  b[n++] = off < 0 ? '-' : '+';
+  b[n++] = static_cast<char>('0' + hours / 10);
+  b[n++] = static_cast<char>('0' + hours % 10);
+  if (colon) b[n++] = ':';
+  b[n++] = static_cast<char>('0' + minutes / 10);
+  b[n++] = static_cast<char>('0' + minutes % 10);
+  out.append(b, n);
 }
 
 bool TimeZone::configure(std::string_view name) {

@@ -58,17 +58,17 @@ void writeRecord(TreeWriter& w, const Reply& r, const rapidjson::Value& record, 
   w.startObject();
   for (auto& m : record.GetObject()) {
     std::string_view k(m.name.GetString(), m.name.GetStringLength());
-    bool isDate = m.value.IsString() && r.dateFields &&
+    bool isDate = style.dates && m.value.IsString() && r.dateFields &&
                   std::find(r.dateFields->begin(), r.dateFields->end(), k) != r.dateFields->end();
     w.key(k == "id" ? style.idKey : k);
-    if (isDate && style.dates) {
+    if (isDate) {
       auto ms = parseRfc3339Millis(std::string_view(m.value.GetString(), m.value.GetStringLength()));
       if (ms) {
         w.string((*style.dates)(*ms));
         continue;
       }
     }
-    w.value(m.value, xmlItemName(k));
+    w.value(m.value, m.value.IsArray() ? xmlItemName(k) : std::string_view());  // only arrays name their items
   }
   w.endObject();
 }

@@ -38,7 +38,7 @@ void TreeWriter::value(const rapidjson::Value& v, std::string_view arrayItemName
       for (auto& m : v.GetObject()) {
         std::string_view k(m.name.GetString(), m.name.GetStringLength());
         key(k);
-        value(m.value, xmlItemName(k));
+        value(m.value, m.value.IsArray() ? xmlItemName(k) : std::string_view());  // only arrays name their items
       }
       endObject();
       break;

@@ -59,9 +59,11 @@ TEST(StrictJson, ExplainsTheProblem) {
 // Every length up to three words, the special byte at every offset: the
 // word-at-a-time scan (short, whole words, the overlapping last word) sees it.
 TEST(NeedsJsonEscape, FindsEachSpecialByteAnywhere) {
-  for (size_t n = 0; n <= 24; ++n) {
+  for (size_t n = 0; n <= 40; ++n) {  // byte by byte, by words, by 16-byte blocks and their overlapping tail
     std::string plain(n, 'x');
     EXPECT_FALSE(needsJsonEscape(plain)) << n;
+    for (char ordinary : {' ', '!', '#', '[', ']', '\x7f', '\x80', '\xe2', '\xff'})  // next to the specials, and high bytes
+      EXPECT_FALSE(needsJsonEscape(std::string(n, ordinary))) << n << " " << int(ordinary);
     for (char special : {'"', '\\', '\0', '\x01', '\x1f', '\n'})
       for (size_t at = 0; at < n; ++at) {
         std::string s = plain;
@@ -153,6 +155,11 @@ TEST(Time, Rfc3339RoundTrip) {
   ASSERT_TRUE(TimeZone::configure("+05:30"));
   EXPECT_EQ(formatRfc3339Millis(1795514400000LL), "2026-11-24T15:30:00+05:30");
   EXPECT_EQ(formatRfc3339Millis(1795514400250LL), "2026-11-24T15:30:00.250+05:30");
+  ASSERT_TRUE(TimeZone::configure("-09:45"));
+  EXPECT_EQ(formatRfc3339Millis(1795514400000LL), "2026-11-24T00:15:00-09:45");
+  std::string noColon;
+  restd::appendOffset(noColon, -(9 * 3600 + 45 * 60), false);
+  EXPECT_EQ(noColon, "-0945");
   ASSERT_TRUE(TimeZone::configure("UTC"));
   EXPECT_EQ(formatRfc3339Millis(1795514400000LL), "2026-11-24T10:00:00+00:00");
 }
