@@ -68,7 +68,7 @@ void writeRecord(TreeWriter& w, const Reply& r, const rapidjson::Value& record, 
         continue;
       }
     }
-    w.value(m.value, m.value.IsArray() ? xmlItemName(k) : std::string_view());  // only arrays name their items
+    w.memberValue(k, m.value);
   }
   w.endObject();
 }

@@ -38,7 +38,7 @@ void TreeWriter::value(const rapidjson::Value& v, std::string_view arrayItemName
       for (auto& m : v.GetObject()) {
         std::string_view k(m.name.GetString(), m.name.GetStringLength());
         key(k);
-        value(m.value, m.value.IsArray() ? xmlItemName(k) : std::string_view());  // only arrays name their items
+        memberValue(k, m.value);
       }
       endObject();
       break;
@@ -48,6 +48,10 @@ void TreeWriter::value(const rapidjson::Value& v, std::string_view arrayItemName
       endArray();
       break;
   }
+}
+
+void TreeWriter::memberValue(std::string_view key, const rapidjson::Value& v) {
+  value(v, v.IsArray() ? xmlItemName(key) : std::string_view());
 }
 
 namespace {

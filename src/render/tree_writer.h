@@ -32,8 +32,13 @@ class TreeWriter {
   virtual std::string finish() = 0;
 
   // Writes a JSON value (a record, nested user data). Arrays inside are named
-  // by the XML rule for their key; `recordsItemName` names a top-level array.
+  // by the XML rule for their key; `arrayItemName` names `v`'s items when it
+  // is an array.
   void value(const rapidjson::Value& v, std::string_view arrayItemName = "item");
+  // Writes `v`, the value of a member named `key` (written before it): an
+  // array's items are named by the XML rule for the key, worked out only
+  // for arrays (this runs for every member of every record).
+  void memberValue(std::string_view key, const rapidjson::Value& v);
 
   // Called instead of delete: a writer may keep itself for the next reply
   // on this thread (the compact JSON writer does, with its buffers).

@@ -59,7 +59,7 @@ class ResultMetadataProfile final : public Profile {
       for (auto& m : r.data.GetObject()) {
         std::string_view k(m.name.GetString(), m.name.GetStringLength());
         w->key(k);
-        w->value(m.value, xmlItemName(k));
+        w->memberValue(k, m.value);
       }
     }
     if (failure) writeFailures(*w, r, ctx.docsUrl, style);

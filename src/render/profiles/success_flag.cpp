@@ -96,7 +96,7 @@ class SuccessFlagProfile final : public Profile {
               std::string_view k(m.name.GetString(), m.name.GetStringLength());
               if (k == "statusMessage") continue;
               w->key(k);
-              w->value(m.value, xmlItemName(k));
+              w->memberValue(k, m.value);
             }
       }
       w->endObject();

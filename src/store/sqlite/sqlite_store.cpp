@@ -178,12 +178,11 @@ const ListResult* SqliteConnection::cachedPage(const std::string& key, int64_t v
 
 void SqliteConnection::rememberPage(const std::string& key, int64_t version, const ListResult& page) {
   if (version < 0) return;
-  if (version != pagesVersion_) {  // versions only grow: what was kept can never be asked again
+  if (version != pagesVersion_) {  // the database changed: what was kept is out of date
     pages_.clear();
     pagesBytes_ = 0;
     pagesVersion_ = version;
   }
-  size_t bytes = page.pool->Size() + page.records.size() * sizeof(Record);
   auto it = pages_.find(key);
   if (it == pages_.end()) {  // read once: remember only the key
     if (pages_.size() >= kPagesKept || pagesBytes_ + key.size() > kPageBytesKept) {
@@ -194,11 +193,11 @@ void SqliteConnection::rememberPage(const std::string& key, int64_t version, con
     pagesBytes_ += key.size();
     return;
   }
+  size_t bytes = page.pool->Size() + page.records.size() * sizeof(Record);
   if (it->second || pagesBytes_ + bytes > kPageBytesKept) return;  // kept already, or no room: read it each time
   auto copy = std::make_unique<ListResult>();
   copy->pool = std::make_unique<rapidjson::MemoryPoolAllocator<>>(std::max<size_t>(page.pool->Size(), 1024));
-  copyPage(page, *copy);
-  copy->total = std::nullopt;  // totals have their own cache
+  copyPage(page, *copy);  // not the total: totals have their own cache
   it->second = std::move(copy);
   pagesBytes_ += bytes;
 }
