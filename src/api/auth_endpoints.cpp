@@ -67,7 +67,6 @@ void AuthEndpoints::authenticate(const Service::CallPtr& call) const {
                 reply.data.AddMember("token_type", "Bearer", a);
                 static const std::vector<std::string> kDates{"expires"};
                 reply.dateFields = &kDates;
-                reply.header("Cache-Control", "no-store");
                 replies_.answer(*call, std::move(reply));
               });
 }

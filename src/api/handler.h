@@ -76,8 +76,12 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   // Header lines the handler formatted itself ("Name: value\r\n" each, no
   // CR or LF inside a value), sent after `headers`: one buffer instead of a
-  // pair of strings per header, for headers on every reply (rate limits).
+  // pair of strings per header, for headers on every reply (Vary,
+  // Cache-Control, rate limits). The server never looks inside it.
   std::string headerLines;
+  // True when `headers` or `headerLines` has a Vary header (the server then
+  // adds none of its own for a compressible body).
+  bool varies = false;
   std::string body;
   bool closeConnection = false;  // reply with Connection: close and close after
   bool compressible = true;      // false for streams and already-compressed data

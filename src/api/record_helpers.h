@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 #include <optional>
 #include <string>
@@ -39,8 +40,20 @@ inline std::string uniqueViolationMessage(std::string_view field) {
   return "Another record already has this value in the unique field \"" + std::string(field) + "\".";
 }
 
-// The version part of a record's entity tags: "id.version".
-inline std::string versionTag(const store::Record& r) { return r.id + "." + std::to_string(r.version); }
+// The version part of a record's entity tags, "id.version", appended to `out`.
+inline void appendVersionTag(std::string& out, const store::Record& r) {
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, r.version).ptr;
+  out.append(r.id).push_back('.');
+  out.append(digits, end);
+}
+
+inline std::string versionTag(const store::Record& r) {
+  std::string tag;
+  tag.reserve(r.id.size() + 21);
+  appendVersionTag(tag, r);
+  return tag;
+}
 
 // The strong ETag of one representation (SPEC §7 "Caching"): the version,
 // then `representation` (":json:standard"); the http layer appends ":gzip"
@@ -49,7 +62,8 @@ inline std::string etagOf(const store::Record& r, std::string_view representatio
   std::string tag;
   tag.reserve(r.id.size() + representation.size() + 24);
   tag.push_back('"');
-  tag.append(versionTag(r)).append(representation).push_back('"');
+  appendVersionTag(tag, r);
+  tag.append(representation).push_back('"');
   return tag;
 }
 

@@ -154,8 +154,10 @@ void RecordWrites::writeDone(const Service::CallPtr& call, bool committed, Respo
       auto exchange = std::move(res.headers);  // send()'s, kept after the reply's own
       std::string exchangeLines = std::move(res.headerLines);
       uint16_t routeTag = res.routeTag;
+      bool varies = res.varies;
       res = replies_.render(*call, std::move(*reply));
       res.routeTag = routeTag;
+      res.varies = res.varies || varies;
       res.headers.insert(res.headers.end(), std::make_move_iterator(exchange.begin()),
                          std::make_move_iterator(exchange.end()));
       res.headerLines = std::move(exchangeLines);

@@ -82,12 +82,12 @@ void ReplyWriter::send(const Service::Call& call, Response res) const {
   const Service::Endpoint* e = call.endpoint;
   res.routeTag = routeTag(call);
   if (metrics_ && res.status == 502) metrics_->add(Metrics::Counter::storageErrors);
+  // The headers on every reply go into one buffer (`headerLines`), numbers
+  // written in place: no string pair per header.
+  std::string& h = res.headerLines;
+  h.reserve(h.size() + 112 + (call.rate ? 160 + rateLimitPolicy_.size() : 0));
   if (call.rate) {
-    // Five headers in one buffer, numbers written in place: on every reply,
-    // so no string pair per header.
     const RateDecision& d = *call.rate;
-    std::string& h = res.headerLines;
-    h.reserve(h.size() + 160 + rateLimitPolicy_.size());
     char n[24];
     auto num = [&](int64_t v) { return std::string_view(n, static_cast<size_t>(std::to_chars(n, n + sizeof n, v).ptr - n)); };
     h.append("X-RateLimit-Limit: ").append(num(d.limit));
@@ -100,16 +100,17 @@ void ReplyWriter::send(const Service::Call& call, Response res) const {
   // Caching (SPEC §7): what the reply depends on, and who may keep it.
   bool cors = !config_.cors.allowOrigins.empty();
   bool document = e && e->fixedRepresentation;
-  if (document) res.addHeader("Vary", cors ? "Accept-Encoding, Origin" : "Accept-Encoding");
-  else res.addHeader("Vary", cors ? "Accept, Accept-Encoding, X-Envelope, Origin" : "Accept, Accept-Encoding, X-Envelope");
+  if (document) h.append(cors ? "Vary: Accept-Encoding, Origin\r\n" : "Vary: Accept-Encoding\r\n");
+  else h.append(cors ? "Vary: Accept, Accept-Encoding, X-Envelope, Origin\r\n" : "Vary: Accept, Accept-Encoding, X-Envelope\r\n");
+  res.varies = true;
   if (e && e->cache == Service::Endpoint::Cache::noStore)
-    res.addHeader("Cache-Control", "no-store");
+    h.append("Cache-Control: no-store\r\n");
   else if (e && e->cache == Service::Endpoint::Cache::publicDay && res.status == 200)
-    res.addHeader("Cache-Control", "public, max-age=86400");  // the same bytes until restd is upgraded (ETag)
+    h.append("Cache-Control: public, max-age=86400\r\n");  // the same bytes until restd is upgraded (ETag)
   else if (call.identity.kind != auth::Identity::Kind::anonymous || call.request.hasHeader("Authorization"))
-    res.addHeader("Cache-Control", "private, no-cache");
+    h.append("Cache-Control: private, no-cache\r\n");
   else
-    res.addHeader("Cache-Control", "no-cache");
+    h.append("Cache-Control: no-cache\r\n");
   if (cors) addCorsHeaders(call, res);
   call.respond(std::move(res));
 }

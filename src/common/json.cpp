@@ -169,6 +169,22 @@ std::string toJsonText(const rapidjson::Value& v) {
   return std::string(sb.GetString(), sb.GetSize());
 }
 
+void parseStoredJson(std::string_view text, rapidjson::Value& out, rapidjson::MemoryPoolAllocator<>& a) {
+  // The document's stack starts at 1 KiB and the reader's at 256 bytes, both
+  // taken from this buffer; Clear() gives back anything a deeper text needed
+  // beyond it, so the pool never grows from one call to the next.
+  using StackPool = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
+  thread_local char buffer[4096];
+  thread_local StackPool stack(buffer, sizeof buffer);
+  {
+    rapidjson::GenericDocument<rapidjson::UTF8<>, rapidjson::MemoryPoolAllocator<>, StackPool> doc(&a, 1024, &stack);
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
+    if (doc.HasParseError()) out.SetNull();
+    else out.Swap(static_cast<rapidjson::Value&>(doc));  // hand the nodes over instead of copying
+  }
+  stack.Clear();
+}
+
 void copyJson(const rapidjson::Value& from, rapidjson::Value& to, rapidjson::MemoryPoolAllocator<>& a) {
   if (from.IsObject()) {
     to.SetObject();

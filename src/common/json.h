@@ -28,6 +28,14 @@ std::string toJsonText(const rapidjson::Value& v);
 // that passed parseStrictJson, at most kMaxJsonDepth.
 void copyJson(const rapidjson::Value& from, rapidjson::Value& to, rapidjson::MemoryPoolAllocator<>& a);
 
+// Parses JSON that restd wrote itself (a stored column) into `out`, its
+// values in `a`; `out` is null when the text does not parse. The parser's
+// stacks live in a per-thread pool that is emptied after each call, so a
+// parse allocates from the heap only for `a`'s chunks and for text nested
+// deeper than that pool holds (a Document of its own would allocate its two
+// stacks and their allocators on every call). Iterative: never recurses.
+void parseStoredJson(std::string_view text, rapidjson::Value& out, rapidjson::MemoryPoolAllocator<>& a);
+
 // True when `s` holds a character that JSON must escape: a control character,
 // '"' or '\\' (what RapidJSON's writer escapes; it writes all other bytes as
 // they are). Text without one can be copied into a JSON string whole.

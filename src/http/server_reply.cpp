@@ -198,7 +198,7 @@ asio::awaitable<void> Server::Impl::sendReply(tcp::socket& socket, Deadline& dea
   bool gzipped = false;
   bool large = !noBody && !streamed && r.compressible && r.body.size() >= 1024;
   bool compress = large && acceptsGzip(acceptEncoding);  // HEAD too: its headers are GET's
-  bool hasVary = false;
+  bool hasVary = r.varies;
   for (auto& [k, v] : r.headers) {
     if (iequals(k, "Vary")) hasVary = true;
     // The gzip coding is a representation of its own: its own strong ETag.

@@ -307,29 +307,38 @@ class Caching(unittest.TestCase):
 
     def test_vary_and_cache_control_on_every_reply(self):
         small = f"{API}/things/{self.small['id']}"
+
+        def once(reply, name):  # each of these headers is sent exactly once
+            values = [v for k, v in reply.headers if k.lower() == name.lower()]
+            self.assertEqual(len(values), 1, (name, reply.headers))
+            return values[0]
+
         r = self.get(small)
-        self.assertEqual(r.header("Vary"), "Accept, Accept-Encoding, X-Envelope")
-        self.assertEqual(r.header("Cache-Control"), "private, no-cache")
+        self.assertEqual(once(r, "Vary"), "Accept, Accept-Encoding, X-Envelope")
+        self.assertEqual(once(r, "Cache-Control"), "private, no-cache")
         r = self.get(small, **{"If-None-Match": r.header("ETag")})
         self.assertEqual(r.status, 304)
-        self.assertEqual(r.header("Vary"), "Accept, Accept-Encoding, X-Envelope")
-        self.assertEqual(r.header("Cache-Control"), "private, no-cache")
+        self.assertEqual(once(r, "Vary"), "Accept, Accept-Encoding, X-Envelope")
+        self.assertEqual(once(r, "Cache-Control"), "private, no-cache")
         self.assertIsNone(r.header("Content-Type"))
         anon = self.srv.request("GET", small, headers={"Authorization": ""})
-        self.assertEqual(anon.header("Cache-Control"), "private, no-cache")  # an Authorization header was sent
+        self.assertEqual(once(anon, "Cache-Control"), "private, no-cache")  # an Authorization header was sent
         self.srv.default_headers, saved = {}, self.srv.default_headers
         try:
             anon = self.srv.request("GET", small)
             self.assertEqual(anon.status, 200)
-            self.assertEqual(anon.header("Cache-Control"), "no-cache")
+            self.assertEqual(once(anon, "Cache-Control"), "no-cache")
             for path in ("/healthz", "/readyz"):
-                self.assertEqual(self.srv.request("GET", path).header("Cache-Control"), "no-store")
+                self.assertEqual(once(self.srv.request("GET", path), "Cache-Control"), "no-store")
             r = self.srv.request("POST", API + "/authenticate", body="userName=root&apiKey=x&password=y",
                                  headers={"Content-Type": "application/x-www-form-urlencoded"})
-            self.assertEqual(r.header("Cache-Control"), "no-store")
-            self.assertEqual(self.srv.request("GET", "/docs").header("Vary"), "Accept-Encoding")
+            self.assertEqual(once(r, "Cache-Control"), "no-store")
+            self.assertEqual(once(self.srv.request("GET", "/docs"), "Vary"), "Accept-Encoding")
         finally:
             self.srv.default_headers = saved
+        big = self.get(API + "/things?per_page=100", **{"Accept-Encoding": "gzip"})
+        self.assertEqual(big.header("Content-Encoding"), "gzip")
+        self.assertEqual(once(big, "Vary"), "Accept, Accept-Encoding, X-Envelope")
         # Lists: 304 with the list's tag; a change changes it.
         lst = self.get(API + "/things?sort=name")
         tag = lst.header("ETag")

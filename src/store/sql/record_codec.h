@@ -86,14 +86,6 @@ void bindRecord(Binder& b, const CollectionSpec& c, const Record& r, std::vector
   b.text(i, scratch.back());
 }
 
-// JSON text (written by bindRecord) into `out`, parsed straight into `a`'s
-// pool; null when the text is not JSON.
-inline void parseJsonColumn(std::string_view text, rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
-  rapidjson::Document tmp(&a);
-  tmp.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (tmp.HasParseError()) out.SetNull();
-  else out.Swap(static_cast<rapidjson::Value&>(tmp));  // hand the nodes over instead of copying
-}
 
 template <typename Row>
 void readField(const FieldSpec& f, Row& row, int col, rapidjson::Value& out, rapidjson::Document::AllocatorType& a) {
@@ -116,7 +108,7 @@ void readField(const FieldSpec& f, Row& row, int col, rapidjson::Value& out, rap
       break;
     }
     case FieldType::object:
-    case FieldType::array: parseJsonColumn(row.text(col), out, a); break;
+    case FieldType::array: parseStoredJson(row.text(col), out, a); break;  // written by bindRecord
   }
 }
 
@@ -141,7 +133,7 @@ void readRecord(const CollectionSpec& c, Row& row, Record& r) {
   }
   if (!row.isNull(col)) {
     rapidjson::Value extra;
-    parseJsonColumn(row.text(col), extra, a);
+    parseStoredJson(row.text(col), extra, a);
     if (extra.IsObject())
       for (auto& m : extra.GetObject()) r.values.AddMember(m.name, m.value, a);
   }

@@ -32,7 +32,7 @@ struct Exchange {
   int status = 0;                 // 0: no reply came (the test has failed)
   std::string reasonPhrase;       // "" = the standard phrase
   std::string contentType;
-  std::vector<std::pair<std::string, std::string>> headers;  // as the handler set them
+  std::vector<std::pair<std::string, std::string>> headers;  // as the handler set them, `headerLines` last
   std::string body;
   std::shared_ptr<Stream> stream;  // a streamed reply's (the change feed), else null
 
@@ -107,6 +107,16 @@ class InProcessApi {
     out.reasonPhrase = std::move(r.reasonPhrase);
     out.contentType = std::move(r.contentType);
     out.headers = std::move(r.headers);
+    // And the lines the handler formatted itself ("Name: value\r\n" each), as
+    // the server sends them after the others.
+    for (std::string_view lines = r.headerLines; !lines.empty();) {
+      size_t end = lines.find("\r\n");
+      std::string_view line = lines.substr(0, end);
+      lines = end == std::string_view::npos ? std::string_view{} : lines.substr(end + 2);
+      size_t colon = line.find(':');
+      if (colon == std::string_view::npos) continue;
+      out.headers.emplace_back(line.substr(0, colon), trim(line.substr(colon + 1)));
+    }
     out.body = std::move(r.body);
     out.stream = std::move(r.stream);
     return out;

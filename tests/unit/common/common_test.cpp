@@ -95,6 +95,31 @@ TEST(CopyJson, CopiesDeeplyIntoThePoolAndSharesConstantNames) {
   EXPECT_EQ(restd::toJsonText(to), R"({"a":[1,2.5,{"b":null,"c":"x\u0000y"}],"d":true,"e":{},"name":"text"})");
 }
 
+TEST(ParseStoredJson, ParsesIntoThePoolAgainAndAgainWhateverTheStackNeeded) {
+  // A 3,000-element array needs a parse stack far past the per-thread
+  // buffer; small texts before and after it must still parse, each into
+  // its own pool, and a bad text gives null.
+  std::string big = "[";
+  for (int i = 0; i < 3000; ++i) big += (i ? "," : "") + std::to_string(i);
+  big += "]";
+  for (int round = 0; round < 3; ++round) {
+    rapidjson::MemoryPoolAllocator<> pool;
+    rapidjson::Value small, large, nested, bad;
+    restd::parseStoredJson(R"(["a","b\"c"])", small, pool);
+    restd::parseStoredJson(big, large, pool);
+    restd::parseStoredJson(R"({"x":[[[{"y":1.5}]]],"z":null})", nested, pool);
+    bad.SetInt(7);
+    restd::parseStoredJson("[1,", bad, pool);
+    EXPECT_EQ(restd::toJsonText(small), R"(["a","b\"c"])");
+    ASSERT_TRUE(large.IsArray());
+    EXPECT_EQ(large.Size(), 3000u);
+    EXPECT_EQ(large[2999].GetInt(), 2999);
+    EXPECT_EQ(restd::toJsonText(large), big);
+    EXPECT_EQ(restd::toJsonText(nested), R"({"x":[[[{"y":1.5}]]],"z":null})");
+    EXPECT_TRUE(bad.IsNull());
+  }
+}
+
 TEST(RecordIds, HaveTheTypeIdShapeAndSortByTime) {
   std::string a = newRecordIdAt("thing", 1000), b = newRecordIdAt("thing", 2000);
   EXPECT_TRUE(isRecordId(a, "thing")) << a;
