@@ -917,6 +917,13 @@ def report(f, micro, notes):
             r1_, r2_, s1_, s6_ = (rounds[k][i] for k in ("R1", "R2", "S1", "S6"))
             lines.append(f"| {i + 1} | {r1_:,.0f} | {r2_:,.0f} | {s1_:,.0f} | {s6_:,.0f} | {s1_ / r2_:.2f} | "
                          f"{s1_ / r1_:.2f} | {s6_ / r1_:.2f} |")
+    page_rounds = f.get("first_page_rounds", {})
+    if page_rounds:
+        lines += ["", "## First pages, interleaved rounds (requests/s)", "",
+                  "| round | S1 | S2b | S2c | S2b/S1 | S2c/S1 |", "|---|---:|---:|---:|---:|---:|"]
+        for i in range(len(page_rounds["S1"])):
+            s1_, b_, c_ = (page_rounds[k][i] for k in ("S1", "S2b", "S2c"))
+            lines.append(f"| {i + 1} | {s1_:,.0f} | {b_:,.0f} | {c_:,.0f} | {b_ / s1_:.2f} | {c_ / s1_:.2f} |")
     cost_rounds = f.get("cost rounds", {})
     if cost_rounds:
         lines += ["", "## Feature costs, interleaved rounds (S1 requests/s)", "",
