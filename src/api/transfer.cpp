@@ -193,7 +193,7 @@ class Importer {
     if (!batch_.empty() && !flush()) return false;
     if (imported_ > maxEventRecords_) held_.push_back(bulkImportEvent(c_, imported_));
     for (auto& e : held_)
-      if (auto failed = txn_.appendEvent(e)) return stop(0, describe(failed));
+      if (auto failed = txn_.appendEvent(std::move(e))) return stop(0, describe(failed));
     return true;
   }
 

@@ -123,7 +123,7 @@ const FieldRules* CollectionRules::field(std::string_view name) const {
 
 void mergePatch(rapidjson::Value& target, const rapidjson::Value& patch, rapidjson::Document::AllocatorType& a) {
   if (!patch.IsObject()) {
-    target.CopyFrom(patch, a);
+    copyJson(patch, target, a);
     return;
   }
   if (!target.IsObject()) target.SetObject();
@@ -247,21 +247,21 @@ rapidjson::Value fieldValue(const FieldRules& fr, const rapidjson::Value& body, 
   rapidjson::Value value;
   if (mode == WriteMode::patch) {
     auto mit = merged.FindMember(f.name.c_str());
-    if (mit != merged.MemberEnd()) value.CopyFrom(mit->value, a);
+    if (mit != merged.MemberEnd()) copyJson(mit->value, value, a);
     if (inBody) given = &value;
   } else if (inBody && (!f.readOnly || mode == WriteMode::restore)) {
-    value.CopyFrom(bit->value, a);
+    copyJson(bit->value, value, a);
     given = &value;
   }
   bool absent = value.IsNull();
   bool writable = !f.readOnly || mode == WriteMode::restore;
   if (absent && mode != WriteMode::patch && !fr.defaultValue.IsNull() && (!inBody || !writable)) {
-    value.CopyFrom(fr.defaultValue, a);  // defaults fill what the client left out
+    copyJson(fr.defaultValue, value, a);  // defaults fill what the client left out
     absent = false;
   }
   if (f.readOnly && mode == WriteMode::patch && current) {
     auto cit = current->FindMember(f.name.c_str());
-    if (cit != current->MemberEnd()) value.CopyFrom(cit->value, a);
+    if (cit != current->MemberEnd()) copyJson(cit->value, value, a);
     absent = value.IsNull();
   }
   if (inBody && !writable) return value;  // reported by checkKeys()
@@ -294,7 +294,7 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
   // The record as it would be stored.
   rapidjson::Value merged(rapidjson::kObjectType);
   if (mode == WriteMode::patch && current) {
-    merged.CopyFrom(*current, a);
+    copyJson(*current, merged, a);
     mergePatch(merged, body, a);
   }
   out.SetObject();
@@ -307,7 +307,9 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
     for (auto& m : source.GetObject()) {
       std::string_view key(m.name.GetString(), m.name.GetStringLength());
       if (rules.field(key) || isSystemField(key)) continue;
-      out.AddMember(rapidjson::Value(m.name, a), rapidjson::Value(m.value, a), a);
+      rapidjson::Value value;
+      copyJson(m.value, value, a);
+      out.AddMember(rapidjson::Value(m.name, a), value, a);
     }
   }
   return problems.result(rules);
@@ -333,7 +335,7 @@ void formToJson(const CollectionRules& rules, const std::vector<std::pair<std::s
         case FieldType::array: {
           rapidjson::Document parsed(&a);
           std::string why;
-          if (parseStrictJson(v, parsed, why)) value.CopyFrom(parsed, a);
+          if (parseStrictJson(v, parsed, why)) copyJson(parsed, value, a);
           break;
         }
         default: break;

@@ -47,7 +47,7 @@ class ObjectKeys {
  public:
   // False when `k` was already there.
   bool insert(std::string_view k) {
-    if (set_.empty()) {
+    if (!hashed_) {
       for (const auto& existing : list_)
         if (existing == k) return false;
       list_.emplace_back(k);
@@ -55,16 +55,29 @@ class ObjectKeys {
         set_.reserve(list_.size() * 2);
         for (auto& key : list_) set_.insert(std::move(key));
         list_.clear();
+        hashed_ = true;
       }
       return true;
     }
     return set_.emplace(k).second;
+  }
+  // Ready for the next object at this depth. The list keeps its capacity
+  // (the next of a thousand records' objects allocates nothing); a hash set
+  // is dropped, so that clearing never costs the buckets of an earlier
+  // object with many keys once per later object.
+  void clear() {
+    list_.clear();
+    if (hashed_) {
+      std::unordered_set<std::string, KeyHash, std::equal_to<>>().swap(set_);
+      hashed_ = false;
+    }
   }
 
  private:
   static constexpr size_t kLinearKeys = 16;
   std::vector<std::string> list_;
   std::unordered_set<std::string, KeyHash, std::equal_to<>> set_;
+  bool hashed_ = false;  // the keys are in set_, not list_
 };
 
 // At most 64 bytes of a client's key in a message, cut at a character boundary.
@@ -92,19 +105,20 @@ class StrictHandler {
   bool String(const char* s, rapidjson::SizeType n, bool copy) { return target_.String(s, n, copy); }
   bool StartObject() {
     if (!enter()) return false;
-    keys_.emplace_back();
+    if (openObjects_ == keys_.size()) keys_.emplace_back();
+    keys_[openObjects_++].clear();
     return target_.StartObject();
   }
   bool Key(const char* s, rapidjson::SizeType n, bool copy) {
     std::string_view k(s, n);
-    if (!keys_.back().insert(k)) {
+    if (!keys_[openObjects_ - 1].insert(k)) {
       problem = "The JSON object repeats the key \"" + std::string(shortened(k)) + "\".";
       return false;
     }
     return target_.Key(s, n, copy);
   }
   bool EndObject(rapidjson::SizeType n) {
-    keys_.pop_back();
+    --openObjects_;
     --depth_;
     return target_.EndObject(n);
   }
@@ -129,7 +143,10 @@ class StrictHandler {
   }
   Target& target_;
   int depth_ = 0;
-  std::vector<ObjectKeys> keys_;  // keys seen, per open object
+  // Keys seen, per open object: keys_[0, openObjects_) are open, the rest
+  // wait to be reused.
+  std::vector<ObjectKeys> keys_;
+  size_t openObjects_ = 0;
 };
 
 }  // namespace

@@ -169,7 +169,9 @@ class WriteTxn {
   virtual Status addLoginFailure(std::string_view key, int64_t atMs, int64_t forgetBefore) = 0;
   virtual Status clearLoginFailures(std::string_view key) = 0;
   // The change feed's log. `e.seq` is ignored (the storage numbers events).
-  virtual Status appendEvent(const StoredEvent& e) = 0;
+  // Taken by value: a job hands its events over, and they are moved to the
+  // statement that writes them.
+  virtual Status appendEvent(StoredEvent e) = 0;
   // Forgets events older than `beforeMs`, but never the newest one (so the
   // newest seq stays known).
   virtual Status pruneEvents(int64_t beforeMs) = 0;

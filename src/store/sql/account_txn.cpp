@@ -142,8 +142,8 @@ Status AccountTxn::putSetting(std::string_view key, const std::optional<std::str
   return execute(sql_.putSetting, {std::string(key), *value}, false);
 }
 
-Status AccountTxn::appendEvent(const StoredEvent& e) {
-  pendingEvents_.push_back(e);
+Status AccountTxn::appendEvent(StoredEvent e) {
+  pendingEvents_.push_back(std::move(e));
   return {};
 }
 
@@ -169,12 +169,20 @@ Status AccountTxn::flushEvents() {
   constexpr size_t kChunk = 100;
   thread_local std::string chunkSql[2];  // per dialect, built on first use
   std::vector<SqlValue> params;
+  params.reserve(std::min(kChunk, pendingEvents_.size()) * 6);
   for (size_t start = 0; start < pendingEvents_.size();) {
     size_t rows = std::min(kChunk, pendingEvents_.size() - start);
     params.clear();
+    // Moved: the events are written once, and forgotten after (a failure
+    // rolls the whole transaction back, and its events with it).
     for (size_t i = start; i < start + rows; ++i) {
-      const StoredEvent& e = pendingEvents_[i];
-      params.insert(params.end(), {e.collection, e.kind, e.recordId, e.owner, e.data, e.at});
+      StoredEvent& e = pendingEvents_[i];
+      params.emplace_back(std::move(e.collection));
+      params.emplace_back(std::move(e.kind));
+      params.emplace_back(std::move(e.recordId));
+      params.emplace_back(std::move(e.owner));
+      params.emplace_back(std::move(e.data));
+      params.emplace_back(e.at);
     }
     std::string& full = chunkSql[dialect_ == Dialect::sqlite ? 0 : 1];
     if (full.empty()) full = appendEventsSql(dialect_, kChunk);

@@ -29,7 +29,7 @@ class AccountTxn : public WriteTxn {
   Status putSetting(std::string_view key, const std::optional<std::string>& value) override;
   // Keeps a reply for its Idempotency-Key for a day (older ones are purged).
   Status putStoredReply(std::string_view userId, std::string_view key, const StoredReply& r) override;
-  Status appendEvent(const StoredEvent& e) override;
+  Status appendEvent(StoredEvent e) override;
   Status pruneEvents(int64_t beforeMs) override;
 
   // Writes the events appended so far, in order, in multi-row statements

@@ -40,13 +40,14 @@ Status sqlError(sqlite3* db, int rc) {
   return e;
 }
 
-void bindValue(sqlite3_stmt* st, int i, const SqlValue& v) {
+void bindValue(sqlite3_stmt* st, int i, const SqlValue& v, TextBinding text) {
   if (std::holds_alternative<std::monostate>(v)) sqlite3_bind_null(st, i);
   else if (auto* n = std::get_if<int64_t>(&v)) sqlite3_bind_int64(st, i, *n);
   else if (auto* d = std::get_if<double>(&v)) sqlite3_bind_double(st, i, *d);
   else {
     const auto& s = std::get<std::string>(v);
-    sqlite3_bind_text64(st, i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    sqlite3_bind_text64(st, i, s.data(), s.size(), text == TextBinding::borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT,
+                        SQLITE_UTF8);
   }
 }
 

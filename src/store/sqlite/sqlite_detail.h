@@ -18,7 +18,12 @@ namespace sqlite {
 StatusCode statusOf(int rc);
 // The error of a failed call on `db`; a unique violation names its field.
 Status sqlError(sqlite3* db, int rc);
-void bindValue(sqlite3_stmt* st, int i, const SqlValue& v);
+// Binds `v` as parameter i. Text is copied by SQLite (a temporary may go
+// before the step), unless `borrowed`: then `v` must stay where it is until
+// the statement's bindings are cleared (a StmtGuard), and SQLite reads it in
+// place (an exec()'s parameters, a list's values).
+enum class TextBinding { copied, borrowed };
+void bindValue(sqlite3_stmt* st, int i, const SqlValue& v, TextBinding text = TextBinding::copied);
 
 // Resets a cached statement when it leaves scope.
 struct StmtGuard {

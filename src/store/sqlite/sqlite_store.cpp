@@ -472,9 +472,9 @@ Status SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult
         result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
         break;
       }
-      StmtGuard g{st};
+      StmtGuard g{st};  // clears the bindings, which point into `lq`
       int i = 1;
-      for (const auto& p : lq.pageParams) bindValue(st, i++, p);
+      for (const auto& p : lq.pageParams) bindValue(st, i++, p, TextBinding::borrowed);
       int rc;
       while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (static_cast<int64_t>(out.records.size()) == q.limit) {
@@ -501,9 +501,9 @@ Status SqliteStore::list(const CollectionSpec& c, const ListQuery& q, ListResult
         result = sqlError(conn->db(), sqlite3_errcode(conn->db()));
         break;
       }
-      StmtGuard g{cs};
+      StmtGuard g{cs};  // clears the bindings, which point into `lq`
       int i = 1;
-      for (const auto& p : lq.countParams) bindValue(cs, i++, p);
+      for (const auto& p : lq.countParams) bindValue(cs, i++, p, TextBinding::borrowed);
       int rc = sqlite3_step(cs);
       if (rc != SQLITE_ROW) {
         result = sqlError(conn->db(), rc);

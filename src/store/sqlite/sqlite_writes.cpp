@@ -104,9 +104,9 @@ class SqliteStore::Txn final : public sql::AccountTxn {
   Status exec(const std::string& sql, const std::vector<SqlValue>& params, bool mustChange = false) {
     sqlite3_stmt* st = conn_.prepare(sql);
     if (!st) return sqlError(conn_.db(), sqlite3_errcode(conn_.db()));
-    StmtGuard g{st};
+    StmtGuard g{st};  // clears the bindings, which point into `params`
     int i = 1;
-    for (const auto& p : params) bindValue(st, i++, p);
+    for (const auto& p : params) bindValue(st, i++, p, TextBinding::borrowed);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) return sqlError(conn_.db(), sqlite3_extended_errcode(conn_.db()));
     if (mustChange && sqlite3_changes(conn_.db()) == 0) return Status{StatusCode::notFound, {}, {}};

@@ -47,6 +47,26 @@ TEST(StrictJson, RefusesWhatTheSpecRefuses) {
   EXPECT_FALSE(parses(veryDeep));
 }
 
+// The keys of an object are kept for the next object at the same depth:
+// each sibling starts empty, whether the one before held a short list or
+// (past 16 keys) a hash set, and repeats are still found in each.
+TEST(StrictJson, SiblingObjectsEachStartWithNoKeys) {
+  auto parses = [](const std::string& s) {
+    rapidjson::Document d;
+    std::string why;
+    return parseStrictJson(s, d, why);
+  };
+  std::string many = "{";
+  for (int i = 0; i < 40; ++i) many += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  many += "}";
+  EXPECT_TRUE(parses(R"([{"a":1,"b":2},{"a":3,"b":4},{"b":5}])"));
+  EXPECT_TRUE(parses("[" + many + "," + many + R"(,{"k1":1},{"k1":2,"k2":{"k1":3}}])"));
+  EXPECT_FALSE(parses(R"([{"a":1},{"b":2,"b":3}])"));
+  EXPECT_FALSE(parses("[" + many + R"(,{"k1":1,"k1":2}])"));  // after a hashed sibling, a short list again
+  EXPECT_FALSE(parses(R"([{"a":1},)" + many.substr(0, many.size() - 1) + R"(,"k39":0}])"));  // hashed, repeated
+  EXPECT_FALSE(parses(R"({"x":{"a":1},"y":{"a":2},"x":0})"));  // the outer object's keys outlive its children
+}
+
 TEST(StrictJson, ExplainsTheProblem) {
   rapidjson::Document d;
   std::string why;
