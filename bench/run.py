@@ -810,6 +810,23 @@ def _json_server():
     return cli
 
 
+def rounds_table(title, rounds, columns, ratios, before=None, after=None):
+    """The lines of a section of latest.md listing interleaved rounds, or none
+    when `rounds` is empty: one row per round, the `columns` (key, heading)
+    as whole numbers, then the `ratios` (numerator key, denominator key,
+    heading) of that round to two places; `before` and `after` are
+    paragraphs around the table."""
+    if not rounds:
+        return []
+    headings = [h for _, h in columns] + [h for _, _, h in ratios]
+    out = ["", title, ""] + ([before, ""] if before else [])
+    out += ["| round | " + " | ".join(headings) + " |", "|---|" + "---:|" * len(headings)]
+    for i in range(len(rounds[columns[0][0]])):
+        cells = [f"{rounds[k][i]:,.0f}" for k, _ in columns] + [f"{rounds[a][i] / rounds[b][i]:.2f}" for a, b, _ in ratios]
+        out.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    return out + (["", after] if after else [])
+
+
 def report(f, micro, notes):
     def ratio(a, b):
         return f.get(a, 0) / f[b] if f.get(b) else 0
@@ -907,47 +924,25 @@ def report(f, micro, notes):
               "", "## Ratios (this run)", "", "| target | ratio | met |", "|---|---:|---|"]
     for label, value, goal in targets:
         lines.append(f"| {label} | {value:.2f} | {'yes' if value >= goal else 'NO'} |")
-    rounds = f.get("rounds", {})
-    if rounds:
-        lines += ["", "## Interleaved rounds (requests/s)", "", "| round | R1 | R2 | S1 | S6 | S1/R2 | S1/R1 | S6/R1 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
-        for i in range(len(rounds["S1"])):
-            r1_, r2_, s1_, s6_ = (rounds[k][i] for k in ("R1", "R2", "S1", "S6"))
-            lines.append(f"| {i + 1} | {r1_:,.0f} | {r2_:,.0f} | {s1_:,.0f} | {s6_:,.0f} | {s1_ / r2_:.2f} | "
-                         f"{s1_ / r1_:.2f} | {s6_ / r1_:.2f} |")
-    batch_rounds_ = f.get("batch rounds", {})
-    if batch_rounds_:
-        lines += ["", "## Batches, interleaved rounds", "",
-                  "| round | S5 records/s | R5 bulk rows/s | S5/R5 |", "|---|---:|---:|---:|"]
-        for i in range(len(batch_rounds_["S5"])):
-            s5_, r5_ = batch_rounds_["S5"][i], batch_rounds_["R5"][i]
-            lines.append(f"| {i + 1} | {s5_:,.0f} | {r5_:,.0f} | {s5_ / r5_:.2f} |")
-    page_rounds = f.get("first_page_rounds", {})
-    if page_rounds:
-        lines += ["", "## First pages, interleaved rounds (requests/s)", "",
-                  "| round | S1 | S2b | S2c | S2b/S1 | S2c/S1 |", "|---|---:|---:|---:|---:|---:|"]
-        for i in range(len(page_rounds["S1"])):
-            s1_, b_, c_ = (page_rounds[k][i] for k in ("S1", "S2b", "S2c"))
-            lines.append(f"| {i + 1} | {s1_:,.0f} | {b_:,.0f} | {c_:,.0f} | {b_ / s1_:.2f} | {c_ / s1_:.2f} |")
-    cost_rounds = f.get("cost rounds", {})
-    if cost_rounds:
-        lines += ["", "## Feature costs, interleaved rounds (S1 requests/s)", "",
-                  "Three restd processes on one SQLite file: neither rate limiting nor /metrics, rate limiting on "
-                  "(a limit no request reaches: every request spends a token and carries the headers), /metrics on.",
-                  "", "| round | neither | rate limit | metrics | rate limit / neither | metrics / neither |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for i in range(len(cost_rounds["plain"])):
-            n_, l_, m_ = (cost_rounds[k][i] for k in ("plain", "limited", "metrics"))
-            lines.append(f"| {i + 1} | {n_:,.0f} | {l_:,.0f} | {m_:,.0f} | {l_ / n_:.2f} | {m_ / n_:.2f} |")
-    pg_rounds = f.get("pg_rounds", {})
-    if pg_rounds:
-        lines += ["", "## PostgreSQL interleaved rounds (requests/s)", "", "| round | R6 | P1 | P1/R6 |", "|---|---:|---:|---:|"]
-        for i in range(len(pg_rounds["P1"])):
-            r6_, p1_ = pg_rounds["R6"][i], pg_rounds["P1"][i]
-            lines.append(f"| {i + 1} | {r6_:,.0f} | {p1_:,.0f} | {p1_ / r6_:.2f} |")
-        lines += ["", "PostgreSQL 15 (a private cluster, fsync on, synchronous_commit on) runs on the server's CPU "
-                  "with restd and R6; wrk and pgbench on the client's, with the same client counts (64; 4 for the "
-                  "1000-row batches). restd: 1 I/O thread, pool_size 8."]
+    lines += rounds_table("## Interleaved rounds (requests/s)", f.get("rounds"),
+                          [("R1", "R1"), ("R2", "R2"), ("S1", "S1"), ("S6", "S6")],
+                          [("S1", "R2", "S1/R2"), ("S1", "R1", "S1/R1"), ("S6", "R1", "S6/R1")])
+    lines += rounds_table("## Batches, interleaved rounds", f.get("batch rounds"),
+                          [("S5", "S5 records/s"), ("R5", "R5 bulk rows/s")], [("S5", "R5", "S5/R5")])
+    lines += rounds_table("## First pages, interleaved rounds (requests/s)", f.get("first_page_rounds"),
+                          [("S1", "S1"), ("S2b", "S2b"), ("S2c", "S2c")],
+                          [("S2b", "S1", "S2b/S1"), ("S2c", "S1", "S2c/S1")])
+    lines += rounds_table("## Feature costs, interleaved rounds (S1 requests/s)", f.get("cost rounds"),
+                          [("plain", "neither"), ("limited", "rate limit"), ("metrics", "metrics")],
+                          [("limited", "plain", "rate limit / neither"), ("metrics", "plain", "metrics / neither")],
+                          before="Three restd processes on one SQLite file: neither rate limiting nor /metrics, rate "
+                                 "limiting on (a limit no request reaches: every request spends a token and carries "
+                                 "the headers), /metrics on.")
+    lines += rounds_table("## PostgreSQL interleaved rounds (requests/s)", f.get("pg_rounds"),
+                          [("R6", "R6"), ("P1", "P1")], [("P1", "R6", "P1/R6")],
+                          after="PostgreSQL 15 (a private cluster, fsync on, synchronous_commit on) runs on the "
+                                "server's CPU with restd and R6; wrk and pgbench on the client's, with the same client "
+                                "counts (64; 4 for the 1000-row batches). restd: 1 I/O thread, pool_size 8.")
     lines += ["", "## Micro-benchmarks (bench/micro, CPU time per call)", "", "| benchmark | time |", "|---|---:|"]
     for name, t, unit in micro:
         lines.append(f"| {name} | {t:,.0f} {unit} |")

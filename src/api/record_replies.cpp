@@ -59,13 +59,8 @@ void fillRecord(const CollectionSpec& c, RecordT& r, const std::vector<std::stri
   }
   for (auto& m : r.values.GetObject()) {
     if (!wanted(std::string_view(m.name.GetString(), m.name.GetStringLength()))) continue;
-    if constexpr (std::is_const_v<RecordT>) {
-      rapidjson::Value value;
-      copyJson(m.value, value, a);
-      out.AddMember(rapidjson::Value(m.name, a), value, a);
-    } else {
-      out.AddMember(m.name, m.value, a);
-    }
+    if constexpr (std::is_const_v<RecordT>) addMemberCopy(out, m, a);
+    else out.AddMember(m.name, m.value, a);
   }
   // Formatted into one buffer per thread (its capacity stays), and once when
   // both are the same instant (every new record).

@@ -307,9 +307,7 @@ std::optional<ErrorObject> buildValues(const CollectionRules& rules, const rapid
     for (auto& m : source.GetObject()) {
       std::string_view key(m.name.GetString(), m.name.GetStringLength());
       if (rules.field(key) || isSystemField(key)) continue;
-      rapidjson::Value value;
-      copyJson(m.value, value, a);
-      out.AddMember(rapidjson::Value(m.name, a), value, a);
+      addMemberCopy(out, m, a);
     }
   }
   return problems.result(rules);

@@ -47,7 +47,7 @@ class ObjectKeys {
  public:
   // False when `k` was already there.
   bool insert(std::string_view k) {
-    if (!hashed_) {
+    if (set_.empty()) {
       for (const auto& existing : list_)
         if (existing == k) return false;
       list_.emplace_back(k);
@@ -55,7 +55,6 @@ class ObjectKeys {
         set_.reserve(list_.size() * 2);
         for (auto& key : list_) set_.insert(std::move(key));
         list_.clear();
-        hashed_ = true;
       }
       return true;
     }
@@ -67,17 +66,13 @@ class ObjectKeys {
   // object with many keys once per later object.
   void clear() {
     list_.clear();
-    if (hashed_) {
-      std::unordered_set<std::string, KeyHash, std::equal_to<>>().swap(set_);
-      hashed_ = false;
-    }
+    if (!set_.empty()) std::unordered_set<std::string, KeyHash, std::equal_to<>>().swap(set_);
   }
 
  private:
   static constexpr size_t kLinearKeys = 16;
   std::vector<std::string> list_;
-  std::unordered_set<std::string, KeyHash, std::equal_to<>> set_;
-  bool hashed_ = false;  // the keys are in set_, not list_
+  std::unordered_set<std::string, KeyHash, std::equal_to<>> set_;  // holds the keys once there are many
 };
 
 // At most 64 bytes of a client's key in a message, cut at a character boundary.
@@ -202,15 +197,17 @@ void parseStoredJson(std::string_view text, rapidjson::Value& out, rapidjson::Me
   stack.Clear();
 }
 
+void addMemberCopy(rapidjson::Value& object, const rapidjson::Value::Member& m, rapidjson::MemoryPoolAllocator<>& a) {
+  rapidjson::Value name(m.name, a);
+  rapidjson::Value value;
+  copyJson(m.value, value, a);
+  object.AddMember(name, value, a);
+}
+
 void copyJson(const rapidjson::Value& from, rapidjson::Value& to, rapidjson::MemoryPoolAllocator<>& a) {
   if (from.IsObject()) {
     to.SetObject();
-    for (const auto& m : from.GetObject()) {
-      rapidjson::Value name(m.name, a);
-      rapidjson::Value value;
-      copyJson(m.value, value, a);
-      to.AddMember(name, value, a);
-    }
+    for (const auto& m : from.GetObject()) addMemberCopy(to, m, a);
   } else if (from.IsArray()) {
     to.SetArray();
     to.Reserve(from.Size(), a);

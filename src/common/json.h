@@ -27,6 +27,8 @@ std::string toJsonText(const rapidjson::Value& v);
 // this allocates only from `a`. Recurses once per nesting level: for values
 // that passed parseStrictJson, at most kMaxJsonDepth.
 void copyJson(const rapidjson::Value& from, rapidjson::Value& to, rapidjson::MemoryPoolAllocator<>& a);
+// Adds a copy of member `m` (its name, and its value by copyJson) to `object`.
+void addMemberCopy(rapidjson::Value& object, const rapidjson::Value::Member& m, rapidjson::MemoryPoolAllocator<>& a);
 
 // Parses JSON that restd wrote itself (a stored column) into `out`, its
 // values in `a`; `out` is null when the text does not parse. The parser's

@@ -149,13 +149,16 @@ Status AccountTxn::appendEvent(StoredEvent e) {
 
 namespace {
 
+// An event's columns, as appendEventsSql names them and flushEvents binds them.
+constexpr int kEventColumns = 6;
+
 // "INSERT INTO _restd_events (...) VALUES (?1, …, ?6), (?7, …), …" for `rows` rows.
 std::string appendEventsSql(Dialect d, size_t rows) {
   std::string sql = "INSERT INTO _restd_events (collection, kind, recordId, owner, data, at) VALUES ";
   int n = 1;
   for (size_t r = 0; r < rows; ++r) {
     sql += r ? ", (" : "(";
-    for (int c = 0; c < 6; ++c) sql += (c ? ", " : "") + std::string(d == Dialect::sqlite ? "?" : "$") + std::to_string(n++);
+    for (int c = 0; c < kEventColumns; ++c) sql += (c ? ", " : "") + std::string(d == Dialect::sqlite ? "?" : "$") + std::to_string(n++);
     sql += ")";
   }
   return sql;
@@ -169,7 +172,7 @@ Status AccountTxn::flushEvents() {
   constexpr size_t kChunk = 100;
   thread_local std::string chunkSql[2];  // per dialect, built on first use
   std::vector<SqlValue> params;
-  params.reserve(std::min(kChunk, pendingEvents_.size()) * 6);
+  params.reserve(std::min(kChunk, pendingEvents_.size()) * kEventColumns);
   for (size_t start = 0; start < pendingEvents_.size();) {
     size_t rows = std::min(kChunk, pendingEvents_.size() - start);
     params.clear();
