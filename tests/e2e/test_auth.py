@@ -10,7 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import RestdServer  # noqa: E402
+from harness import ENGINE, RestdServer  # noqa: E402
 
 API = "/api/v2"
 JSON = {"Content-Type": "application/json"}
@@ -195,8 +195,16 @@ class Auth(unittest.TestCase):
         self.assertEqual(self.srv.request("GET", API + "/things", headers={"Authorization": "Bearer " + t}).status, 200)
         code, out, err = self.srv.cli("apikey", "revoke", "short-lived")
         self.assertEqual(code, 0, err)
-        self.error(self.srv.request("GET", API + "/things", headers={"Authorization": "Bearer " + t}), 401,
-                   "token_expired")
+        # On SQLite the next request is refused. On PostgreSQL the revocation
+        # made by another process reaches the server's token cache through
+        # its NOTIFY, within milliseconds (docs/deployment.md; the cluster
+        # tests allow the same second).
+        auth = {"Authorization": "Bearer " + t}
+        started = time.time()
+        while ENGINE == "postgres" and self.srv.request("GET", API + "/things", headers=auth).status != 401:
+            self.assertLess(time.time() - started, 1.0, "a token of a revoked key still works")
+            time.sleep(0.01)
+        self.error(self.srv.request("GET", API + "/things", headers=auth), 401, "token_expired")
         r = self.srv.request("POST", API + "/authenticate",
                              body=j({"userName": "wes", "apiKey": other, "password": "wes-pw"}), headers=JSON)
         self.error(r, 401, "invalid_credentials")
